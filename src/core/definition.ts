@@ -1,0 +1,37 @@
+/**
+ * How a component type is declared: its config schema, the sample block `sluice generate`
+ * prints, and a factory. The registry (`src/registry.ts`) maps each config `type` to one of these.
+ */
+import type { ObjectSchema, Fields, InferFields } from '../config/schema.js';
+import type { ComponentContext, Sink, Source, SourceContext } from './component.js';
+
+interface DefinitionBase<F extends Fields> {
+  /** The value of `type:` in the config. */
+  readonly type: string;
+  /** One line for `sluice --help` and the docs. */
+  readonly description: string;
+  readonly schema: ObjectSchema<F>;
+  /**
+   * A commented YAML block, indented two spaces, starting with the instance name, as it
+   * appears under `sources:` or `sinks:`. It must validate, and it documents every option.
+   */
+  readonly sample: string;
+}
+
+export interface SourceDefinition<F extends Fields = Fields> extends DefinitionBase<F> {
+  readonly kind: 'source';
+  create(config: InferFields<F>, ctx: SourceContext): Source;
+}
+
+export interface SinkDefinition<F extends Fields = Fields> extends DefinitionBase<F> {
+  readonly kind: 'sink';
+  create(config: InferFields<F>, ctx: ComponentContext): Sink;
+}
+
+export function defineSource<F extends Fields>(def: Omit<SourceDefinition<F>, 'kind'>): SourceDefinition<F> {
+  return { ...def, kind: 'source' };
+}
+
+export function defineSink<F extends Fields>(def: Omit<SinkDefinition<F>, 'kind'>): SinkDefinition<F> {
+  return { ...def, kind: 'sink' };
+}

@@ -1,0 +1,99 @@
+/**
+ * Self-telemetry: every component counts what it received, sent, dropped and rejected (by
+ * reason). Counters are plain objects with a numeric field so hot paths increment a property,
+ * not a map entry.
+ */
+import type { Metric } from './metric.js';
+import { makeTags, type Tags } from './tags.js';
+
+export class StatCounter {
+  value = 0;
+  constructor(
+    readonly name: string,
+    readonly tags: Tags,
+    readonly help: string,
+  ) {}
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
+export class StatGauge {
+  value = 0;
+  constructor(
+    readonly name: string,
+    readonly tags: Tags,
+    readonly help: string,
+  ) {}
+  set(v: number): void {
+    this.value = v;
+  }
+}
+
+/** The stats of one component, registered under its id and type. */
+export class ComponentStats {
+  private readonly counters = new Map<string, StatCounter>();
+  private readonly gauges = new Map<string, StatGauge>();
+
+  constructor(
+    readonly componentId: string,
+    readonly componentType: string,
+  ) {}
+
+  /** Returns the counter named `name` with these extra labels, creating it on first use. */
+  counter(name: string, help: string, labels: Readonly<Record<string, string>> = {}): StatCounter {
+    const key = name + JSON.stringify(labels);
+    let c = this.counters.get(key);
+    if (c === undefined) {
+      c = new StatCounter(
+        name,
+        makeTags({ component: this.componentId, component_type: this.componentType, ...labels }),
+        help,
+      );
+      this.counters.set(key, c);
+    }
+    return c;
+  }
+
+  gauge(name: string, help: string, labels: Readonly<Record<string, string>> = {}): StatGauge {
+    const key = name + JSON.stringify(labels);
+    let g = this.gauges.get(key);
+    if (g === undefined) {
+      g = new StatGauge(
+        name,
+        makeTags({ component: this.componentId, component_type: this.componentType, ...labels }),
+        help,
+      );
+      this.gauges.set(key, g);
+    }
+    return g;
+  }
+
+  /** Current values as cumulative counters and gauges, named `sluice_<name>`. */
+  toMetrics(timestamp: number): Metric[] {
+    const out: Metric[] = [];
+    for (const c of this.counters.values()) {
+      out.push({
+        kind: 'counter',
+        temporality: 'cumulative',
+        name: `sluice_${c.name}`,
+        tags: c.tags,
+        value: c.value,
+        intervalMs: 0,
+        timestamp,
+        help: c.help,
+      });
+    }
+    for (const g of this.gauges.values()) {
+      out.push({ kind: 'gauge', name: `sluice_${g.name}`, tags: g.tags, value: g.value, timestamp, help: g.help });
+    }
+    return out;
+  }
+
+  /** Value of a counter summed over all its labels (for tests and `sluice` status output). */
+  total(name: string): number {
+    let sum = 0;
+    for (const c of this.counters.values()) if (c.name === name) sum += c.value;
+    return sum;
+  }
+}

@@ -1,0 +1,68 @@
+/** Test doubles for component contexts: a recording emit, a manual clock, silent logs. */
+import { ManualClock, type Clock } from '../core/clock.js';
+import type { ComponentContext, SourceContext } from '../core/component.js';
+import { createLogger, silentLogger, type Logger } from '../core/logger.js';
+import type { Batch, Metric } from '../core/metric.js';
+import { ComponentStats } from '../core/stats.js';
+
+export interface TestSourceContext extends SourceContext {
+  readonly batches: Batch[];
+  readonly failures: unknown[];
+  /** Every metric emitted so far, in order. */
+  metrics(): Metric[];
+}
+
+export function testSourceContext(
+  options: { id?: string; type?: string; clock?: Clock; log?: Logger } = {},
+): TestSourceContext {
+  const batches: Batch[] = [];
+  const failures: unknown[] = [];
+  const id = options.id ?? 'test';
+  return {
+    id,
+    log: options.log ?? silentLogger,
+    clock: options.clock ?? new ManualClock(),
+    stats: new ComponentStats(id, options.type ?? 'test'),
+    fail: (e) => failures.push(e),
+    emit: (b) => batches.push(b),
+    batches,
+    failures,
+    metrics: () => batches.flat(),
+  };
+}
+
+export function testContext(
+  options: { id?: string; type?: string; clock?: Clock; log?: Logger } = {},
+): ComponentContext & { readonly failures: unknown[] } {
+  const failures: unknown[] = [];
+  const id = options.id ?? 'test';
+  return {
+    id,
+    log: options.log ?? silentLogger,
+    clock: options.clock ?? new ManualClock(),
+    stats: new ComponentStats(id, options.type ?? 'test'),
+    fail: (e) => failures.push(e),
+    failures,
+  };
+}
+
+/** A logger that keeps its lines as parsed objects, for asserting on what was logged. */
+export function recordingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  return { log, lines };
+}
+
+/** Finds the one metric with this name and (subset of) tags, or throws with what there was. */
+export function findMetric(metrics: readonly Metric[], name: string, tags: Record<string, string> = {}): Metric {
+  const found = metrics.filter(
+    (m) => m.name === name && Object.entries(tags).every(([k, v]) => m.tags.some((t) => t[0] === k && t[1] === v)),
+  );
+  if (found.length !== 1) {
+    throw new Error(
+      `expected one metric ${name} ${JSON.stringify(tags)}, found ${found.length} among: ` +
+        metrics.map((m) => `${m.name}${JSON.stringify(m.tags)}`).join(', '),
+    );
+  }
+  return found[0] as Metric;
+}
