@@ -12,6 +12,8 @@ export type Path = readonly PathSegment[];
 export interface Issue {
   readonly path: Path;
   readonly message: string;
+  /** The problem is the key itself (unknown, badly named), not its value. */
+  readonly at?: 'key';
 }
 
 export const INVALID: unique symbol = Symbol('invalid');
@@ -255,6 +257,7 @@ function object<F extends Fields>(fields: F, opts: ObjectOptions = {}): ObjectSc
         const hint = suggest(key, known);
         issues.push({
           path: [...path, key],
+          at: 'key',
           message: `unknown key${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}; known keys: ${known.join(', ')}`,
         });
         ok = false;

@@ -1,0 +1,163 @@
+/**
+ * The `sluice` command: run the agent, or help an operator check and write its config.
+ * This is the only place that ends the process; components never call process.exit.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG } from '../config/defaults.js';
+import { ConfigError, loadConfig, type AgentConfig } from '../config/load.js';
+import { Agent } from '../core/agent.js';
+import { systemClock } from '../core/clock.js';
+import { createLogger } from '../core/logger.js';
+import { registry } from '../registry.js';
+import { generateConfig } from './generate.js';
+
+const HELP = `Usage:
+  sluice [--config FILE]       run the agent (built-in config when no FILE is given)
+  sluice validate FILE         check a config file; exit 0 if valid, 1 with every problem listed if not
+  sluice generate              print a complete, commented example config
+  sluice --version             print the version
+  sluice --help                print this help
+
+Environment: \${VAR} and \${VAR:-default} in the config read the environment.
+Signals: SIGTERM or SIGINT flush what the aggregators hold, drain the sinks and exit
+(0 when everything was delivered within agent.shutdown_timeout, 1 otherwise).
+
+Sources: ${registry.sources.map((d) => `${d.type} (${d.description})`).join('; ')}
+Sinks: ${registry.sinks.map((d) => `${d.type} (${d.description})`).join('; ')}
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+function readConfig(file: string | undefined): { text: string; name: string } {
+  if (file === undefined) return { text: DEFAULT_CONFIG, name: '(built-in config)' };
+  return { text: readFileSync(file, 'utf8'), name: file };
+}
+
+function load(file: string | undefined): AgentConfig {
+  const { text, name } = readConfig(file);
+  return loadConfig(text, { file: name, env: process.env, registry, defaultHostname: hostname() });
+}
+
+/** Runs a subcommand that ends with an exit code (everything but the agent itself). */
+export function runCommand(argv: readonly string[], io: Io = stdio): number | 'run' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (e) {
+    io.err(`sluice: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.out(HELP);
+    return 0;
+  }
+  if (values.version === true) {
+    io.out(`sluice ${version()}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  switch (command) {
+    case undefined:
+    case 'run':
+      if (rest.length > 0) break;
+      return 'run';
+    case 'validate': {
+      const file = rest[0] ?? values.config;
+      if (file === undefined || rest.length > 1) break;
+      try {
+        load(file);
+        io.out(`${file}: valid\n`);
+        return 0;
+      } catch (e) {
+        io.err(describeError(e, file));
+        return 1;
+      }
+    }
+    case 'generate':
+      if (rest.length > 0) break;
+      io.out(generateConfig(registry));
+      return 0;
+    case 'help':
+      io.out(HELP);
+      return 0;
+  }
+  io.err(`sluice: unexpected arguments: ${positionals.join(' ')}\n\n${HELP}`);
+  return 2;
+}
+
+function describeError(e: unknown, file: string | undefined): string {
+  if (e instanceof ConfigError) return `${e.message}\n`;
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOENT') return `${file ?? 'config'}: no such file\n`;
+  return `${file ?? 'config'}: ${err.message}\n`;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const result = runCommand(argv);
+  if (result !== 'run') {
+    process.exitCode = result;
+    return;
+  }
+  let config: AgentConfig;
+  const file = parseArgs({ args: [...argv], allowPositionals: true, options: { config: { type: 'string', short: 'c' } } })
+    .values.config;
+  try {
+    config = load(file);
+  } catch (e) {
+    process.stderr.write(describeError(e, file));
+    process.exitCode = 1;
+    return;
+  }
+  await runAgent(config);
+}
+
+async function runAgent(config: AgentConfig): Promise<void> {
+  const log = createLogger({ level: config.agent.logLevel });
+  const agent = new Agent(config, log, systemClock);
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn('Second signal: exiting without waiting for sinks.', { signal });
+      process.exit(1);
+    }
+    signalled = true;
+    log.info('Stopping: flushing sources and draining sinks.', { signal });
+    void agent.stop().then((r) => {
+      log.info(r.drained ? 'Stopped.' : 'Stopped before every sink drained.', { drained: r.drained });
+      // Exit explicitly: a socket a misbehaving client holds open must not keep us alive.
+      process.stdout.write('', () => process.exit(r.drained ? 0 : 1));
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => log.info('SIGHUP ignored: restart sluice to reload its config.'));
+  // Components report their own failures to the supervisor; anything that still escapes is a
+  // bug. Log it and keep serving rather than lose every other component's data.
+  process.on('uncaughtException', (error) => log.error('Uncaught exception (a bug; please report it).', { error }));
+  process.on('unhandledRejection', (error) => log.error('Unhandled rejection (a bug; please report it).', { error }));
+  await agent.start();
+}

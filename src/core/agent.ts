@@ -1,0 +1,111 @@
+/**
+ * The agent: builds the pipeline from a loaded config, starts sinks before sources (so the first
+ * batch has somewhere to go), and stops in the order that loses nothing: sources first (each
+ * flushes what its aggregators hold into the pipeline), then sinks, each given until the
+ * shutdown deadline to deliver.
+ */
+import type { AgentConfig } from '../config/load.js';
+import type { Clock } from './clock.js';
+import { Filter } from './filter.js';
+import type { Logger } from './logger.js';
+import { Pipeline } from './pipeline.js';
+import { makeTags, mergeTags, type Tags } from './tags.js';
+import { SinkRunner, SourceRunner } from './supervisor.js';
+
+export interface StopResult {
+  /** False when a sink did not finish delivering before the deadline. */
+  readonly drained: boolean;
+  readonly pending: readonly string[];
+}
+
+export class Agent {
+  readonly sources: readonly SourceRunner[];
+  readonly sinks: readonly SinkRunner[];
+  readonly pipeline: Pipeline;
+  private stopping: Promise<StopResult> | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+    clock: Clock,
+  ) {
+    const deps = { log, clock, policy: config.agent.restart };
+    this.sinks = config.sinks.map(
+      (c) => new SinkRunner(c.id, c.type, (ctx) => c.definition.create(c.options as never, ctx), deps),
+    );
+    this.pipeline = new Pipeline(new Filter(config.filters), metadataTags(config), this.sinks);
+    this.sources = config.sources.map(
+      (c) =>
+        new SourceRunner(
+          c.id,
+          c.type,
+          (ctx) => c.definition.create(c.options as never, ctx),
+          (batch) => this.pipeline.push(batch),
+          deps,
+        ),
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.start()));
+    await Promise.all(this.sources.map((s) => s.start()));
+    this.log.info('sluice started.', {
+      sources: this.config.sources.map((c) => `${c.id} (${c.type})`),
+      sinks: this.config.sinks.map((c) => `${c.id} (${c.type})`),
+      host: this.config.agent.hostname,
+    });
+  }
+
+  /** Idempotent; the second caller gets the first call's result. */
+  stop(): Promise<StopResult> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<StopResult> {
+    const deadline = this.config.agent.shutdownTimeoutMs;
+    const stopOne = async (r: SourceRunner | SinkRunner): Promise<string | undefined> => {
+      try {
+        await r.stop();
+        return undefined;
+      } catch (e) {
+        this.log.error('A component failed while stopping.', { component: r.id, error: e });
+        return undefined;
+      }
+    };
+    // Sources flush into the pipeline as they stop, so all of them finish before any sink stops.
+    await withDeadline(Promise.all(this.sources.map(stopOne)), deadline);
+    const pending = new Set(this.sinks.map((s) => s.id));
+    const sinkStops = this.sinks.map(async (s) => {
+      await stopOne(s);
+      pending.delete(s.id);
+    });
+    const finished = await withDeadline(Promise.all(sinkStops), deadline);
+    if (!finished) {
+      this.log.error('Shutdown timed out: some sinks did not deliver what they held.', {
+        pending: [...pending],
+        shutdown_timeout_ms: deadline,
+      });
+    }
+    return { drained: finished, pending: [...pending] };
+  }
+}
+
+function metadataTags(config: AgentConfig): Tags {
+  const base = makeTags(config.agent.tags);
+  if (config.agent.hostTag === '') return base;
+  return mergeTags(base, makeTags([[config.agent.hostTag, config.agent.hostname]]));
+}
+
+/** Resolves true if `p` settles within `ms`, false otherwise (without cancelling it). */
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compilePattern, Filter } from './filter.js';
+import type { Metric } from './metric.js';
+import { makeTags } from './tags.js';
+
+const gauge = (name: string, tags: Record<string, string> = {}): Metric => ({
+  kind: 'gauge',
+  name,
+  tags: makeTags(tags),
+  value: 1,
+  timestamp: 0,
+});
+
+test('glob patterns', () => {
+  const cases: [string, string, boolean][] = [
+    ['go_*', 'go_gc_count', true],
+    ['go_*', 'xgo_gc', false],
+    ['a.b', 'a.b', true],
+    ['a.b', 'axb', false],
+    ['a?c', 'abc', true],
+    ['*', '', true],
+    ['/^legacy\\./', 'legacy.x', true],
+  ];
+  for (const [p, name, want] of cases) assert.equal(compilePattern(p).regex.test(name), want, `${p} ${name}`);
+});
+
+test('drop by name and by tag', () => {
+  const f = new Filter([
+    { action: 'drop', name: 'debug_*' },
+    { action: 'drop', tags: { env: 'dev*' } },
+  ]);
+  assert.equal(f.apply(gauge('debug_x')), undefined);
+  assert.equal(f.apply(gauge('app_x', { env: 'development' })), undefined);
+  assert.equal(f.apply(gauge('app_x', { env: 'prod' }))?.name, 'app_x');
+  assert.equal(f.apply(gauge('app_x'))?.name, 'app_x', 'a tag rule needs the tag');
+  assert.equal(f.dropped, 2);
+});
+
+test('rename with regex groups and literal names; later rules see the new name', () => {
+  const f = new Filter([
+    { action: 'rename', name: '/^legacy\\.(.*)$/', to: 'app.$1' },
+    { action: 'rename', name: 'old_name', to: 'new_name' },
+    { action: 'drop', name: 'app.secret' },
+  ]);
+  assert.equal(f.apply(gauge('legacy.requests'))?.name, 'app.requests');
+  assert.equal(f.apply(gauge('old_name'))?.name, 'new_name');
+  assert.equal(f.apply(gauge('legacy.secret')), undefined);
+  const original = gauge('legacy.requests', { a: 'b' });
+  const renamed = f.apply(original);
+  assert.deepEqual(renamed?.tags, original.tags);
+  assert.equal(original.name, 'legacy.requests', 'input metrics are never mutated');
+});

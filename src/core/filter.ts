@@ -1,0 +1,97 @@
+/**
+ * The pipeline's filter step: an ordered list of rules, each matching metrics by name and tags,
+ * that drop or rename what they match. The first rule that matches decides; a renamed metric
+ * goes on through the remaining rules under its new name.
+ *
+ * Patterns are globs (`*` any run of characters, `?` one character) or, between slashes,
+ * regular expressions (`/^legacy\.(.*)$/`); a regex rename may use `$1` in `to`.
+ * Everything is compiled once, when the config loads.
+ */
+import type { Metric } from './metric.js';
+import type { Tags } from './tags.js';
+
+export interface FilterRuleConfig {
+  readonly action: 'drop' | 'rename';
+  readonly name?: string | undefined;
+  readonly tags?: Readonly<Record<string, string>> | undefined;
+  readonly to?: string | undefined;
+}
+
+export interface CompiledPattern {
+  readonly regex: RegExp;
+  readonly isRegex: boolean;
+}
+
+/** Compiles a glob or `/regex/`; throws with a readable message when the regex is invalid. */
+export function compilePattern(pattern: string): CompiledPattern {
+  if (pattern.length >= 2 && pattern.startsWith('/') && pattern.endsWith('/')) {
+    return { regex: new RegExp(pattern.slice(1, -1)), isRegex: true };
+  }
+  let source = '^';
+  for (const ch of pattern) {
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else source += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return { regex: new RegExp(source + '$'), isRegex: false };
+}
+
+class Rule {
+  private readonly name: CompiledPattern | undefined;
+  private readonly tags: readonly (readonly [string, CompiledPattern])[];
+
+  constructor(readonly config: FilterRuleConfig) {
+    this.name = config.name !== undefined ? compilePattern(config.name) : undefined;
+    this.tags = Object.entries(config.tags ?? {}).map(([k, v]) => [k, compilePattern(v)] as const);
+  }
+
+  matches(name: string, tags: Tags): boolean {
+    if (this.name !== undefined && !this.name.regex.test(name)) return false;
+    for (const [key, pattern] of this.tags) {
+      let found = false;
+      for (const t of tags) {
+        if (t[0] === key) {
+          found = pattern.regex.test(t[1]);
+          break;
+        }
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  rename(name: string): string {
+    const to = this.config.to as string;
+    return this.name !== undefined && this.name.isRegex ? name.replace(this.name.regex, to) : to;
+  }
+}
+
+export class Filter {
+  private readonly rules: readonly Rule[];
+  /** Metrics dropped by a rule, for self-telemetry. */
+  dropped = 0;
+  renamed = 0;
+
+  constructor(rules: readonly FilterRuleConfig[]) {
+    this.rules = rules.map((r) => new Rule(r));
+  }
+
+  get isEmpty(): boolean {
+    return this.rules.length === 0;
+  }
+
+  /** Returns the metric to keep (possibly renamed), or undefined to drop it. */
+  apply(metric: Metric): Metric | undefined {
+    let current = metric;
+    for (const rule of this.rules) {
+      if (!rule.matches(current.name, current.tags)) continue;
+      if (rule.config.action === 'drop') {
+        this.dropped++;
+        return undefined;
+      }
+      this.renamed++;
+      current = { ...current, name: rule.rename(current.name) };
+    }
+    return current;
+  }
+}

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Filter } from './filter.js';
+import type { Metric } from './metric.js';
+import { Pipeline } from './pipeline.js';
+import { makeTags } from './tags.js';
+import { CollectorSink } from '../testing/collector.js';
+
+const counter = (name: string, tags: Record<string, string> = {}): Metric => ({
+  kind: 'counter',
+  temporality: 'delta',
+  name,
+  tags: makeTags(tags),
+  value: 5,
+  intervalMs: 10_000,
+  timestamp: 1,
+});
+
+test('metadata is added by the pipeline, a metric’s own tags win, and every sink gets the batch', () => {
+  const a = new CollectorSink();
+  const b = new CollectorSink();
+  const p = new Pipeline(new Filter([{ action: 'drop', name: 'noise*' }]), makeTags({ host: 'web1', env: 'prod' }), [a, b]);
+  const input = [counter('requests', { env: 'canary' }), counter('noise_x')];
+  p.push(input);
+  assert.deepEqual(a.metrics(), [{ ...counter('requests'), tags: makeTags({ env: 'canary', host: 'web1' }) }]);
+  assert.strictEqual(a.batches[0], b.batches[0], 'one frozen batch shared by all sinks');
+  assert.ok(Object.isFrozen(a.batches[0]));
+  assert.deepEqual(input[0]?.tags, makeTags({ env: 'canary' }), 'the source’s metric is not mutated');
+  assert.equal(p.received, 2);
+  assert.equal(p.delivered, 1);
+});
+
+test('a batch filtered down to nothing is not delivered', () => {
+  const a = new CollectorSink();
+  const p = new Pipeline(new Filter([{ action: 'drop', name: '*' }]), [], [a]);
+  p.push([counter('x')]);
+  assert.equal(a.batches.length, 0);
+});

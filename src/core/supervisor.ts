@@ -1,0 +1,296 @@
+/**
+ * Runs each source and sink in isolation. A component that fails (its start rejects, a call into
+ * it throws, or it reports `ctx.fail`) is stopped, logged and started again from a fresh
+ * instance after a backoff that doubles up to a cap; one that keeps failing is given up on.
+ * Nothing a component does can stop the others.
+ */
+import type { Clock } from './clock.js';
+import type { ComponentContext, PolledSource, Sink, Source, SourceContext } from './component.js';
+import type { Logger } from './logger.js';
+import type { Batch } from './metric.js';
+import { ComponentStats } from './stats.js';
+
+export interface RestartPolicy {
+  /** First restart delay; doubles after each failure up to `maxBackoffMs`. */
+  readonly minBackoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Give up when a component fails more than this many times within `windowMs`. */
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  /** A start that takes longer than this counts as a failure. */
+  readonly startTimeoutMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: RestartPolicy = {
+  minBackoffMs: 1000,
+  maxBackoffMs: 60_000,
+  maxFailures: 10,
+  windowMs: 600_000,
+  startTimeoutMs: 30_000,
+};
+
+export type RunnerState = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'gave_up';
+
+interface Deps {
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly policy: RestartPolicy;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/** Lifecycle, failure accounting and backoff shared by source and sink runners. */
+abstract class Runner<T> {
+  state: RunnerState = 'idle';
+  readonly stats: ComponentStats;
+  protected instance: T | undefined;
+  /** Bumped on every (re)start so late calls from a replaced instance are ignored. */
+  protected generation = 0;
+  private failures: number[] = [];
+  private backoffMs: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  protected readonly log: Logger;
+  private readonly restarts;
+  private readonly failuresCounter;
+
+  constructor(
+    readonly id: string,
+    readonly type: string,
+    protected readonly deps: Deps,
+  ) {
+    this.log = deps.log.child({ component: id });
+    this.stats = new ComponentStats(id, type);
+    this.backoffMs = deps.policy.minBackoffMs;
+    this.restarts = this.stats.counter('component_restarts', 'Times the component was restarted after a failure.');
+    this.failuresCounter = this.stats.counter('component_failures', 'Failures of the component.');
+  }
+
+  protected abstract create(ctxFail: (e: unknown) => void): T;
+  protected abstract startInstance(instance: T): Promise<void>;
+  protected abstract stopInstance(instance: T): Promise<void>;
+
+  protected baseContext(generation: number): ComponentContext {
+    return {
+      id: this.id,
+      log: this.log,
+      clock: this.deps.clock,
+      stats: this.stats,
+      fail: (e) => {
+        if (generation === this.generation) this.fail(e);
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'starting';
+    const generation = ++this.generation;
+    let instance: T;
+    try {
+      instance = this.create((e) => {
+        if (generation === this.generation) this.fail(e);
+      });
+      this.instance = instance;
+      await withTimeout(this.startInstance(instance), this.deps.policy.startTimeoutMs, 'start');
+    } catch (e) {
+      if (generation === this.generation) await this.fail(e);
+      return;
+    }
+    if (generation !== this.generation || this.state !== 'starting') return;
+    this.state = 'running';
+  }
+
+  /** Handles a failure: stop the instance, then restart after backoff, or give up. */
+  async fail(error: unknown): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'gave_up') return;
+    if (this.state === 'backoff') return;
+    this.failuresCounter.inc();
+    const now = this.deps.clock.now();
+    this.failures = this.failures.filter((t) => now - t < this.deps.policy.windowMs);
+    this.failures.push(now);
+    const instance = this.instance;
+    this.instance = undefined;
+    this.generation++;
+    this.state = 'backoff';
+    if (instance !== undefined) {
+      try {
+        await withTimeout(this.stopInstance(instance), this.deps.policy.startTimeoutMs, 'stop');
+      } catch (e) {
+        this.log.warn('The failed component did not stop cleanly.', { error: e });
+      }
+    }
+    if (this.failures.length > this.deps.policy.maxFailures) {
+      this.state = 'gave_up';
+      this.log.error('The component keeps failing; giving up on it. The rest of the agent keeps running.', {
+        error,
+        failures: this.failures.length,
+        window_ms: this.deps.policy.windowMs,
+      });
+      return;
+    }
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.deps.policy.maxBackoffMs);
+    this.log.error('The component failed; restarting it.', { error, restart_in_ms: delay });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.state !== 'backoff') return;
+      this.restarts.inc();
+      void this.start().then(() => {
+        // A component that stays up for a while has recovered: forget its old backoff.
+        if (this.state === 'running') this.backoffMs = this.deps.policy.minBackoffMs;
+      });
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const instance = this.instance;
+    this.instance = undefined;
+    this.state = 'stopping';
+    if (instance !== undefined) await this.stopInstance(instance);
+    this.state = 'stopped';
+  }
+}
+
+export type SourceFactory = (ctx: SourceContext) => Source;
+
+export class SourceRunner extends Runner<Source> {
+  private ticker: NodeJS.Timeout | undefined;
+  private collecting = false;
+  private readonly overruns;
+  private readonly collectErrors;
+
+  constructor(
+    id: string,
+    type: string,
+    private readonly factory: SourceFactory,
+    private readonly emit: (batch: Batch) => void,
+    deps: Deps,
+  ) {
+    super(id, type, deps);
+    this.overruns = this.stats.counter('collection_skipped', 'Collections skipped because the previous one overran.');
+    this.collectErrors = this.stats.counter('collection_errors', 'Collections that failed.');
+  }
+
+  protected create(): Source {
+    const generation = this.generation;
+    const ctx: SourceContext = {
+      ...this.baseContext(generation),
+      emit: (batch) => {
+        // A replaced instance may still flush what it held while stopping: keep that data.
+        if (batch.length > 0) this.emit(batch);
+      },
+    };
+    return this.factory(ctx);
+  }
+
+  protected async startInstance(source: Source): Promise<void> {
+    if (source.mode === 'listening') return source.start();
+    this.schedule(source, this.generation);
+  }
+
+  /** Ticks at multiples of the interval on the wall clock, so restarts and slow ticks never drift. */
+  private schedule(source: PolledSource, generation: number): void {
+    const interval = source.intervalMs;
+    const now = this.deps.clock.now();
+    const delay = interval - (now % interval);
+    this.ticker = setTimeout(() => {
+      if (generation !== this.generation) return;
+      this.schedule(source, generation);
+      this.tick(source, generation);
+    }, delay);
+  }
+
+  private tick(source: PolledSource, generation: number): void {
+    if (this.collecting) {
+      this.overruns.inc();
+      this.log.warn('Skipped a collection: the previous one is still running.', { interval_ms: source.intervalMs });
+      return;
+    }
+    this.collecting = true;
+    let pending: Promise<Batch>;
+    try {
+      pending = source.collect();
+    } catch (e) {
+      pending = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    pending.then(
+      (batch) => {
+        this.collecting = false;
+        if (generation === this.generation && batch.length > 0) this.emit(batch);
+      },
+      (e: unknown) => {
+        this.collecting = false;
+        this.collectErrors.inc();
+        this.log.warn('A collection failed.', { error: e });
+      },
+    );
+  }
+
+  protected async stopInstance(source: Source): Promise<void> {
+    if (this.ticker !== undefined) clearTimeout(this.ticker);
+    this.ticker = undefined;
+    if (source.mode === 'listening') await source.stop();
+    else if (source.stop !== undefined) await source.stop();
+  }
+}
+
+export type SinkFactory = (ctx: ComponentContext) => Sink;
+
+export class SinkRunner extends Runner<Sink> {
+  private readonly dropped;
+
+  constructor(
+    id: string,
+    type: string,
+    private readonly factory: SinkFactory,
+    deps: Deps,
+  ) {
+    super(id, type, deps);
+    this.dropped = this.stats.counter('dropped_metrics', 'Metrics dropped before reaching the sink.', {
+      reason: 'sink_down',
+    });
+  }
+
+  protected create(): Sink {
+    return this.factory(this.baseContext(this.generation));
+  }
+
+  protected startInstance(sink: Sink): Promise<void> {
+    return sink.start();
+  }
+
+  protected stopInstance(sink: Sink): Promise<void> {
+    return sink.stop();
+  }
+
+  /** Never throws: a failing sink is restarted and the batch counted as dropped. */
+  write(batch: Batch): void {
+    const sink = this.instance;
+    if (sink === undefined || (this.state !== 'running' && this.state !== 'stopping')) {
+      this.dropped.inc(batch.length);
+      return;
+    }
+    try {
+      sink.write(batch);
+    } catch (e) {
+      this.dropped.inc(batch.length);
+      void this.fail(e);
+    }
+  }
+}
