@@ -201,6 +201,8 @@ export class SourceRunner extends Runner<Source> {
 
   protected async startInstance(source: Source): Promise<void> {
     if (source.mode === 'listening') return source.start();
+    // Collect at once, so a fresh agent has data before its first interval ends, then on the ticks.
+    this.tick(source, this.generation);
     this.schedule(source, this.generation);
   }
 

@@ -1,0 +1,165 @@
+/**
+ * End-to-end: the built `sluice` as a process, real UDP datagrams in, HTTP scrapes and stdout out.
+ */
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { test } from 'node:test';
+import { DEFAULT_CONFIG } from '../config/defaults.js';
+import { freePort, httpGet, listeningOn, startSluice, waitFor } from '../testing/processes.js';
+import { sendStatsd, udpSocketStats, waitForUdpDrain } from '../testing/udp.js';
+
+async function scrape(port: number): Promise<string> {
+  const r = await httpGet(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(r.status, 200);
+  return r.body.toString('utf8');
+}
+
+/** The value of the sample line that starts with `prefix` (name and labels), if present. */
+function sample(body: string, prefix: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+test('quick start: the default config serves CPU metrics and a gauge sent with StatsD', async (t) => {
+  const statsdPort = await freePort('udp');
+  const httpPort = await freePort('tcp');
+  // The built-in config, only on free ports and with a short flush so the test is quick.
+  const config = DEFAULT_CONFIG.replace('127.0.0.1:8125', `127.0.0.1:${statsdPort}`)
+    .replace('0.0.0.0:9103', `127.0.0.1:${httpPort}`)
+    .replace('flush_interval: 10s', 'flush_interval: 1s');
+  assert.notEqual(config, DEFAULT_CONFIG);
+  const sluice = startSluice({ config, owner: t, env: { SLUICE_HOSTNAME: 'e2e-host' } });
+  await sluice.waitForLog(listeningOn(statsdPort));
+  await sluice.waitForLog(listeningOn(httpPort));
+
+  const cpu = await waitFor(
+    async () => sample(await scrape(httpPort), 'system_cpu_seconds_total{cpu="total",host="e2e-host",state="user"}'),
+    { timeoutMs: 15_000, what: 'a CPU metric' },
+  );
+  assert.ok(cpu > 0);
+
+  await sendStatsd(statsdPort, ['foobar:123|g']);
+  const foobar = await waitFor(async () => sample(await scrape(httpPort), 'foobar{host="e2e-host"}'), {
+    timeoutMs: 10_000,
+    what: 'foobar in /metrics',
+  });
+  assert.equal(foobar, 123);
+  const r = await sluice.stop('SIGTERM');
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('SIGTERM prints counters that were not flushed yet through the console sink, and exits 0', async (t) => {
+  const port = await freePort('udp');
+  const sluice = startSluice({
+    owner: t,
+    config: `agent:
+  hostname: term-host
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${port}
+    flush_interval: 1h
+sinks:
+  console:
+    type: console
+    format: json
+`,
+  });
+  await sluice.waitForLog(listeningOn(port));
+  await sendStatsd(port, ['unflushed.count:7|c|#route:/a', 'unflushed.count:3|c|#route:/a', 'unflushed.gauge:42|g'], {
+    perDatagram: 3,
+  });
+  // The datagram has been read by sluice once its socket's receive queue is empty.
+  await waitForUdpDrain(port);
+  assert.equal(sluice.stdout(), '', 'nothing is flushed before the hour is up');
+  const r = await sluice.stop('SIGTERM');
+  assert.equal(r.code, 0, r.stderr);
+  const printed = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { name: string; value: number; tags: Record<string, string> });
+  const counter = printed.find((m) => m.name === 'unflushed.count');
+  assert.equal(counter?.value, 10);
+  assert.deepEqual(counter?.tags, { host: 'term-host', route: '/a' });
+  assert.equal(printed.find((m) => m.name === 'unflushed.gauge')?.value, 42);
+});
+
+test('a counter incremented 100,000 times at a loss-free rate reads exactly 100000', async (t) => {
+  const statsdPort = await freePort('udp');
+  const httpPort = await freePort('tcp');
+  const sluice = startSluice({
+    owner: t,
+    config: `agent:
+  host_tag: ""
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${statsdPort}
+    flush_interval: 1s
+sinks:
+  prometheus:
+    type: prometheus_exporter
+    listen: 127.0.0.1:${httpPort}
+`,
+  });
+  await sluice.waitForLog(listeningOn(statsdPort));
+  await sluice.waitForLog(listeningOn(httpPort));
+  const before = udpSocketStats(statsdPort);
+  // 20,000 lines/s in datagrams of 25 lines: far below the loss-free rates in docs/benchmarks.md.
+  await sendStatsd(statsdPort, Array<string>(100_000).fill('conserved.hits:1|c'), {
+    perDatagram: 25,
+    linesPerSecond: 20_000,
+  });
+  await waitForUdpDrain(statsdPort);
+  assert.equal(udpSocketStats(statsdPort)?.drops, before?.drops, 'the kernel dropped nothing');
+  const total = await waitFor(
+    async () => {
+      const v = sample(await scrape(httpPort), 'conserved_hits_total ');
+      return v === 100_000 ? v : undefined;
+    },
+    { timeoutMs: 10_000, what: 'conserved_hits_total to reach 100000' },
+  );
+  assert.equal(total, 100_000);
+  assert.equal((await sluice.stop()).code, 0);
+});
+
+test('a source that cannot start is retried while the other components keep working', async (t) => {
+  const blockedPort = await freePort('udp');
+  const httpPort = await freePort('tcp');
+  const blocker = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => blocker.bind(blockedPort, '127.0.0.1', resolve));
+  let blocking = true;
+  const unblock = (): Promise<void> =>
+    blocking ? new Promise<void>((r) => ((blocking = false), blocker.close(() => r()))) : Promise.resolve();
+  t.after(unblock);
+  const sluice = startSluice({
+    owner: t,
+    config: `agent:
+  restart_backoff_min: 100ms
+  restart_backoff_max: 200ms
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${blockedPort}
+    flush_interval: 1s
+  linux:
+    type: linux
+    interval: 1s
+sinks:
+  prometheus:
+    type: prometheus_exporter
+    listen: 127.0.0.1:${httpPort}
+`,
+  });
+  await sluice.waitForLog((l) => l.component === 'statsd' && l.msg === 'The component failed; restarting it.');
+  await waitFor(async () => sample(await scrape(httpPort), 'system_load1{'), {
+    timeoutMs: 10_000,
+    what: 'Linux metrics while statsd is down',
+  });
+  // Free the port: the next restart binds it and StatsD traffic flows.
+  await unblock();
+  await sluice.waitForLog(listeningOn(blockedPort), 10_000);
+  await sendStatsd(blockedPort, ['recovered:1|g']);
+  await waitFor(async () => sample(await scrape(httpPort), 'recovered{'), { timeoutMs: 10_000, what: 'recovered gauge' });
+  assert.equal((await sluice.stop()).code, 0);
+});

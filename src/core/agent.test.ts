@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig, type Registry } from '../config/load.js';
+import { s } from '../config/schema.js';
+import { CollectorSink } from '../testing/collector.js';
+import { recordingLogger } from '../testing/context.js';
+import { Agent } from './agent.js';
+import { systemClock } from './clock.js';
+import { defineSink, defineSource } from './definition.js';
+import type { Sink } from './component.js';
+
+/** A source that holds one counter until it is stopped, like an aggregator between flushes. */
+const holding = defineSource({
+  type: 'holding',
+  description: '',
+  schema: s.object({}),
+  sample: '',
+  create: (_config, ctx) => ({
+    mode: 'listening',
+    start: async () => {},
+    stop: async () =>
+      ctx.emit([
+        { kind: 'counter', temporality: 'delta', name: 'held', tags: [], value: 3, intervalMs: 1000, timestamp: 0 },
+      ]),
+  }),
+});
+
+const sinks: Sink[] = [];
+const collector = defineSink({
+  type: 'collector',
+  description: '',
+  schema: s.object({ hang: s.boolean({ default: false }) }),
+  sample: '',
+  create: (config) => {
+    const sink = new CollectorSink();
+    if (config.hang) sink.stop = () => new Promise<void>(() => {});
+    sinks.push(sink);
+    return sink;
+  },
+});
+
+const registry = { sources: [holding], sinks: [collector] } as unknown as Registry;
+
+function agentFor(yaml: string) {
+  const config = loadConfig(yaml, { file: 't', env: {}, registry, defaultHostname: 'box' });
+  const { log, lines } = recordingLogger();
+  return { agent: new Agent(config, log, systemClock), lines };
+}
+
+test('stop flushes what sources hold into sinks, with metadata, before the sinks stop', async () => {
+  sinks.length = 0;
+  const { agent } = agentFor(`agent: { tags: { env: prod } }
+sources: { a: { type: holding } }
+sinks: { out: { type: collector } }
+`);
+  await agent.start();
+  const result = await agent.stop();
+  assert.deepEqual(result, { drained: true, pending: [] });
+  const sink = sinks[0] as CollectorSink;
+  assert.equal(sink.stopped, true);
+  assert.deepEqual(
+    sink.metrics().map((m) => [m.name, m.tags]),
+    [['held', [['env', 'prod'], ['host', 'box']]]],
+  );
+  assert.strictEqual(agent.stop(), agent.stop(), 'stop is idempotent');
+});
+
+test('a sink that does not drain within shutdown_timeout makes stop report it', async () => {
+  sinks.length = 0;
+  const { agent, lines } = agentFor(`agent: { shutdown_timeout: 200ms }
+sources: { a: { type: holding } }
+sinks:
+  fine: { type: collector }
+  stuck: { type: collector, hang: true }
+`);
+  await agent.start();
+  const started = Date.now();
+  const result = await agent.stop();
+  assert.deepEqual(result, { drained: false, pending: ['stuck'] });
+  assert.ok(Date.now() - started < 2000);
+  assert.ok(lines.some((l) => l.level === 'error' && String(l.msg).startsWith('Shutdown timed out')));
+});
