@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { CounterMetric, GaugeMetric, Metric, SummaryMetric } from '../../core/metric.js';
+import { makeTags, type Tags } from '../../core/tags.js';
+import {
+  encodeBatch,
+  encodeLine,
+  escapeKey,
+  escapeMeasurement,
+  quantileField,
+  quoteStringField,
+  timestampNs,
+} from './line.js';
+
+const TS = 1_700_000_000_000;
+
+function counter(name: string, tags: Tags, value: number, extra: Partial<CounterMetric> = {}): CounterMetric {
+  return {
+    kind: 'counter',
+    temporality: 'delta',
+    name,
+    tags,
+    value,
+    intervalMs: 10_000,
+    timestamp: TS,
+    ...extra,
+  };
+}
+function gauge(name: string, tags: Tags, value: number): GaugeMetric {
+  return { kind: 'gauge', name, tags, value, timestamp: TS };
+}
+function summary(name: string, tags: Tags): SummaryMetric {
+  return {
+    kind: 'summary',
+    name,
+    tags,
+    timestamp: TS,
+    intervalMs: 10_000,
+    summary: {
+      count: 4,
+      samples: 4,
+      sum: 10,
+      sumSquares: 30,
+      min: 1,
+      max: 4,
+      mean: 2.5,
+      median: 2.5,
+      stdev: 1.118033988749895,
+      quantiles: [
+        { quantile: 0.9, value: 4 },
+        { quantile: 0.999, value: 4 },
+      ],
+    },
+  };
+}
+
+/**
+ * A reference splitter written from the line protocol reference and the v2 parser
+ * (github.com/influxdata/line-protocol/v2): it throws where that parser reports a syntax error.
+ */
+interface Parsed {
+  measurement: string;
+  tags: [string, string][];
+  fields: [string, string][];
+  timestamp: string | undefined;
+}
+
+function isControl(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code < 0x20 || code === 0x7f;
+}
+
+function parseLine(line: string): Parsed {
+  let i = 0;
+  // Reads a token up to the first unescaped stop character; `\x` unescapes only for x in `escapes`.
+  const token = (stops: string, escapes: string, what: string): string => {
+    let out = '';
+    while (i < line.length) {
+      const c = line[i] as string;
+      if (c === '\\' && i + 1 < line.length && escapes.includes(line[i + 1] as string)) {
+        out += line[i + 1];
+        i += 2;
+        continue;
+      }
+      if (stops.includes(c) || isControl(c)) break;
+      out += c;
+      i++;
+    }
+    if (out === '') throw new Error(`empty ${what} at ${i} in ${JSON.stringify(line)}`);
+    return out;
+  };
+  if (line.startsWith('#')) throw new Error('comment line');
+  const measurement = token(', ', ', ', 'measurement');
+  const tags: [string, string][] = [];
+  while (line[i] === ',') {
+    i++;
+    const k = token(',= ', ',= ', 'tag key');
+    if (line[i] !== '=') throw new Error(`expected = after tag key in ${JSON.stringify(line)}`);
+    i++;
+    tags.push([k, token(',= ', ',= ', 'tag value')]);
+  }
+  if (line[i] !== ' ') throw new Error(`expected space before fields at ${i} in ${JSON.stringify(line)}`);
+  i++;
+  const fields: [string, string][] = [];
+  for (;;) {
+    const k = token(',= ', ',= ', 'field key');
+    if (line[i] !== '=') throw new Error(`expected = after field key in ${JSON.stringify(line)}`);
+    i++;
+    let v = '';
+    while (i < line.length && line[i] !== ',' && line[i] !== ' ') v += line[i++];
+    if (!/^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v)) throw new Error(`bad float ${v}`);
+    fields.push([k, v]);
+    if (line[i] !== ',') break;
+    i++;
+  }
+  let timestamp: string | undefined;
+  if (line[i] === ' ') {
+    i++;
+    timestamp = line.slice(i);
+    if (!/^-?\d+$/.test(timestamp)) throw new Error(`bad timestamp ${timestamp}`);
+    i = line.length;
+  }
+  if (i !== line.length) throw new Error(`trailing text in ${JSON.stringify(line)}`);
+  return { measurement, tags, fields, timestamp };
+}
+
+/** What a string is expected to become: control characters → space, trailing backslashes dropped. */
+function adjusted(s: string): string {
+  let out = '';
+  for (const c of s) out += isControl(c) ? ' ' : c;
+  return out.replace(/\\+$/, '');
+}
+
+describe('escaping', () => {
+  const measurements: [string, string][] = [
+    ['cpu', 'cpu'],
+    ['cpu load', 'cpu\\ load'],
+    ['a,b', 'a\\,b'],
+    ['a=b', 'a=b'],
+    ['#hash', '_hash'],
+    ['ends\\', 'ends'],
+    ['mid\\dle', 'mid\\dle'],
+    ['tab\there', 'tab\\ here'],
+    ['', ''],
+  ];
+  for (const [input, want] of measurements) {
+    it(`measurement ${JSON.stringify(input)}`, () => assert.equal(escapeMeasurement(input), want));
+  }
+  const keys: [string, string][] = [
+    ['host', 'host'],
+    ['a b', 'a\\ b'],
+    ['a,b', 'a\\,b'],
+    ['a=b', 'a\\=b'],
+    ['new\nline', 'new\\ line'],
+    ['C:\\', 'C:'],
+    ['\\\\', ''],
+    ['a\\,', 'a\\\\,'],
+  ];
+  for (const [input, want] of keys) {
+    it(`key/value ${JSON.stringify(input)}`, () => assert.equal(escapeKey(input), want));
+  }
+  const strings: [string, string][] = [
+    ['plain', '"plain"'],
+    ['say "hi"', '"say \\"hi\\""'],
+    ['back\\slash', '"back\\\\slash"'],
+  ];
+  for (const [input, want] of strings) {
+    it(`string field ${JSON.stringify(input)}`, () => assert.equal(quoteStringField(input), want));
+  }
+});
+
+describe('timestampNs', () => {
+  const cases: [number, string][] = [
+    [TS, '1700000000000000000'],
+    [1_700_000_000_123, '1700000000123000000'],
+    [0, '0'],
+    [1.5, '1500000'],
+    [-1.5, '-1500000'],
+  ];
+  for (const [ms, want] of cases) it(`${ms} ms`, () => assert.equal(timestampNs(ms), want));
+});
+
+describe('quantileField', () => {
+  const cases: [number, string][] = [
+    [0.5, 'p50'],
+    [0.9, 'p90'],
+    [0.99, 'p99'],
+    [0.999, 'p99_9'],
+    [0.9999, 'p99_99'],
+    [0.25, 'p25'],
+    [0, 'p0'],
+    [1, 'p100'],
+  ];
+  for (const [q, want] of cases) it(`${q} → ${want}`, () => assert.equal(quantileField(q), want));
+});
+
+describe('encodeLine', () => {
+  const cases: { name: string; metric: Metric; want: string | undefined }[] = [
+    {
+      name: 'delta counter with rate',
+      metric: counter('foobar', makeTags({ env: 'prod', host: 'web1' }), 3),
+      want: 'foobar,env=prod,host=web1 value=3,rate=0.3 1700000000000000000',
+    },
+    {
+      name: 'cumulative counter has no rate',
+      metric: counter('bytes', makeTags({}), 123456789012, { temporality: 'cumulative', intervalMs: 0 }),
+      want: 'bytes value=123456789012 1700000000000000000',
+    },
+    {
+      name: 'delta counter without interval has no rate',
+      metric: counter('x', makeTags({}), 1, { intervalMs: 0 }),
+      want: 'x value=1 1700000000000000000',
+    },
+    {
+      name: 'gauge with escaped tags, empty tag value left out',
+      metric: gauge('disk free', makeTags({ path: 'C:\\Program Files', empty: '', 'a=b': 'x,y' }), 0.5),
+      want: 'disk\\ free,a\\=b=x\\,y,path=C:\\Program\\ Files value=0.5 1700000000000000000',
+    },
+    {
+      name: 'summary fields',
+      metric: summary('api.latency', makeTags({ route: '/a' })),
+      want: 'api.latency,route=/a count=4,sum=10,mean=2.5,min=1,max=4,stdev=1.118033988749895,median=2.5,p90=4,p99_9=4 1700000000000000000',
+    },
+    {
+      name: 'non-finite fields are left out',
+      metric: gauge('g', makeTags({}), NaN),
+      want: undefined,
+    },
+    {
+      name: 'empty measurement cannot be encoded',
+      metric: gauge('', makeTags({}), 1),
+      want: undefined,
+    },
+  ];
+  for (const c of cases) it(c.name, () => assert.equal(encodeLine(c.metric), c.want));
+
+  it('encodes a batch and counts what it skipped', () => {
+    const out = encodeBatch([
+      gauge('a', makeTags({}), 1),
+      gauge('b', makeTags({}), Infinity),
+      gauge('c', makeTags({}), 2),
+    ]);
+    assert.equal(out.text, `a value=1 ${TS}000000\nc value=2 ${TS}000000\n`);
+    assert.equal(out.lines, 2);
+    assert.equal(out.skipped, 1);
+  });
+});
+
+describe('encodeLine properties', () => {
+  const str = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 12 }),
+    fc.string({ unit: fc.constantFrom('a', ' ', ',', '=', '\\', '"', '#', '\n', '\t'), maxLength: 12 }),
+  );
+  it('never produces an unescaped separator: every part splits back as expected', () => {
+    fc.assert(
+      fc.property(str, fc.array(fc.tuple(str, str), { maxLength: 4 }), fc.double(), (name, pairs, value) => {
+        const m = gauge(name, makeTags(pairs), value);
+        const line = encodeLine(m);
+        let wantName = adjusted(name);
+        if (wantName.startsWith('#')) wantName = '_' + wantName.slice(1);
+        if (wantName === '' || !Number.isFinite(value)) {
+          assert.equal(line, undefined);
+          return;
+        }
+        assert.ok(line !== undefined);
+        assert.ok(!line.includes('\n'));
+        const parsed = parseLine(line);
+        assert.equal(parsed.measurement, wantName);
+        const wantTags = m.tags
+          .map(([k, v]) => [adjusted(k), adjusted(v)] as [string, string])
+          .filter(([k, v]) => k !== '' && v !== '');
+        assert.deepEqual(parsed.tags, wantTags);
+        assert.equal(parsed.fields.length, 1);
+        assert.equal(Number(parsed.fields[0]?.[1]), value === 0 ? 0 : value);
+        assert.equal(parsed.timestamp, `${TS}000000`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

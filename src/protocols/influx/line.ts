@@ -1,0 +1,182 @@
+/**
+ * InfluxDB line protocol encoder: `measurement,tag=v field=1,field2=2 1700000000000000000`.
+ *
+ * Spec: https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/ and the
+ * reference parser (github.com/influxdata/line-protocol/v2). Escaping:
+ * - measurement: `,` and space;
+ * - tag keys, tag values, field keys: `,`, `=` and space;
+ * - string field values (quoted): `"` and `\`.
+ * Some strings have no encoding at all, and are adjusted instead of producing a line the server
+ * would reject or misread:
+ * - control characters (0x00–0x1f, 0x7f) are invalid outside string fields: each becomes a space
+ *   (then escaped);
+ * - a trailing backslash would escape the separator after it: trailing backslashes are dropped;
+ * - a line starting with `#` is a comment: a leading `#` in a measurement becomes `_`;
+ * - empty tag keys or values are not allowed: such tags are left out;
+ * - NaN and ±Infinity are not valid field values: such fields are left out, and a metric with no
+ *   field left is not encoded.
+ *
+ * Mapping from the metric model (all values are floats; the model has no integers):
+ * - counter: `value`, plus `rate` (per second) for delta counters with an interval;
+ * - gauge: `value`;
+ * - summary: `count`, `sum`, `mean`, `min`, `max`, `stdev`, `median`, and one field per quantile
+ *   named `p` + the percentile with `.` written `_`: 0.9 → `p90`, 0.999 → `p99_9`, 0.5 → `p50`.
+ *
+ * Timestamps are written in nanoseconds (the default precision) from the model's milliseconds.
+ */
+import { counterRate, type Metric } from '../../core/metric.js';
+import type { Tags } from '../../core/tags.js';
+
+const BACKSLASH = 0x5c;
+
+function isControl(c: number): boolean {
+  return c < 0x20 || c === 0x7f;
+}
+
+/** Escapes `s` for a context where `,`, space and (if `equals`) `=` are separators. */
+function escapeToken(s: string, equals: boolean): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === BACKSLASH) end--;
+  let i = 0;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2c || c === 0x20 || (equals && c === 0x3d) || isControl(c)) break;
+  }
+  if (i === end) return end === s.length ? s : s.slice(0, end);
+  let out = s.slice(0, i);
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2c) out += '\\,';
+    else if (c === 0x20 || isControl(c)) out += '\\ ';
+    else if (equals && c === 0x3d) out += '\\=';
+    else out += s[i];
+  }
+  return out;
+}
+
+/** A measurement name; '' when nothing is left to write. */
+export function escapeMeasurement(name: string): string {
+  const out = escapeToken(name, false);
+  return out.charCodeAt(0) === 0x23 ? '_' + out.slice(1) : out;
+}
+
+/** A tag key, tag value or field key; '' when nothing is left to write. */
+export function escapeKey(s: string): string {
+  return escapeToken(s, true);
+}
+
+/** A string field value, with its quotes. */
+export function quoteStringField(s: string): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === BACKSLASH) break;
+  }
+  if (i === s.length) return '"' + s + '"';
+  let out = '"' + s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === BACKSLASH) out += '\\\\';
+    else out += s[i];
+  }
+  return out + '"';
+}
+
+/** Nanoseconds since the epoch from milliseconds, exactly (ms * 1e6 is not exact above 2^53). */
+export function timestampNs(ms: number): string {
+  if (Number.isSafeInteger(ms) && ms > 0) return ms + '000000';
+  if (ms === 0) return '0';
+  return (BigInt(Math.floor(ms)) * 1_000_000n + BigInt(Math.round((ms - Math.floor(ms)) * 1e6))).toString();
+}
+
+/** `,k=v` for each tag, leaving out tags whose key or value would be empty. */
+export function encodeTags(tags: Tags): string {
+  let out = '';
+  for (const [k, v] of tags) {
+    const key = escapeKey(k);
+    const value = escapeKey(v);
+    if (key !== '' && value !== '') out += ',' + key + '=' + value;
+  }
+  return out;
+}
+
+/** Memo of quantileField: the quantiles are a handful of configured values, formatting them is not free. */
+const quantileNames = new Map<number, string>();
+
+/** Field name for a quantile: 0.9 → `p90`, 0.999 → `p99_9`. */
+export function quantileField(q: number): string {
+  let name = quantileNames.get(q);
+  if (name !== undefined) return name;
+  // toPrecision cleans float noise such as 0.9999 * 100 = 99.99000000000001.
+  const pct = String(Number((q * 100).toPrecision(12)));
+  name = 'p';
+  for (let i = 0; i < pct.length; i++) name += pct[i] === '.' ? '_' : pct[i];
+  if (quantileNames.size < 1024) quantileNames.set(q, name);
+  return name;
+}
+
+function field(out: string, key: string, value: number): string {
+  if (!Number.isFinite(value)) return out;
+  return out + (out === '' ? '' : ',') + key + '=' + String(value);
+}
+
+/** The field set of a metric (`value=3,rate=0.3`); '' when no field has a finite value. */
+export function encodeFields(m: Metric): string {
+  switch (m.kind) {
+    case 'counter': {
+      let out = field('', 'value', m.value);
+      const rate = counterRate(m);
+      if (rate !== undefined) out = field(out, 'rate', rate);
+      return out;
+    }
+    case 'gauge':
+      return field('', 'value', m.value);
+    case 'summary': {
+      const s = m.summary;
+      let out = field('', 'count', s.count);
+      out = field(out, 'sum', s.sum);
+      out = field(out, 'mean', s.mean);
+      out = field(out, 'min', s.min);
+      out = field(out, 'max', s.max);
+      out = field(out, 'stdev', s.stdev);
+      out = field(out, 'median', s.median);
+      for (const q of s.quantiles) out = field(out, quantileField(q.quantile), q.value);
+      return out;
+    }
+  }
+}
+
+/** One line, without its newline; undefined if the metric cannot be encoded (empty name, no finite field). */
+export function encodeLine(m: Metric): string | undefined {
+  const measurement = escapeMeasurement(m.name);
+  if (measurement === '') return undefined;
+  const fields = encodeFields(m);
+  if (fields === '') return undefined;
+  const ts = Number.isFinite(m.timestamp) ? ' ' + timestampNs(m.timestamp) : '';
+  return measurement + encodeTags(m.tags) + ' ' + fields + ts;
+}
+
+export interface EncodedBatch {
+  /** Newline-terminated lines. */
+  readonly text: string;
+  readonly lines: number;
+  /** Metrics that could not be encoded (see encodeLine). */
+  readonly skipped: number;
+}
+
+export function encodeBatch(batch: readonly Metric[]): EncodedBatch {
+  let text = '';
+  let lines = 0;
+  let skipped = 0;
+  for (const m of batch) {
+    const line = encodeLine(m);
+    if (line === undefined) {
+      skipped++;
+    } else {
+      text += line + '\n';
+      lines++;
+    }
+  }
+  return { text, lines, skipped };
+}

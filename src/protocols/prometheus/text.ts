@@ -1,0 +1,193 @@
+/**
+ * The Prometheus text exposition format, version 0.0.4: names, escaping, numbers, and the
+ * rendering of one metric family. Pure functions; the exporter sink holds the state.
+ *
+ * Spec: https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+ * Checked against `promtool check metrics` (the Go expfmt parser plus promlint).
+ */
+import type { Quantile } from '../../core/metric.js';
+
+export type FamilyType = 'counter' | 'gauge' | 'summary';
+
+function isNameChar(c: number, allowColon: boolean): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) || // a-z
+    (c >= 0x41 && c <= 0x5a) || // A-Z
+    (c >= 0x30 && c <= 0x39) || // 0-9
+    c === 0x5f || // _
+    (allowColon && c === 0x3a) // :
+  );
+}
+
+function sanitize(name: string, allowColon: boolean): string {
+  let clean = true;
+  for (let i = 0; i < name.length; i++) {
+    if (!isNameChar(name.charCodeAt(i), allowColon)) {
+      clean = false;
+      break;
+    }
+  }
+  let out = name;
+  if (!clean) {
+    out = '';
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      if (isNameChar(c, allowColon)) {
+        out += name[i];
+      } else {
+        out += '_';
+        // One `_` per character, not per UTF-16 unit: skip the low half of a surrogate pair.
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < name.length) {
+          const next = name.charCodeAt(i + 1);
+          if (next >= 0xdc00 && next <= 0xdfff) i++;
+        }
+      }
+    }
+  }
+  if (out === '') return '_';
+  const first = out.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 ? '_' + out : out;
+}
+
+/**
+ * A valid metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`: other characters become `_`, a leading digit
+ * gets a `_` prefix. Exporters pass `allowColons = false`: colons are valid but reserved for
+ * recording rules ("they should not be used by exporters", data model docs; promlint warns).
+ */
+export function sanitizeMetricName(name: string, allowColons = true): string {
+  return sanitize(name, allowColons);
+}
+
+/**
+ * A valid label name, `[a-zA-Z_][a-zA-Z0-9_]*`, that does not start with `__` (reserved for
+ * Prometheus' internal labels): extra leading underscores are dropped.
+ */
+export function sanitizeLabelName(name: string): string {
+  let out = sanitize(name, false);
+  let start = 0;
+  while (start + 1 < out.length && out.charCodeAt(start + 1) === 0x5f && out.charCodeAt(start) === 0x5f)
+    start++;
+  if (start > 0) out = out.slice(start);
+  return out;
+}
+
+/** Counters are exposed as `<name>_total`; a name that already ends so is kept as is. */
+export function counterName(name: string): string {
+  return name.endsWith('_total') ? name : name + '_total';
+}
+
+/** The name a family is exposed under: counters get the `_total` suffix. */
+export function familyName(sanitizedName: string, type: FamilyType): string {
+  return type === 'counter' ? counterName(sanitizedName) : sanitizedName;
+}
+
+/** Every sample name a family produces; no two families may share one. */
+export function sampleNames(exposedName: string, type: FamilyType): string[] {
+  return type === 'summary' ? [exposedName, exposedName + '_sum', exposedName + '_count'] : [exposedName];
+}
+
+function escapeText(s: string, quote: boolean): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5c || c === 0x0a || (quote && c === 0x22)) break;
+  }
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5c) out += '\\\\';
+    else if (c === 0x0a) out += '\\n';
+    else if (quote && c === 0x22) out += '\\"';
+    else out += s[i];
+  }
+  return out;
+}
+
+/** Label values escape `\`, `"` and newline (as `\\`, `\"`, `\n`). */
+export function escapeLabelValue(value: string): string {
+  return escapeText(value, true);
+}
+
+/** HELP text escapes `\` and newline only. */
+export function escapeHelp(help: string): string {
+  return escapeText(help, false);
+}
+
+/**
+ * A sample value as Go's ParseFloat reads it: `+Inf`, `-Inf`, `NaN`, else JavaScript's shortest
+ * round-trip form, which writes integers below 1e21 in full (100000, not 1e+05).
+ */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/**
+ * The inside of a label set, `a="x",b="y"` (no braces), from (name, value) pairs whose names are
+ * already valid. Pairs with an empty value are left out: Prometheus treats `a=""` as no label.
+ */
+export function renderLabelPairs(pairs: readonly (readonly [string, string])[]): string {
+  let out = '';
+  for (const [name, value] of pairs) {
+    if (value === '') continue;
+    if (out !== '') out += ',';
+    out += name + '="' + escapeLabelValue(value) + '"';
+  }
+  return out;
+}
+
+/** One series of a counter or gauge: its label text (see renderLabelPairs) and value. */
+export interface ValueSeries {
+  readonly labels: string;
+  readonly value: number;
+}
+
+/** One series of a summary. `count` and `sum` are the cumulative `_count` and `_sum`. */
+export interface SummarySeries {
+  readonly labels: string;
+  readonly quantiles: readonly Quantile[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+export type Family =
+  | {
+      readonly name: string;
+      readonly help: string;
+      readonly type: 'counter' | 'gauge';
+      readonly series: readonly ValueSeries[];
+    }
+  | {
+      readonly name: string;
+      readonly help: string;
+      readonly type: 'summary';
+      readonly series: readonly SummarySeries[];
+    };
+
+function sample(name: string, labels: string, value: number): string {
+  return labels === '' ? `${name} ${formatValue(value)}\n` : `${name}{${labels}} ${formatValue(value)}\n`;
+}
+
+/**
+ * `# HELP`, `# TYPE` and the samples of one family, each line ending in a newline. `name` must
+ * be sanitised; counters get `_total` here. No timestamps: Prometheus stamps samples with the
+ * scrape time, and explicit ones would defeat its staleness handling.
+ */
+export function renderFamily(family: Family): string {
+  const name = familyName(family.name, family.type);
+  let out = `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n`;
+  if (family.type === 'summary') {
+    for (const s of family.series) {
+      const prefix = s.labels === '' ? `${name}{quantile="` : `${name}{${s.labels},quantile="`;
+      for (const q of s.quantiles) out += `${prefix}${formatValue(q.quantile)}"} ${formatValue(q.value)}\n`;
+      out += sample(name + '_sum', s.labels, s.sum);
+      out += sample(name + '_count', s.labels, s.count);
+    }
+  } else {
+    for (const s of family.series) out += sample(name, s.labels, s.value);
+  }
+  return out;
+}

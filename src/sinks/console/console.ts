@@ -1,0 +1,111 @@
+/**
+ * The console sink: formats each batch into one string and writes it to a stream (stdout by
+ * default). `stop` waits for the stream to take everything written, so the last flush at
+ * shutdown is printed before the process exits.
+ */
+import type { Writable } from 'node:stream';
+import type { ComponentContext, Sink } from '../../core/component.js';
+import type { Batch } from '../../core/metric.js';
+import type { StatCounter } from '../../core/stats.js';
+import { encodeBatch } from '../../protocols/influx/line.js';
+import { formatJson, formatText } from './format.js';
+import type { ConsoleConfig } from './schema.js';
+
+/**
+ * Above this many bytes waiting in the stream (a pipe nobody reads), batches are dropped and
+ * counted rather than buffered without bound.
+ */
+export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+const LOG_INTERVAL_MS = 60_000;
+
+export class ConsoleSink implements Sink {
+  private readonly format: (batch: Batch) => string;
+  private pending = 0;
+  private waiters: (() => void)[] = [];
+  private readonly droppedBackpressure: StatCounter;
+  private readonly droppedUnencodable: StatCounter;
+  private readonly droppedWriteError: StatCounter;
+  private lastErrorLog = -Infinity;
+  private lastBackpressureLog = -Infinity;
+  private listening = false;
+
+  constructor(
+    config: ConsoleConfig,
+    private readonly ctx: ComponentContext,
+    private readonly stream: Writable = process.stdout,
+  ) {
+    const help = 'Metrics dropped before reaching the sink.';
+    this.droppedBackpressure = ctx.stats.counter('dropped_metrics', help, { reason: 'backpressure' });
+    this.droppedUnencodable = ctx.stats.counter('dropped_metrics', help, { reason: 'unencodable' });
+    this.droppedWriteError = ctx.stats.counter('dropped_metrics', help, { reason: 'write_error' });
+    // The formatter is chosen once, not per batch.
+    this.format =
+      config.format === 'json' ? formatJson : config.format === 'influx' ? (b) => this.influx(b) : formatText;
+  }
+
+  async start(): Promise<void> {
+    // An 'error' event without a listener would crash the agent (EPIPE when stdout's reader goes away).
+    if (!this.listening) this.stream.on('error', this.onStreamError);
+    this.listening = true;
+  }
+
+  write(batch: Batch): void {
+    if (batch.length === 0) return;
+    if (this.stream.writableLength > MAX_BUFFERED_BYTES) {
+      this.droppedBackpressure.inc(batch.length);
+      this.logRateLimited(
+        'backpressure',
+        'The console output is not being read; batches are dropped until it is.',
+      );
+      return;
+    }
+    const text = this.format(batch);
+    if (text === '') return;
+    this.pending++;
+    const count = batch.length;
+    this.stream.write(text, (error) => {
+      if (error !== null && error !== undefined) {
+        this.droppedWriteError.inc(count);
+        this.logRateLimited('error', 'Writing to the console failed.', error);
+      }
+      this.pending--;
+      if (this.pending === 0) this.wake();
+    });
+  }
+
+  /** Resolves once the stream has taken every write (their callbacks have run). */
+  async stop(): Promise<void> {
+    if (this.pending > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.listening) {
+      this.listening = false;
+      // A failed write emits 'error' just after its callback: keep listening until then.
+      setImmediate(() => this.stream.off('error', this.onStreamError));
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private influx(batch: Batch): string {
+    const out = encodeBatch(batch);
+    if (out.skipped > 0) this.droppedUnencodable.inc(out.skipped);
+    return out.text;
+  }
+
+  private readonly onStreamError = (error: Error): void => {
+    this.logRateLimited('error', 'The console output failed.', error);
+  };
+
+  private logRateLimited(kind: 'error' | 'backpressure', msg: string, error?: Error): void {
+    const now = this.ctx.clock.now();
+    const last = kind === 'error' ? this.lastErrorLog : this.lastBackpressureLog;
+    if (now - last < LOG_INTERVAL_MS) return;
+    if (kind === 'error') this.lastErrorLog = now;
+    else this.lastBackpressureLog = now;
+    this.ctx.log.warn(msg, error === undefined ? undefined : { error });
+  }
+}

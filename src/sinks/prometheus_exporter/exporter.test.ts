@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { ManualClock } from '../../core/clock.js';
+import type { GaugeMetric, Metric } from '../../core/metric.js';
+import { makeTags } from '../../core/tags.js';
+import { recordingLogger, testContext } from '../../testing/context.js';
+import { acceptsGzip, CONTENT_TYPE, PrometheusExporter } from './exporter.js';
+import type { PrometheusExporterConfig } from './schema.js';
+
+const CONFIG: PrometheusExporterConfig = {
+  listen: { host: '127.0.0.1', port: 0 },
+  path: '/metrics',
+  expiry: 300_000,
+};
+
+function gauge(name: string, value: number, tags: Record<string, string> = {}): GaugeMetric {
+  return { kind: 'gauge', name, tags: makeTags(tags), value, timestamp: 0 };
+}
+
+function setup(config: Partial<PrometheusExporterConfig> = {}) {
+  const clock = new ManualClock();
+  const { log, lines } = recordingLogger();
+  const ctx = testContext({ clock, log, type: 'prometheus_exporter' });
+  const exporter = new PrometheusExporter({ ...CONFIG, ...config }, ctx);
+  return { clock, ctx, exporter, lines };
+}
+
+describe('acceptsGzip', () => {
+  const cases: [string | undefined, boolean][] = [
+    [undefined, false],
+    ['', false],
+    ['gzip', true],
+    ['GZIP', true],
+    ['identity', false],
+    ['deflate, gzip;q=0.5', true],
+    ['gzip;q=0', false],
+    ['gzip; q=0.0, br', false],
+    ['x-gzip', false],
+    ['br,gzip', true],
+  ];
+  for (const [header, want] of cases) {
+    it(`${JSON.stringify(header)} → ${want}`, () => assert.equal(acceptsGzip(header), want));
+  }
+});
+
+describe('PrometheusExporter.handle', () => {
+  it('serves the page with the exposition content type', async () => {
+    const { exporter } = setup();
+    exporter.write([gauge('temp', 21, { room: 'a' })]);
+    const reply = await exporter.handle('GET', '/metrics', undefined);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['Content-Type'], CONTENT_TYPE);
+    assert.equal(reply.headers['Vary'], 'Accept-Encoding');
+    assert.equal(reply.headers['Content-Encoding'], undefined);
+    assert.equal(reply.body.toString(), '# HELP temp Gauge temp.\n# TYPE temp gauge\ntemp{room="a"} 21\n');
+    assert.equal(reply.headers['Content-Length'], String(reply.body.length));
+  });
+
+  it('gzips when the scraper accepts it', async () => {
+    const { exporter } = setup();
+    exporter.write([gauge('temp', 21)]);
+    const plain = (await exporter.handle('GET', '/metrics', undefined)).body.toString();
+    const reply = await exporter.handle('GET', '/metrics?x=1', 'gzip, deflate');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['Content-Encoding'], 'gzip');
+    assert.equal(reply.headers['Vary'], 'Accept-Encoding');
+    assert.equal(reply.headers['Content-Length'], String(reply.body.length));
+    assert.equal(gunzipSync(reply.body).toString(), plain);
+  });
+
+  it('renders again after a write, and reuses the page until then', async () => {
+    const { exporter } = setup();
+    exporter.write([gauge('g', 1)]);
+    const a = await exporter.handle('GET', '/metrics', 'gzip');
+    const b = await exporter.handle('GET', '/metrics', 'gzip');
+    assert.equal(a.body, b.body);
+    exporter.write([gauge('g', 2)]);
+    const c = await exporter.handle('GET', '/metrics', 'gzip');
+    assert.match(gunzipSync(c.body).toString(), /^g 2$/m);
+  });
+
+  it('answers HEAD with the headers and no body', async () => {
+    const { exporter } = setup();
+    exporter.write([gauge('g', 1)]);
+    const get = await exporter.handle('GET', '/metrics', undefined);
+    const head = await exporter.handle('HEAD', '/metrics', undefined);
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+    assert.equal(head.headers['Content-Length'], String(get.body.length));
+    assert.equal((await exporter.handle('HEAD', '/', undefined)).body.length, 0);
+  });
+
+  it('points at the metrics path from /', async () => {
+    const { exporter } = setup({ path: '/stats' });
+    const reply = await exporter.handle('GET', '/', undefined);
+    assert.equal(reply.status, 200);
+    assert.match(reply.body.toString(), /\/stats/);
+  });
+
+  it('answers 404 elsewhere and 405 to other methods', async () => {
+    const { exporter } = setup();
+    assert.equal((await exporter.handle('GET', '/metric', undefined)).status, 404);
+    assert.equal((await exporter.handle('GET', '/metrics/x', undefined)).status, 404);
+    const post = await exporter.handle('POST', '/metrics', undefined);
+    assert.equal(post.status, 405);
+    assert.equal(post.headers['Allow'], 'GET, HEAD');
+    assert.equal((await exporter.handle('DELETE', '/', undefined)).status, 405);
+  });
+
+  it('drops expired series at scrape time, using the context clock', async () => {
+    const { exporter, clock } = setup({ expiry: 60_000 });
+    exporter.write([gauge('old', 1)]);
+    clock.advance(30_000);
+    exporter.write([gauge('new', 1)]);
+    clock.advance(30_000);
+    const page = (await exporter.handle('GET', '/metrics', undefined)).body.toString();
+    assert.doesNotMatch(page, /old/);
+    assert.match(page, /^new 1$/m);
+  });
+
+  it('counts rejected metrics by reason and logs each reason at most once a minute', () => {
+    const { exporter, ctx, clock, lines } = setup();
+    const conflicting: Metric[] = [
+      {
+        kind: 'counter',
+        temporality: 'delta',
+        name: 'x',
+        tags: makeTags({}),
+        value: 1,
+        intervalMs: 0,
+        timestamp: 0,
+      },
+      gauge('x_total', 1),
+      gauge('x_total', 2),
+    ];
+    exporter.write(conflicting);
+    exporter.write([gauge('x_total', 3)]);
+    const dropped = (reason: string): number =>
+      ctx.stats
+        .toMetrics(0)
+        .filter(
+          (m) =>
+            m.name === 'sluice_dropped_metrics' && m.tags.some((t) => t[0] === 'reason' && t[1] === reason),
+        )
+        .reduce((sum, m) => sum + (m.kind === 'counter' ? m.value : 0), 0);
+    assert.equal(dropped('type_conflict'), 3);
+    assert.equal(dropped('name_conflict'), 0);
+    assert.equal(lines.filter((l) => l.level === 'warn').length, 1);
+    clock.advance(60_000);
+    exporter.write([gauge('x_total', 4)]);
+    assert.equal(lines.filter((l) => l.level === 'warn').length, 2);
+    assert.equal(lines[0]?.reason, 'type_conflict');
+  });
+});
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  agent?: Agent,
+  method = 'GET',
+) {
+  return new Promise<RawResponse>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('PrometheusExporter over HTTP', () => {
+  it('listens on port 0, serves scrapes, and stops with a keep-alive connection open', async () => {
+    const { exporter, lines } = setup();
+    await exporter.start();
+    const agent = new Agent({ keepAlive: true });
+    try {
+      assert.ok(exporter.port > 0);
+      const info = lines.find((l) => l.level === 'info');
+      assert.equal(info?.url, `http://127.0.0.1:${exporter.port}/metrics`);
+      assert.equal(info?.port, exporter.port);
+      assert.equal(lines.filter((l) => l.level === 'info').length, 1);
+      exporter.write([gauge('temp', 21)]);
+      const plain = await get(exporter.port, '/metrics', {}, agent);
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers['content-type'], CONTENT_TYPE);
+      assert.equal(plain.body.toString(), '# HELP temp Gauge temp.\n# TYPE temp gauge\ntemp 21\n');
+      const gz = await get(exporter.port, '/metrics', { 'Accept-Encoding': 'gzip' }, agent);
+      assert.equal(gz.headers['content-encoding'], 'gzip');
+      assert.equal(gunzipSync(gz.body).toString(), plain.body.toString());
+      const head = await get(exporter.port, '/metrics', {}, agent, 'HEAD');
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+      assert.equal((await get(exporter.port, '/nope', {}, agent)).status, 404);
+      assert.equal((await get(exporter.port, '/metrics', {}, agent, 'POST')).status, 405);
+    } finally {
+      // The agent still holds an idle connection: stop() must not wait for it to time out.
+      await exporter.stop();
+      agent.destroy();
+    }
+  });
+
+  it('rejects start when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { exporter } = setup({ listen: { host: '127.0.0.1', port } });
+      await assert.rejects(exporter.start(), /EADDRINUSE/);
+      await exporter.stop();
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  it('stops cleanly when it never started', async () => {
+    const { exporter } = setup();
+    await exporter.stop();
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * The exporter sink: `write` updates the state, a scrape renders it. The HTTP server is a thin
+ * shell around `handle`, which tests call directly without a socket.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import type { ComponentContext, Sink } from '../../core/component.js';
+import type { Batch, Metric } from '../../core/metric.js';
+import type { StatCounter, StatGauge } from '../../core/stats.js';
+import type { PrometheusExporterConfig } from './schema.js';
+import { ExporterState, REJECT_REASONS, renderExpositionBuffer, type RejectReason } from './state.js';
+
+const gzip = promisify(gzipCallback);
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** A log line per reject reason at most this often; the counters have the exact numbers. */
+const REJECT_LOG_INTERVAL_MS = 60_000;
+/** Expired series are also swept on this period, so memory is freed when nobody scrapes. */
+const MAX_SWEEP_INTERVAL_MS = 60_000;
+
+const REJECT_MESSAGES: Record<RejectReason, string> = {
+  type_conflict:
+    'A metric was dropped: its Prometheus name is already used by a metric of another type. Rename one of them.',
+  name_conflict:
+    "A metric was dropped: its Prometheus sample names clash with another family's (a summary's _sum or _count, or a counter's _total). Rename one of them.",
+  negative_counter: 'A delta counter with a negative value was dropped: Prometheus counters only go up.',
+  invalid_value: 'A metric with a NaN or infinite value was dropped: it would stick in the running total.',
+};
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+/** Whether an Accept-Encoding header allows gzip (RFC 9110 §12.5.3: `q=0` means "not acceptable"). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  for (const part of header.split(',')) {
+    const [coding = '', ...params] = part.split(';');
+    if (coding.trim().toLowerCase() !== 'gzip') continue;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(p);
+      if (m !== null && Number(m[1]) === 0) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+function text(status: number, body: string, extra: Record<string, string> = {}): Reply {
+  const buf = Buffer.from(body);
+  return {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(buf.length), ...extra },
+    body: buf,
+  };
+}
+
+interface Page {
+  readonly version: number;
+  readonly plain: Buffer;
+  gzipped: Promise<Buffer> | undefined;
+}
+
+export class PrometheusExporter implements Sink {
+  readonly state: ExporterState;
+  private server: Server | undefined;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private boundPort = 0;
+  private page: Page | undefined;
+  private readonly rejected: Record<RejectReason, StatCounter>;
+  private readonly lastRejectLog: Record<RejectReason, number>;
+  private readonly scrapes: StatCounter;
+  private readonly seriesGauge: StatGauge;
+
+  constructor(
+    private readonly config: PrometheusExporterConfig,
+    private readonly ctx: ComponentContext,
+  ) {
+    this.state = new ExporterState(config.expiry, (reason, m) => this.reject(reason, m));
+    const rejected = {} as Record<RejectReason, StatCounter>;
+    const last = {} as Record<RejectReason, number>;
+    for (const reason of REJECT_REASONS) {
+      rejected[reason] = ctx.stats.counter('dropped_metrics', 'Metrics dropped before reaching the sink.', {
+        reason,
+      });
+      last[reason] = -Infinity;
+    }
+    this.rejected = rejected;
+    this.lastRejectLog = last;
+    this.scrapes = ctx.stats.counter('scrapes', 'Metrics pages served.');
+    this.seriesGauge = ctx.stats.gauge('exported_series', 'Series currently exported.');
+  }
+
+  /** The port the server is bound to (useful with port 0), or 0 before start. */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => this.serve(req, res));
+    const { host, port } = this.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (e) => this.ctx.fail(e));
+    this.server = server;
+    this.boundPort = (server.address() as AddressInfo).port;
+    const address = `${host.includes(':') ? `[${host}]` : host}:${this.boundPort}`;
+    this.ctx.log.info('Prometheus exporter listening.', {
+      address,
+      port: this.boundPort,
+      url: `http://${address}${this.config.path}`,
+    });
+    this.sweeper = setInterval(() => this.expire(), Math.min(this.config.expiry, MAX_SWEEP_INTERVAL_MS));
+    this.sweeper.unref();
+  }
+
+  write(batch: Batch): void {
+    this.state.write(batch, this.ctx.clock.now());
+    this.seriesGauge.set(this.state.seriesCount);
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Idle keep-alive connections would hold close() open until they time out.
+      server.closeAllConnections();
+    });
+  }
+
+  private expire(): void {
+    this.state.expire(this.ctx.clock.now());
+    this.seriesGauge.set(this.state.seriesCount);
+  }
+
+  /** The current page, rendered (and gzipped) at most once per state version. */
+  private currentPage(): Page {
+    this.expire();
+    if (this.page === undefined || this.page.version !== this.state.version) {
+      this.page = {
+        version: this.state.version,
+        plain: renderExpositionBuffer(this.state),
+        gzipped: undefined,
+      };
+    }
+    return this.page;
+  }
+
+  /** Answers one request. */
+  async handle(method: string, url: string, acceptEncoding: string | undefined): Promise<Reply> {
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const known = path === this.config.path || path === '/';
+    if (!known) return text(404, 'Not found.\n');
+    if (method !== 'GET' && method !== 'HEAD')
+      return text(405, 'Method not allowed.\n', { Allow: 'GET, HEAD' });
+    const head = method === 'HEAD';
+    if (path !== this.config.path) {
+      const reply = text(200, `sluice Prometheus exporter\n\nMetrics are at ${this.config.path}\n`);
+      return head ? { ...reply, body: Buffer.alloc(0) } : reply;
+    }
+    this.scrapes.inc();
+    const page = this.currentPage();
+    const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPE, Vary: 'Accept-Encoding' };
+    let body = page.plain;
+    if (acceptsGzip(acceptEncoding)) {
+      if (page.gzipped === undefined) {
+        const pending = gzip(page.plain);
+        page.gzipped = pending;
+        // A failed compression is not cached: the next scrape tries again.
+        pending.catch(() => {
+          if (page.gzipped === pending) page.gzipped = undefined;
+        });
+      }
+      body = await page.gzipped;
+      headers['Content-Encoding'] = 'gzip';
+    }
+    headers['Content-Length'] = String(body.length);
+    return { status: 200, headers, body: head ? Buffer.alloc(0) : body };
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req.method ?? 'GET', req.url ?? '/', req.headers['accept-encoding']).then(
+      (reply) => {
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.body);
+      },
+      (e: unknown) => {
+        this.ctx.log.error('A scrape failed.', { error: e });
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('Internal error.\n');
+      },
+    );
+  }
+
+  private reject(reason: RejectReason, m: Metric): void {
+    this.rejected[reason].inc();
+    const now = this.ctx.clock.now();
+    if (now - this.lastRejectLog[reason] < REJECT_LOG_INTERVAL_MS) return;
+    this.lastRejectLog[reason] = now;
+    this.ctx.log.warn(REJECT_MESSAGES[reason], { reason, metric: m.name, kind: m.kind });
+  }
+}

@@ -1,0 +1,39 @@
+/** Config of the `prometheus_exporter` sink, and the sample block `sluice generate` prints for it. */
+import { s, type InferFields } from '../../config/schema.js';
+
+export const schema = s.object(
+  {
+    listen: s.listen({
+      doc:
+        'Address and port the scrape endpoint listens on. The default, all interfaces, is the one ' +
+        'exception to loopback-only defaults: Prometheus scrapes from another host.',
+      default: '0.0.0.0:9103',
+    }),
+    path: s.string({
+      doc: 'HTTP path of the metrics page.',
+      default: '/metrics',
+      pattern: /^\/[^?#\s]*$/,
+      patternHint: 'a path starting with "/" (no query string)',
+    }),
+    expiry: s.duration({
+      doc: 'A series not written for this long is removed from the output.',
+      default: 300_000,
+      minMs: 1_000,
+    }),
+  },
+  { allowKeys: ['type'] },
+);
+
+export type PrometheusExporterConfig = InferFields<typeof schema.fields>;
+
+export const sample = `  prometheus:
+    type: prometheus_exporter
+    # Address and port Prometheus scrapes. 0.0.0.0 listens on all interfaces (Prometheus
+    # usually runs on another host); use 127.0.0.1:9103 to keep it local.
+    listen: 0.0.0.0:9103
+    # HTTP path of the metrics page (text exposition format 0.0.4, gzip when asked for).
+    path: /metrics
+    # A series that is not written for this long leaves the output (a StatsD key that
+    # stopped arriving, a disk that was unmounted).
+    expiry: 5m
+`;

@@ -1,0 +1,316 @@
+/**
+ * What the exporter serves: the latest state of every series, updated by `write` and rendered
+ * by the pure `renderExposition`.
+ *
+ * Semantics, per kind:
+ * - delta counters (StatsD) add up into a running total, so increments sum exactly across
+ *   flushes; cumulative counters (/proc) are exported as they come;
+ * - gauges keep their last value;
+ * - summaries show the quantiles of the latest interval, while `_sum` and `_count` add up
+ *   across intervals (they are what rate() is taken of).
+ *
+ * Label text is sanitised and escaped once, when a series first appears (Bucky3 renders at
+ * ingest so that a scrape is mostly a join); later writes to the series are a map lookup.
+ */
+import type { Metric, Quantile, Summary } from '../../core/metric.js';
+import { seriesKey, type Tags } from '../../core/tags.js';
+import {
+  familyName,
+  renderFamily,
+  renderLabelPairs,
+  sampleNames,
+  sanitizeLabelName,
+  sanitizeMetricName,
+  type FamilyType,
+} from '../../protocols/prometheus/text.js';
+
+/** Why a metric was not exported. Each one is counted as `dropped_metrics{reason}`. */
+export type RejectReason =
+  /** A family of this name exists with another type (a gauge and a counter both called `x_total`). */
+  | 'type_conflict'
+  /** A sample name this family would produce belongs to another family (gauge `x_sum` vs summary `x`). */
+  | 'name_conflict'
+  /** Prometheus counters only go up: a negative increment would read as a counter reset. */
+  | 'negative_counter'
+  /** A NaN or infinite increment would stick in the running total forever. */
+  | 'invalid_value';
+
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'type_conflict',
+  'name_conflict',
+  'negative_counter',
+  'invalid_value',
+];
+
+/** One exported series. One class for all kinds, so V8 sees one shape. */
+export class Series {
+  value = 0;
+  quantiles: readonly Quantile[] = [];
+  sum = 0;
+  count = 0;
+  /** Cleared when the series expires, so stale index entries can be told apart. */
+  alive = true;
+  constructor(
+    /** Rendered label text without braces: `a="x",b="y"`. */
+    readonly labels: string,
+    /** When it was last written (the sink's clock, not the metric's timestamp). */
+    public lastWrite: number,
+  ) {}
+}
+
+export class Family {
+  help: string;
+  readonly byLabels = new Map<string, Series>();
+  private sorted: Series[] | undefined;
+
+  constructor(
+    /** The exposed name (counters already end in `_total`). */
+    readonly name: string,
+    readonly type: FamilyType,
+    help: string,
+  ) {
+    this.help = help;
+  }
+
+  /** Series sorted by label text, for a stable output; cached until the set changes. */
+  get series(): readonly Series[] {
+    if (this.sorted === undefined) {
+      this.sorted = [...this.byLabels.values()];
+      this.sorted.sort((a, b) => (a.labels < b.labels ? -1 : a.labels > b.labels ? 1 : 0));
+    }
+    return this.sorted;
+  }
+
+  add(series: Series): void {
+    this.byLabels.set(series.labels, series);
+    this.sorted = undefined;
+  }
+
+  /** Removes series last written at or before `cutoff`; returns how many. */
+  expire(cutoff: number): number {
+    let removed = 0;
+    for (const s of this.byLabels.values()) {
+      if (s.lastWrite <= cutoff) {
+        s.alive = false;
+        this.byLabels.delete(s.labels);
+        removed++;
+      }
+    }
+    if (removed > 0) this.sorted = undefined;
+    return removed;
+  }
+}
+
+const KIND_NAME: Record<FamilyType, string> = { counter: 'Counter', gauge: 'Gauge', summary: 'Summary' };
+
+/** Help text for metrics that bring none: promtool requires one on every family. */
+export function defaultHelp(type: FamilyType, name: string): string {
+  return `${KIND_NAME[type]} ${name}.`;
+}
+
+/**
+ * Label text for a set of tags: names sanitised, empty values left out (Prometheus treats
+ * `a=""` as absent), sorted by the sanitised name, and when two tags sanitise to the same name
+ * the first wins. On summaries a `quantile` tag would clash with the quantile label, so it is
+ * exposed as `exported_quantile` (Prometheus' own convention for clashing labels).
+ */
+export function labelText(tags: Tags, summary: boolean): string {
+  if (tags.length === 0) return '';
+  const pairs: [string, string][] = [];
+  for (const [key, value] of tags) {
+    if (value === '') continue;
+    let name = sanitizeLabelName(key);
+    if (summary && name === 'quantile') name = 'exported_quantile';
+    // Insertion into a sorted list: tag lists are short.
+    let i = pairs.length;
+    while (i > 0 && (pairs[i - 1] as [string, string])[0] > name) i--;
+    if (i > 0 && (pairs[i - 1] as [string, string])[0] === name) continue;
+    pairs.splice(i, 0, [name, value]);
+  }
+  return renderLabelPairs(pairs);
+}
+
+/** The interval's quantiles, with the median as quantile 0.5 when it is not among them. */
+export function quantilesWithMedian(s: Summary): readonly Quantile[] {
+  const qs = s.quantiles;
+  let at = qs.length;
+  for (let i = 0; i < qs.length; i++) {
+    const q = (qs[i] as Quantile).quantile;
+    if (q === 0.5) return qs;
+    if (q > 0.5) {
+      at = i;
+      break;
+    }
+  }
+  const out = qs.slice();
+  out.splice(at, 0, { quantile: 0.5, value: s.median });
+  return out;
+}
+
+export type RejectHandler = (reason: RejectReason, metric: Metric) => void;
+
+export class ExporterState {
+  /** Bumped on every change, so a rendered page can be reused until the next one. */
+  version = 0;
+  private readonly families = new Map<string, Family>();
+  /** Every sample name in use, and the family that produces it. */
+  private readonly sampleOwners = new Map<string, Family>();
+  /** (name, tags) of incoming metrics → their series, one map per kind. */
+  private counters = new Map<string, Series>();
+  private gauges = new Map<string, Series>();
+  private summaries = new Map<string, Series>();
+  private sortedFamilies: Family[] | undefined;
+  private seriesTotal = 0;
+
+  constructor(
+    /** How long a series stays without being written, in milliseconds. */
+    readonly expiryMs: number,
+    private readonly onReject: RejectHandler = () => {},
+  ) {}
+
+  get seriesCount(): number {
+    return this.seriesTotal;
+  }
+
+  write(batch: readonly Metric[], now: number): void {
+    for (const m of batch) this.writeOne(m, now);
+    if (batch.length > 0) this.version++;
+  }
+
+  private writeOne(m: Metric, now: number): void {
+    let index: Map<string, Series>;
+    if (m.kind === 'counter') {
+      if (m.temporality === 'delta') {
+        if (!Number.isFinite(m.value)) return this.onReject('invalid_value', m);
+        if (m.value < 0) return this.onReject('negative_counter', m);
+      }
+      index = this.counters;
+    } else if (m.kind === 'gauge') {
+      index = this.gauges;
+    } else {
+      if (!Number.isFinite(m.summary.sum) || !Number.isFinite(m.summary.count))
+        return this.onReject('invalid_value', m);
+      index = this.summaries;
+    }
+    const key = seriesKey(m.name, m.tags);
+    let series = index.get(key);
+    if (series === undefined) {
+      series = this.resolve(m, now);
+      if (series === undefined) return;
+      index.set(key, series);
+    }
+    series.lastWrite = now;
+    if (m.kind === 'counter') {
+      if (m.temporality === 'delta') series.value += m.value;
+      else series.value = m.value;
+    } else if (m.kind === 'gauge') {
+      series.value = m.value;
+    } else {
+      series.quantiles = quantilesWithMedian(m.summary);
+      series.sum += m.summary.sum;
+      series.count += m.summary.count;
+    }
+  }
+
+  /** Finds or creates the series of a metric not seen before; undefined if it is rejected. */
+  private resolve(m: Metric, now: number): Series | undefined {
+    const type: FamilyType = m.kind;
+    const name = familyName(sanitizeMetricName(m.name, false), type);
+    let family = this.families.get(name);
+    if (family === undefined) {
+      const names = sampleNames(name, type);
+      for (const n of names) {
+        if (this.sampleOwners.has(n)) {
+          this.onReject('name_conflict', m);
+          return undefined;
+        }
+      }
+      family = new Family(
+        name,
+        type,
+        m.help !== undefined && m.help !== '' ? m.help : defaultHelp(type, m.name),
+      );
+      this.families.set(name, family);
+      for (const n of names) this.sampleOwners.set(n, family);
+      this.sortedFamilies = undefined;
+    } else if (family.type !== type) {
+      this.onReject('type_conflict', m);
+      return undefined;
+    } else if (m.help !== undefined && m.help !== '' && m.help !== family.help) {
+      family.help = m.help;
+    }
+    const labels = labelText(m.tags, type === 'summary');
+    let series = family.byLabels.get(labels);
+    if (series === undefined) {
+      series = new Series(labels, now);
+      family.add(series);
+      this.seriesTotal++;
+    }
+    return series;
+  }
+
+  /** Removes series not written for `expiryMs`, and families left empty. Returns how many series went. */
+  expire(now: number): number {
+    const cutoff = now - this.expiryMs;
+    let removed = 0;
+    for (const family of this.families.values()) {
+      removed += family.expire(cutoff);
+      if (family.byLabels.size === 0) {
+        this.families.delete(family.name);
+        for (const n of sampleNames(family.name, family.type)) this.sampleOwners.delete(n);
+        this.sortedFamilies = undefined;
+      }
+    }
+    if (removed > 0) {
+      // Swap in fresh indexes holding only live series rather than deleting entry by entry.
+      this.counters = liveEntries(this.counters);
+      this.gauges = liveEntries(this.gauges);
+      this.summaries = liveEntries(this.summaries);
+      this.seriesTotal -= removed;
+      this.version++;
+    }
+    return removed;
+  }
+
+  /** Families sorted by name; cached until one is added or removed. */
+  listFamilies(): readonly Family[] {
+    if (this.sortedFamilies === undefined) {
+      this.sortedFamilies = [...this.families.values()];
+      this.sortedFamilies.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
+    return this.sortedFamilies;
+  }
+}
+
+function liveEntries(index: Map<string, Series>): Map<string, Series> {
+  const out = new Map<string, Series>();
+  for (const [key, series] of index) if (series.alive) out.set(key, series);
+  return out;
+}
+
+/** The exposition page (text format 0.0.4) of the current state. */
+export function renderExposition(state: ExporterState): string {
+  let out = '';
+  for (const family of state.listFamilies()) out += renderFamily(family);
+  return out;
+}
+
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * The same page as bytes, encoded in chunks of about 64 KiB: measured 40% faster on a 17 MB
+ * page than building one string and encoding it, which makes V8 flatten a huge string.
+ */
+export function renderExpositionBuffer(state: ExporterState): Buffer {
+  const parts: Buffer[] = [];
+  let pending = '';
+  for (const family of state.listFamilies()) {
+    pending += renderFamily(family);
+    if (pending.length >= CHUNK_CHARS) {
+      parts.push(Buffer.from(pending));
+      pending = '';
+    }
+  }
+  parts.push(Buffer.from(pending));
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
