@@ -33,7 +33,8 @@ test('quick start: the default config serves CPU metrics and a gauge sent with S
   await sluice.waitForLog(listeningOn(httpPort));
 
   const cpu = await waitFor(
-    async () => sample(await scrape(httpPort), 'system_cpu_seconds_total{cpu="total",host="e2e-host",state="user"}'),
+    async () =>
+      sample(await scrape(httpPort), 'system_cpu_seconds_total{cpu="total",host="e2e-host",state="user"}'),
     { timeoutMs: 15_000, what: 'a CPU metric' },
   );
   assert.ok(cpu > 0);
@@ -66,9 +67,13 @@ sinks:
 `,
   });
   await sluice.waitForLog(listeningOn(port));
-  await sendStatsd(port, ['unflushed.count:7|c|#route:/a', 'unflushed.count:3|c|#route:/a', 'unflushed.gauge:42|g'], {
-    perDatagram: 3,
-  });
+  await sendStatsd(
+    port,
+    ['unflushed.count:7|c|#route:/a', 'unflushed.count:3|c|#route:/a', 'unflushed.gauge:42|g'],
+    {
+      perDatagram: 3,
+    },
+  );
   // The datagram has been read by sluice once its socket's receive queue is empty.
   await waitForUdpDrain(port);
   assert.equal(sluice.stdout(), '', 'nothing is flushed before the hour is up');
@@ -151,7 +156,9 @@ sinks:
     listen: 127.0.0.1:${httpPort}
 `,
   });
-  await sluice.waitForLog((l) => l.component === 'statsd' && l.msg === 'The component failed; restarting it.');
+  await sluice.waitForLog(
+    (l) => l.component === 'statsd' && l.msg === 'The component failed; restarting it.',
+  );
   await waitFor(async () => sample(await scrape(httpPort), 'system_load1{'), {
     timeoutMs: 10_000,
     what: 'Linux metrics while statsd is down',
@@ -160,6 +167,9 @@ sinks:
   await unblock();
   await sluice.waitForLog(listeningOn(blockedPort), 10_000);
   await sendStatsd(blockedPort, ['recovered:1|g']);
-  await waitFor(async () => sample(await scrape(httpPort), 'recovered{'), { timeoutMs: 10_000, what: 'recovered gauge' });
+  await waitFor(async () => sample(await scrape(httpPort), 'recovered{'), {
+    timeoutMs: 10_000,
+    what: 'recovered gauge',
+  });
   assert.equal((await sluice.stop()).code, 0);
 });

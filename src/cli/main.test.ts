@@ -27,7 +27,8 @@ test('generate prints a config that validates and uses every component type', ()
   const text = generateConfig(registry);
   const config = loadConfig(text, { file: 'generated.yaml', env: {}, registry, defaultHostname: 'h' });
   const types = new Set([...config.sources, ...config.sinks].map((c) => c.type));
-  for (const d of [...registry.sources, ...registry.sinks]) assert.ok(types.has(d.type), `generate lacks ${d.type}`);
+  for (const d of [...registry.sources, ...registry.sinks])
+    assert.ok(types.has(d.type), `generate lacks ${d.type}`);
   assert.ok(config.filters.length > 0);
   const { code, out } = run(['generate']);
   assert.equal(code, 0);

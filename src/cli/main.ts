@@ -29,7 +29,9 @@ Sinks: ${registry.sinks.map((d) => `${d.type} (${d.description})`).join('; ')}
 `;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -123,8 +125,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   let config: AgentConfig;
-  const file = parseArgs({ args: [...argv], allowPositionals: true, options: { config: { type: 'string', short: 'c' } } })
-    .values.config;
+  const file = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' } },
+  }).values.config;
   try {
     config = load(file);
   } catch (e) {
@@ -157,7 +162,11 @@ async function runAgent(config: AgentConfig): Promise<void> {
   process.on('SIGHUP', () => log.info('SIGHUP ignored: restart sluice to reload its config.'));
   // Components report their own failures to the supervisor; anything that still escapes is a
   // bug. Log it and keep serving rather than lose every other component's data.
-  process.on('uncaughtException', (error) => log.error('Uncaught exception (a bug; please report it).', { error }));
-  process.on('unhandledRejection', (error) => log.error('Unhandled rejection (a bug; please report it).', { error }));
+  process.on('uncaughtException', (error) =>
+    log.error('Uncaught exception (a bug; please report it).', { error }),
+  );
+  process.on('unhandledRejection', (error) =>
+    log.error('Unhandled rejection (a bug; please report it).', { error }),
+  );
   await agent.start();
 }

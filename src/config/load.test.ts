@@ -74,7 +74,9 @@ test('errors name the file, the line and the path', () => {
     type: fake
     flush_interval: ten
 `),
-    ['sluice.yaml:4:21: sources.statsd.flush_interval: expected a duration (seconds, or a string like "10s", "500ms", "5m"), got "ten"'],
+    [
+      'sluice.yaml:4:21: sources.statsd.flush_interval: expected a duration (seconds, or a string like "10s", "500ms", "5m"), got "ten"',
+    ],
   );
 });
 
@@ -123,11 +125,17 @@ test('an empty file is a valid config with nothing in it', () => {
 });
 
 test('a secret from the environment never appears in an error message', () => {
-  const lines = problems(`sinks:
+  const lines = problems(
+    `sinks:
   out:
     type: collector
     secret: \${TOKEN}
     extra: \${TOKEN}
-`, { TOKEN: 'hunter2' });
-  assert.ok(lines.every((l) => !l.includes('hunter2')), lines.join('\n'));
+`,
+    { TOKEN: 'hunter2' },
+  );
+  assert.ok(
+    lines.every((l) => !l.includes('hunter2')),
+    lines.join('\n'),
+  );
 });

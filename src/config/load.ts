@@ -82,7 +82,10 @@ export const agentSchema = s.object({
     default: 10_000,
     doc: 'How long sinks may take to deliver what they hold at shutdown before sluice exits non-zero.',
   }),
-  restart_backoff_min: s.duration({ default: 1000, doc: 'First delay before restarting a failed component.' }),
+  restart_backoff_min: s.duration({
+    default: 1000,
+    doc: 'First delay before restarting a failed component.',
+  }),
   restart_backoff_max: s.duration({ default: 60_000, doc: 'Cap of the doubling restart delay.' }),
   restart_max_failures: s.number({
     integer: true,
@@ -116,7 +119,9 @@ const filterSchema = s.object({
 function patternCheck(v: unknown): { ok: true; value: string } | { ok: false; message?: string } {
   const issues: Issue[] = [];
   const r = patternSchema.parse(v, [], issues);
-  return r === INVALID ? { ok: false, ...(issues[0] ? { message: issues[0].message } : {}) } : { ok: true, value: r };
+  return r === INVALID
+    ? { ok: false, ...(issues[0] ? { message: issues[0].message } : {}) }
+    : { ok: true, value: r };
 }
 
 const TOP_LEVEL = ['agent', 'sources', 'sinks', 'filters'] as const;
@@ -148,9 +153,13 @@ function toValue(node: Node | null | undefined, path: Path, env: Env, issues: Is
     if (typeof v !== 'string' || !v.includes('$')) return v;
     const r = interpolate(v, env);
     for (const name of r.missing) {
-      issues.push({ path, message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
+      issues.push({
+        path,
+        message: `environment variable ${name} is not set (use \${${name}:-default} for a default)`,
+      });
     }
-    for (const bad of r.malformed) issues.push({ path, message: `malformed variable reference ${JSON.stringify(bad)}` });
+    for (const bad of r.malformed)
+      issues.push({ path, message: `malformed variable reference ${JSON.stringify(bad)}` });
     return node.type === 'PLAIN' ? retype(r.value) : r.value;
   }
   return null;
@@ -187,7 +196,8 @@ export function loadConfig(text: string, options: LoadOptions): AgentConfig {
 
   const found: ConfigProblem[] = [];
   for (const issue of issues) {
-    const node = issue.at === 'key' ? keyNode(doc, issue.path) : (doc.getIn(issue.path, true) as Node | undefined);
+    const node =
+      issue.at === 'key' ? keyNode(doc, issue.path) : (doc.getIn(issue.path, true) as Node | undefined);
     let offset = node?.range?.[0];
     if (offset === undefined && issue.path.length > 0) {
       const parent = doc.getIn(issue.path.slice(0, -1), true) as Node | undefined;
@@ -244,7 +254,8 @@ function validate(root: unknown, options: LoadOptions, issues: Issue[]): AgentCo
     top.filters.forEach((raw: unknown, i) => {
       if (typeof raw !== 'object' || raw === null) return;
       const f = raw as Record<string, unknown>;
-      if (f.action === 'rename' && f.to === undefined) issues.push({ path: ['filters', i], message: 'rename needs `to`' });
+      if (f.action === 'rename' && f.to === undefined)
+        issues.push({ path: ['filters', i], message: 'rename needs `to`' });
       if (f.action === 'drop' && f.to !== undefined)
         issues.push({ path: ['filters', i, 'to'], message: '`to` only applies to rename' });
       if (f.name === undefined && f.tags === undefined)
@@ -282,7 +293,10 @@ function components<D extends SourceDefinition | SinkDefinition>(
   const out: ComponentConfig<D>[] = [];
   if (value === undefined || value === null) return out;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    issues.push({ path: [section], message: `expected a mapping of ${section} by name, got ${Array.isArray(value) ? 'a list' : typeof value}` });
+    issues.push({
+      path: [section],
+      message: `expected a mapping of ${section} by name, got ${Array.isArray(value) ? 'a list' : typeof value}`,
+    });
     return out;
   }
   const known = definitions.map((d) => d.type);
@@ -321,7 +335,8 @@ function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     // Definitions are shared module objects; freezing their internals is not ours to do.
-    for (const [k, v] of Object.entries(value)) if (k !== 'definition' && !(v instanceof RegExp)) deepFreeze(v);
+    for (const [k, v] of Object.entries(value))
+      if (k !== 'definition' && !(v instanceof RegExp)) deepFreeze(v);
   }
   return value;
 }

@@ -90,7 +90,8 @@ function string(opts: StringOptions = {}): Schema<string> {
     if (typeof value === 'number' || typeof value === 'boolean') value = String(value);
     if (typeof value !== 'string') return mismatch(issues, path, expected, value);
     if (opts.nonEmpty === true && value === '') return mismatch(issues, path, expected, value);
-    if (opts.pattern !== undefined && !opts.pattern.test(value)) return mismatch(issues, path, expected, value);
+    if (opts.pattern !== undefined && !opts.pattern.test(value))
+      return mismatch(issues, path, expected, value);
     return value;
   });
 }
@@ -215,7 +216,11 @@ function editDistance(a: string, b: string): number {
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        (row[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       prev = tmp;
     }
   }
@@ -268,7 +273,10 @@ function object<F extends Fields>(fields: F, opts: ObjectOptions = {}): ObjectSc
       const raw = input[key];
       if (raw === undefined || raw === null) {
         if (field.optional || field.kind === 'object') {
-          out[key] = field.kind === 'object' && !field.optional ? field.parse({}, [...path, key], issues) : field.defaultValue;
+          out[key] =
+            field.kind === 'object' && !field.optional
+              ? field.parse({}, [...path, key], issues)
+              : field.defaultValue;
           if (out[key] === INVALID) ok = false;
         } else {
           issues.push({ path: [...path, key], message: `is required (${field.expected})` });
@@ -303,7 +311,8 @@ export function parseListen(value: string): ListenAddress | undefined {
 function listen(opts: Common<string> = {}): Schema<ListenAddress> {
   const expected = 'an address like "127.0.0.1:8125", "[::1]:8125" or ":8125"';
   const def = opts.default !== undefined ? parseListen(opts.default) : undefined;
-  if (opts.default !== undefined && def === undefined) throw new Error(`bad default listen address ${opts.default}`);
+  if (opts.default !== undefined && def === undefined)
+    throw new Error(`bad default listen address ${opts.default}`);
   return base<ListenAddress>(
     'listen',
     expected,

@@ -20,7 +20,15 @@ const holding = defineSource({
     start: async () => {},
     stop: async () =>
       ctx.emit([
-        { kind: 'counter', temporality: 'delta', name: 'held', tags: [], value: 3, intervalMs: 1000, timestamp: 0 },
+        {
+          kind: 'counter',
+          temporality: 'delta',
+          name: 'held',
+          tags: [],
+          value: 3,
+          intervalMs: 1000,
+          timestamp: 0,
+        },
       ]),
   }),
 });
@@ -60,7 +68,15 @@ sinks: { out: { type: collector } }
   assert.equal(sink.stopped, true);
   assert.deepEqual(
     sink.metrics().map((m) => [m.name, m.tags]),
-    [['held', [['env', 'prod'], ['host', 'box']]]],
+    [
+      [
+        'held',
+        [
+          ['env', 'prod'],
+          ['host', 'box'],
+        ],
+      ],
+    ],
   );
   assert.strictEqual(agent.stop(), agent.stop(), 'stop is idempotent');
 });

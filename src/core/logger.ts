@@ -35,7 +35,9 @@ function errorToJson(e: unknown): unknown {
   return e;
 }
 
-export function createLogger(options: { level?: LogLevel; write?: LogWrite; clock?: () => number } = {}): Logger {
+export function createLogger(
+  options: { level?: LogLevel; write?: LogWrite; clock?: () => number } = {},
+): Logger {
   const threshold = RANK[options.level ?? 'info'];
   const write = options.write ?? defaultWrite;
   const now = options.clock ?? Date.now;
@@ -60,7 +62,8 @@ export function createLogger(options: { level?: LogLevel; write?: LogWrite; cloc
       isEnabled: (level) => RANK[level] >= threshold,
       child: (bindings) => {
         let extra = bound;
-        for (const key of Object.keys(bindings)) extra += `,${JSON.stringify(key)}:${safeStringify(bindings[key])}`;
+        for (const key of Object.keys(bindings))
+          extra += `,${JSON.stringify(key)}:${safeStringify(bindings[key])}`;
         return make(extra);
       },
     };

@@ -19,10 +19,16 @@ const counter = (name: string, tags: Record<string, string> = {}): Metric => ({
 test('metadata is added by the pipeline, a metric’s own tags win, and every sink gets the batch', () => {
   const a = new CollectorSink();
   const b = new CollectorSink();
-  const p = new Pipeline(new Filter([{ action: 'drop', name: 'noise*' }]), makeTags({ host: 'web1', env: 'prod' }), [a, b]);
+  const p = new Pipeline(
+    new Filter([{ action: 'drop', name: 'noise*' }]),
+    makeTags({ host: 'web1', env: 'prod' }),
+    [a, b],
+  );
   const input = [counter('requests', { env: 'canary' }), counter('noise_x')];
   p.push(input);
-  assert.deepEqual(a.metrics(), [{ ...counter('requests'), tags: makeTags({ env: 'canary', host: 'web1' }) }]);
+  assert.deepEqual(a.metrics(), [
+    { ...counter('requests'), tags: makeTags({ env: 'canary', host: 'web1' }) },
+  ]);
   assert.strictEqual(a.batches[0], b.batches[0], 'one frozen batch shared by all sinks');
   assert.ok(Object.isFrozen(a.batches[0]));
   assert.deepEqual(input[0]?.tags, makeTags({ env: 'canary' }), 'the source’s metric is not mutated');

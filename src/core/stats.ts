@@ -85,7 +85,14 @@ export class ComponentStats {
       });
     }
     for (const g of this.gauges.values()) {
-      out.push({ kind: 'gauge', name: `sluice_${g.name}`, tags: g.tags, value: g.value, timestamp, help: g.help });
+      out.push({
+        kind: 'gauge',
+        name: `sluice_${g.name}`,
+        tags: g.tags,
+        value: g.value,
+        timestamp,
+        help: g.help,
+      });
     }
     return out;
   }

@@ -8,7 +8,13 @@ import { SinkRunner, SourceRunner, type RestartPolicy } from './supervisor.js';
 import { recordingLogger } from '../testing/context.js';
 import { CollectorSink } from '../testing/collector.js';
 
-const fast: RestartPolicy = { minBackoffMs: 10, maxBackoffMs: 40, maxFailures: 3, windowMs: 60_000, startTimeoutMs: 500 };
+const fast: RestartPolicy = {
+  minBackoffMs: 10,
+  maxBackoffMs: 40,
+  maxFailures: 3,
+  windowMs: 60_000,
+  startTimeoutMs: 500,
+};
 
 const gauge = (value: number): Metric => ({ kind: 'gauge', name: 'g', tags: [], value, timestamp: 0 });
 
@@ -47,7 +53,13 @@ test('a source that fails is restarted with backoff from a fresh instance; its h
   await until(() => created === 2 && runner.state === 'running', 'restart');
   assert.equal(emitted.length, 1, 'the failed instance flushed on its way out');
   assert.equal(runner.stats.total('component_restarts'), 1);
-  assert.ok(lines.some((l) => l.msg === 'The component failed; restarting it.' && (l.error as { message: string }).message === 'socket exploded'));
+  assert.ok(
+    lines.some(
+      (l) =>
+        l.msg === 'The component failed; restarting it.' &&
+        (l.error as { message: string }).message === 'socket exploded',
+    ),
+  );
   // A late failure report from the replaced instance is ignored.
   contexts[0]?.fail(new Error('stale'));
   await sleep(30);
@@ -94,13 +106,19 @@ test('backoff doubles up to the cap', async () => {
       stop: async () => {},
     }),
     () => {},
-    { log: recordingLogger().log, clock: systemClock, policy: { ...fast, minBackoffMs: 20, maxBackoffMs: 80, maxFailures: 5 } },
+    {
+      log: recordingLogger().log,
+      clock: systemClock,
+      policy: { ...fast, minBackoffMs: 20, maxBackoffMs: 80, maxFailures: 5 },
+    },
   );
   await runner.start();
   await until(() => runner.state === 'gave_up', 'give up');
   const gaps = starts.slice(1).map((t, i) => t - (starts[i] as number));
   // 20, 40, 80, 80, 80 ms (timers may fire late, never early).
-  [20, 40, 80, 80, 80].forEach((want, i) => assert.ok((gaps[i] as number) >= want - 2, `gap ${i}: ${gaps[i]} < ${want}`));
+  [20, 40, 80, 80, 80].forEach((want, i) =>
+    assert.ok((gaps[i] as number) >= want - 2, `gap ${i}: ${gaps[i]} < ${want}`),
+  );
   assert.ok((gaps[4] as number) < 80 * 4, 'capped');
 });
 
@@ -133,7 +151,10 @@ test('a sink whose write throws is restarted; batches while it is down are count
   assert.equal(runner.stats.total('dropped_metrics'), 3);
   await until(() => runner.state === 'running' && instances === 2, 'sink restart');
   runner.write([gauge(4)]);
-  assert.deepEqual(good.metrics().map((m) => (m.kind === 'gauge' ? m.value : -1)), [4]);
+  assert.deepEqual(
+    good.metrics().map((m) => (m.kind === 'gauge' ? m.value : -1)),
+    [4],
+  );
   await runner.stop();
   assert.equal(good.stopped, true);
 });

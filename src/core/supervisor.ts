@@ -75,7 +75,10 @@ abstract class Runner<T> {
     this.log = deps.log.child({ component: id });
     this.stats = new ComponentStats(id, type);
     this.backoffMs = deps.policy.minBackoffMs;
-    this.restarts = this.stats.counter('component_restarts', 'Times the component was restarted after a failure.');
+    this.restarts = this.stats.counter(
+      'component_restarts',
+      'Times the component was restarted after a failure.',
+    );
     this.failuresCounter = this.stats.counter('component_failures', 'Failures of the component.');
   }
 
@@ -183,7 +186,10 @@ export class SourceRunner extends Runner<Source> {
     deps: Deps,
   ) {
     super(id, type, deps);
-    this.overruns = this.stats.counter('collection_skipped', 'Collections skipped because the previous one overran.');
+    this.overruns = this.stats.counter(
+      'collection_skipped',
+      'Collections skipped because the previous one overran.',
+    );
     this.collectErrors = this.stats.counter('collection_errors', 'Collections that failed.');
   }
 
@@ -221,7 +227,9 @@ export class SourceRunner extends Runner<Source> {
   private tick(source: PolledSource, generation: number): void {
     if (this.collecting) {
       this.overruns.inc();
-      this.log.warn('Skipped a collection: the previous one is still running.', { interval_ms: source.intervalMs });
+      this.log.warn('Skipped a collection: the previous one is still running.', {
+        interval_ms: source.intervalMs,
+      });
       return;
     }
     this.collecting = true;

@@ -4,20 +4,39 @@ import fc from 'fast-check';
 import { getTag, makeTags, mergeTags, seriesKey } from './tags.js';
 
 test('makeTags sorts by key and the last value of a repeated key wins', () => {
-  assert.deepEqual(makeTags([['b', '2'], ['a', '1'], ['b', '3']]), [['a', '1'], ['b', '3']]);
-  assert.deepEqual(makeTags({ z: '1', a: '2' }), [['a', '2'], ['z', '1']]);
+  assert.deepEqual(
+    makeTags([
+      ['b', '2'],
+      ['a', '1'],
+      ['b', '3'],
+    ]),
+    [
+      ['a', '1'],
+      ['b', '3'],
+    ],
+  );
+  assert.deepEqual(makeTags({ z: '1', a: '2' }), [
+    ['a', '2'],
+    ['z', '1'],
+  ]);
   assert.deepEqual(makeTags([]), []);
 });
 
 test('mergeTags keeps the metric’s own value and adds missing keys in order', () => {
   const own = makeTags({ env: 'dev', route: '/x' });
   const meta = makeTags({ env: 'prod', host: 'web1' });
-  assert.deepEqual(mergeTags(own, meta), [['env', 'dev'], ['host', 'web1'], ['route', '/x']]);
+  assert.deepEqual(mergeTags(own, meta), [
+    ['env', 'dev'],
+    ['host', 'web1'],
+    ['route', '/x'],
+  ]);
   assert.equal(getTag(mergeTags(own, meta), 'host'), 'web1');
 });
 
 test('mergeTags equals makeTags of the union with own tags last', () => {
-  const tagList = fc.array(fc.tuple(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 })), { maxLength: 6 });
+  const tagList = fc.array(fc.tuple(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 })), {
+    maxLength: 6,
+  });
   fc.assert(
     fc.property(tagList, tagList, (a, b) => {
       const own = makeTags(a);

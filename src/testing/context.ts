@@ -49,14 +49,22 @@ export function testContext(
 /** A logger that keeps its lines as parsed objects, for asserting on what was logged. */
 export function recordingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const log = createLogger({
+    level: 'debug',
+    write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>),
+  });
   return { log, lines };
 }
 
 /** Finds the one metric with this name and (subset of) tags, or throws with what there was. */
-export function findMetric(metrics: readonly Metric[], name: string, tags: Record<string, string> = {}): Metric {
+export function findMetric(
+  metrics: readonly Metric[],
+  name: string,
+  tags: Record<string, string> = {},
+): Metric {
   const found = metrics.filter(
-    (m) => m.name === name && Object.entries(tags).every(([k, v]) => m.tags.some((t) => t[0] === k && t[1] === v)),
+    (m) =>
+      m.name === name && Object.entries(tags).every(([k, v]) => m.tags.some((t) => t[0] === k && t[1] === v)),
   );
   if (found.length !== 1) {
     throw new Error(

@@ -53,13 +53,18 @@ export async function sendStatsd(
     for (let i = 0; i < lines.length; i += perDatagram) {
       datagrams.push(Buffer.from(lines.slice(i, i + perDatagram).join('\n')));
     }
-    const perSlice = Math.max(1, Math.round((rate / 100) / perDatagram));
+    const perSlice = Math.max(1, Math.round(rate / 100 / perDatagram));
     const start = Date.now();
     for (let i = 0; i < datagrams.length; i += perSlice) {
       await Promise.all(
-        datagrams.slice(i, i + perSlice).map(
-          (d) => new Promise<void>((resolve, reject) => socket.send(d, port, '127.0.0.1', (e) => (e ? reject(e) : resolve()))),
-        ),
+        datagrams
+          .slice(i, i + perSlice)
+          .map(
+            (d) =>
+              new Promise<void>((resolve, reject) =>
+                socket.send(d, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+              ),
+          ),
       );
       const due = start + ((i + perSlice) / perSlice) * 10;
       const wait = due - Date.now();

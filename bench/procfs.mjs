@@ -1,0 +1,68 @@
+// What the kernel knows about a receiver: its UDP socket's drop counter and queue (proc(5),
+// /proc/net/udp), its CPU time (/proc/PID/stat), and the receive buffer limits.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+function clockTicks() {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+const CLK_TCK = clockTicks();
+
+/**
+ * The /proc/net/udp row of the socket bound to 127.0.0.1:port (or 0.0.0.0:port). Columns:
+ * sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref
+ * pointer drops; addresses are hex, the IPv4 address in host (little-endian) byte order.
+ */
+export function udpSocket(port, file = '/proc/net/udp') {
+  const want = port.toString(16).toUpperCase().padStart(4, '0');
+  const rows = readFileSync(file, 'utf8').split('\n');
+  for (let i = 1; i < rows.length; i++) {
+    const cols = rows[i].trim().split(/\s+/);
+    if (cols.length < 13) continue;
+    const [addr, hexPort] = cols[1].split(':');
+    if (hexPort !== want || (addr !== '0100007F' && addr !== '00000000')) continue;
+    const rxQueue = parseInt(cols[4].split(':')[1], 16);
+    return { drops: Number(cols[12]), rxQueueBytes: rxQueue, inode: Number(cols[9]) };
+  }
+  return undefined;
+}
+
+/** User + system CPU seconds of a process (fields 14 and 15 of /proc/PID/stat). */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+export function readRmem() {
+  const read = (name) => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim());
+  return { max: read('rmem_max'), default: read('rmem_default') };
+}
+
+export function writeRmem(values) {
+  writeFileSync('/proc/sys/net/core/rmem_max', `${values.max}\n`);
+  writeFileSync('/proc/sys/net/core/rmem_default', `${values.default}\n`);
+}
+
+/**
+ * The receive buffer the kernel actually gave the socket (`rb` in `ss -m`'s skmem), which is
+ * twice the SO_RCVBUF request capped at rmem_max, or rmem_default when nothing was requested.
+ */
+export function socketRcvbuf(port) {
+  try {
+    const out = execFileSync('ss', ['-uamnH', `sport = :${port}`], { encoding: 'utf8' });
+    const m = /\brb(\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,201 @@
+// The two receivers under test, each started as its own process on a free UDP port of 127.0.0.1,
+// and the counting of what each one flushed: sluice through its console sink (`format: json`,
+// one metric per line), Etsy's statsd through bench/etsy-backend.cjs (one flush per line).
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createInterface } from 'node:readline';
+import { udpSocket } from './procfs.mjs';
+
+export const FLUSH_MS = 1000;
+
+export async function freeUdpPort() {
+  const s = dgram.createSocket('udp4');
+  await new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', resolve);
+  });
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+export async function freeTcpPort() {
+  const srv = net.createServer();
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/** A receiver process and the per-name totals of the counters it has flushed so far. */
+class Receiver {
+  constructor(kind, root) {
+    this.kind = kind;
+    this.root = root;
+    this.port = 0;
+    this.child = undefined;
+    this.counts = new Map();
+    this.flushes = 0;
+    this.tail = [];
+    this.dir = mkdtempSync(join(tmpdir(), `sluice-bench-${kind}-`));
+    this.exited = false;
+  }
+
+  get pid() {
+    return this.child.pid;
+  }
+
+  received(name) {
+    return this.counts.get(name) ?? 0;
+  }
+
+  add(name, value) {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + value);
+  }
+
+  remember(line) {
+    this.tail.push(line);
+    if (this.tail.length > 20) this.tail.shift();
+  }
+
+  spawn(cmd, args, cpu) {
+    // Pinning keeps the receiver on one core and the generator on the other (2-core machines).
+    const [file, argv] = cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+    this.child = spawn(file, argv, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.on('exit', () => {
+      this.exited = true;
+    });
+    createInterface({ input: this.child.stdout }).on('line', (line) => this.onLine(line));
+    createInterface({ input: this.child.stderr }).on('line', (line) => this.remember(line));
+  }
+
+  /** Resolves once the UDP socket shows up in /proc/net/udp; rejects if the process dies first. */
+  async ready(timeoutMs = 20000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exited) throw new Error(`${this.kind} exited during start:\n${this.tail.join('\n')}`);
+      if (udpSocket(this.port) !== undefined) return;
+      await sleep(50);
+    }
+    throw new Error(`${this.kind} did not bind 127.0.0.1:${this.port} within ${timeoutMs} ms`);
+  }
+
+  async stop() {
+    if (this.child && !this.exited) {
+      const gone = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(timer);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class SluiceReceiver extends Receiver {
+  constructor(root, bin = join(root, 'bin', 'sluice.js')) {
+    super('sluice', root);
+    this.bin = bin;
+  }
+
+  async start(cpu) {
+    this.port = await freeUdpPort();
+    const config = join(this.dir, 'sluice.yaml');
+    writeFileSync(
+      config,
+      [
+        'agent:',
+        '  hostname: bench',
+        '  log_level: warn',
+        'sources:',
+        '  statsd:',
+        '    type: statsd',
+        `    listen: 127.0.0.1:${this.port}`,
+        `    flush_interval: ${FLUSH_MS}ms`,
+        'sinks:',
+        '  console:',
+        '    type: console',
+        '    format: json',
+        '',
+      ].join('\n'),
+    );
+    this.spawn(process.execPath, [this.bin, '--config', config], cpu);
+    await this.ready();
+  }
+
+  onLine(line) {
+    if (line.charCodeAt(0) !== 0x7b /* { */) return this.remember(line);
+    let m;
+    try {
+      m = JSON.parse(line);
+    } catch {
+      return this.remember(line);
+    }
+    if (m.kind === 'counter' && typeof m.name === 'string' && m.name.startsWith('bench')) {
+      this.add(m.name, m.value);
+    } else if (m.name === undefined) {
+      this.remember(line);
+    }
+  }
+}
+
+export class EtsyReceiver extends Receiver {
+  constructor(root) {
+    super('etsy-statsd', root);
+  }
+
+  async start(cpu) {
+    this.port = await freeUdpPort();
+    const mgmtPort = await freeTcpPort();
+    const config = join(this.dir, 'config.js');
+    // Etsy's statsd eval()s this file; JSON is a valid JS object literal.
+    const conf = {
+      port: this.port,
+      address: '127.0.0.1',
+      mgmt_address: '127.0.0.1',
+      mgmt_port: mgmtPort,
+      flushInterval: FLUSH_MS,
+      backends: [join(this.root, 'bench', 'etsy-backend.cjs')],
+      title: false,
+      automaticConfigReload: false,
+    };
+    writeFileSync(config, JSON.stringify(conf, null, 2) + '\n');
+    this.spawn(process.execPath, ['node_modules/statsd/stats.js', config], cpu);
+    await this.ready();
+  }
+
+  onLine(line) {
+    if (!line.startsWith('{"etsy_flush"')) return this.remember(line);
+    const { counters } = JSON.parse(line);
+    this.flushes++;
+    for (const key in counters) {
+      // Etsy folds DogStatsD tags into the key: `name;k=v;k=v`.
+      const semi = key.indexOf(';');
+      const name = semi < 0 ? key : key.slice(0, semi);
+      if (name.startsWith('bench')) this.add(name, counters[key]);
+    }
+  }
+}
+
+/** A bare Node dgram socket that only counts lines (bench/dgram-floor.mjs), with sluice's buffer request. */
+export class DgramFloorReceiver extends SluiceReceiver {
+  constructor(root) {
+    super(root);
+    this.kind = 'dgram-floor';
+  }
+
+  async start(cpu) {
+    this.port = await freeUdpPort();
+    const script = join(this.root, 'bench', 'dgram-floor.mjs');
+    this.spawn(process.execPath, [script, String(this.port), String(FLUSH_MS), String(8 * 1024 * 1024)], cpu);
+    await this.ready();
+  }
+}

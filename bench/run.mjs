@@ -1,0 +1,432 @@
+// `npm run bench`: sluice against Etsy's statsd, end to end over real UDP on 127.0.0.1.
+//
+// For each receiver, mode (lines per datagram) and with/without DogStatsD tags, a C load generator
+// (bench/loadgen.c, sendmmsg) sends counter increments at rising rates for a fixed time per step,
+// each step under a fresh metric name; the receiver flushes every second, and the step counts what
+// came out of the flush. Beside it: the kernel's drop counter for the receiver's socket
+// (/proc/net/udp) and the receiver's CPU time (/proc/PID/stat). Receivers run one at a time, the
+// receiver pinned to CPU 0 and the generator to CPU 1. Then bench/series-memory.mjs measures bytes
+// per series and in-process parse+aggregate throughput.
+//
+// Options: --quick (short run), --raise-rmem (root: net.core.rmem_max and rmem_default to 16 MiB
+// for the run, restored afterwards), --receivers sluice,etsy[,dgram] (dgram: a bare Node socket
+// that only counts lines, the floor under any Node receiver), --step-seconds N, --no-tags,
+// --no-memory, --no-pin, --json FILE (raw results), --sluice-bin PATH (another build's bin/sluice.js).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuSeconds, readRmem, socketRcvbuf, udpSocket, writeRmem } from './procfs.mjs';
+import { DgramFloorReceiver, EtsyReceiver, FLUSH_MS, SluiceReceiver } from './receivers.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const TAGS = 'env:bench,host:h1,route:/api/x';
+const LOSS_FREE = 0.001; // "loss-free": under 0.1 % of lines lost
+const BIG_RMEM = 16 * 1024 * 1024;
+const RETRY_BELOW = 0.05; // steps losing less than this are run a second time
+
+const RECEIVERS = {
+  sluice: (ctx) => new SluiceReceiver(ROOT, ctx.opts.sluiceBin),
+  etsy: () => new EtsyReceiver(ROOT),
+  // Not run by default: a bare dgram socket that counts lines, the floor under any Node receiver.
+  dgram: () => new DgramFloorReceiver(ROOT),
+};
+
+function parseArgs(argv) {
+  const o = {
+    quick: false,
+    raiseRmem: false,
+    receivers: ['sluice', 'etsy'],
+    stepSeconds: undefined,
+    tags: true,
+    memory: true,
+    pin: true,
+    json: undefined,
+    sluiceBin: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--raise-rmem') o.raiseRmem = true;
+    else if (a === '--no-tags') o.tags = false;
+    else if (a === '--no-memory') o.memory = false;
+    else if (a === '--no-pin') o.pin = false;
+    else if (a === '--receivers') o.receivers = argv[++i].split(',');
+    else if (a === '--step-seconds') o.stepSeconds = Number(argv[++i]);
+    else if (a === '--json') o.json = argv[++i];
+    else if (a === '--sluice-bin') o.sluiceBin = argv[++i];
+    else throw new Error(`bench: unknown option ${a}`);
+  }
+  if (process.env.BENCH_QUICK === '1') o.quick = true;
+  o.stepSeconds ??= o.quick ? 1 : 2;
+  if (!(o.stepSeconds > 0 && o.stepSeconds <= 10))
+    throw new Error('bench: --step-seconds must be in (0, 10]');
+  for (const r of o.receivers) if (!(r in RECEIVERS)) throw new Error(`bench: no receiver ${r}`);
+  return o;
+}
+
+const RATES = {
+  full: {
+    1: [10_000, 25_000, 50_000, 100_000, 200_000, 400_000],
+    20: [25_000, 50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000],
+  },
+  quick: { 1: [25_000, 100_000, 400_000], 20: [100_000, 400_000, 1_600_000] },
+};
+
+/** Compiles bench/loadgen.c when needed; falls back to the Node generator without a compiler. */
+function prepareGenerator() {
+  const src = join(ROOT, 'bench', 'loadgen.c');
+  const bin = join(ROOT, 'bench', 'loadgen');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return { kind: 'c', bin };
+  for (const cc of ['cc', 'gcc', 'clang']) {
+    const r = spawnSync(cc, ['-O2', '-o', bin, src], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status === 0) return { kind: 'c', bin };
+    if (r.error === undefined) throw new Error(`bench: ${cc} failed on loadgen.c:\n${r.stderr}`);
+  }
+  console.log(
+    'WARNING: no C compiler found; using the Node load generator (bench/loadgen.mjs), which cannot ' +
+      'outrun a Node receiver: the figures below measure the generator too.',
+  );
+  return { kind: 'node', bin: join(ROOT, 'bench', 'loadgen.mjs') };
+}
+
+function runGenerator(gen, cpu, args) {
+  const flat = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  let cmd = gen.kind === 'c' ? gen.bin : process.execPath;
+  let argv = gen.kind === 'c' ? flat : [gen.bin, ...flat];
+  if (cpu !== undefined) [cmd, argv] = ['taskset', ['-c', String(cpu), cmd, ...argv]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out));
+      else reject(new Error(`load generator exited ${code}: ${err}`));
+    });
+  });
+}
+
+/**
+ * Waits until the step's lines have come out of a flush: all of them, or no change for a flush
+ * interval once two intervals have passed since the sender stopped. Bounded.
+ */
+async function waitForCount(receiver, name, sent, sendEnd) {
+  const hardDeadline = sendEnd + 2 * FLUSH_MS + 8000;
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    await sleep(100);
+    if (receiver.exited) throw new Error(`${receiver.kind} exited:\n${receiver.tail.join('\n')}`);
+    const got = receiver.received(name);
+    const now = Date.now();
+    if (got >= sent) return got;
+    if (got !== last) {
+      last = got;
+      lastChange = now;
+    }
+    if (now >= sendEnd + 2 * FLUSH_MS + 300 && now - lastChange > FLUSH_MS + 300) return got;
+    if (now > hardDeadline) return got;
+  }
+}
+
+async function runStep(ctx, receiver, cfg, lines, rate, seconds = ctx.opts.stepSeconds, label = '') {
+  const name = `bench_${cfg.receiver}_${cfg.tags ? 'tags' : 'plain'}_${lines}l_${rate}${label}_${ctx.nonce}`;
+  const total = Math.max(lines, Math.round((rate * seconds) / lines) * lines);
+  const before = udpSocket(receiver.port);
+  const cpu0 = cpuSeconds(receiver.pid);
+  const gen = await runGenerator(ctx.gen, ctx.genCpu, {
+    port: receiver.port,
+    rate,
+    lines,
+    total,
+    'max-seconds': seconds * 3 + 2,
+    name,
+    ...(cfg.tags ? { tags: TAGS } : {}),
+  });
+  const received = await waitForCount(receiver, name, gen.lines, Date.now());
+  const after = udpSocket(receiver.port);
+  const cpu = cpuSeconds(receiver.pid) - cpu0;
+  const dropDatagrams = after && before ? after.drops - before.drops : NaN;
+  return {
+    receiver: cfg.receiver,
+    tags: cfg.tags,
+    lines_per_datagram: lines,
+    target_rate: rate,
+    sent: gen.lines,
+    send_rate: gen.lines_per_s,
+    send_seconds: gen.elapsed_s,
+    send_errors: gen.send_errors,
+    received,
+    loss: gen.lines > 0 ? (gen.lines - received) / gen.lines : 0,
+    kernel_drops_datagrams: dropDatagrams,
+    kernel_drops_lines: dropDatagrams * lines,
+    handled_rate: received / gen.elapsed_s,
+    cpu_seconds: cpu,
+    lines_per_cpu_second: cpu > 0 ? received / cpu : NaN,
+    generator_kept_up: gen.lines_per_s >= 0.95 * rate,
+  };
+}
+
+function fmtInt(n) {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
+}
+
+function printRow(r) {
+  const cols = [
+    r.receiver,
+    r.tags ? 'yes' : 'no',
+    r.lines_per_datagram,
+    fmtInt(r.target_rate) + (r.note ? ` (${r.note})` : ''),
+    fmtInt(r.sent) + (r.generator_kept_up ? '' : ' (gen slow)'),
+    fmtInt(r.received),
+    (r.loss * 100).toFixed(2),
+    fmtInt(r.kernel_drops_lines),
+    fmtInt(r.handled_rate),
+    r.cpu_seconds.toFixed(2),
+    fmtInt(r.lines_per_cpu_second),
+  ];
+  console.log(`| ${cols.join(' | ')} |`);
+}
+
+const HEADER =
+  '| receiver | tags | lines/dgram | target lines/s | sent | received | loss % | kernel drops (lines) | handled lines/s | receiver CPU s | lines per CPU-s |\n' +
+  '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
+
+/** Steps the rate up until loss is clear, then probes two rates between the last clean and first lossy step. */
+async function runSeries(ctx, cfg, lines) {
+  const receiver = RECEIVERS[cfg.receiver](ctx);
+  ctx.live.add(receiver);
+  const rows = [];
+  try {
+    await receiver.start(ctx.recvCpu);
+    // Warm-up: lets V8 compile the receive path before the first measured step.
+    await runStep(ctx, receiver, cfg, lines, ctx.rates[lines][0], 0.5, '_warmup');
+    // Read after the warm-up: receivers size their buffer just after binding.
+    const rcvbuf = socketRcvbuf(receiver.port);
+    ctx.rcvbuf[cfg.receiver] = rcvbuf;
+    // A step with a little loss is run once more: on a shared 2-core machine a stray process
+    // can stall the receiver for a few ms, which overflows its buffer. Both rows are printed.
+    const measure = async (rate, note) => {
+      let row = await runStep(ctx, receiver, cfg, lines, rate);
+      Object.assign(row, { rcvbuf, note });
+      rows.push(row);
+      printRow(row);
+      if (row.loss >= LOSS_FREE && row.loss < RETRY_BELOW) {
+        const again = await runStep(ctx, receiver, cfg, lines, rate, ctx.opts.stepSeconds, '_retry');
+        Object.assign(again, { rcvbuf, note: note ? `${note}, retry` : 'retry' });
+        rows.push(again);
+        printRow(again);
+        if (again.loss < row.loss) row = again;
+      }
+      return row;
+    };
+    let lossy = 0;
+    for (const rate of ctx.rates[lines]) {
+      const row = await measure(rate, '');
+      if (row.loss >= LOSS_FREE) lossy++;
+      if (lossy >= 2 || row.loss > 0.3) break;
+    }
+    const ok = rows.filter((r) => r.loss < LOSS_FREE).at(-1);
+    const bad = rows.find((r) => r.loss >= LOSS_FREE && (!ok || r.target_rate > ok.target_rate));
+    if (!ctx.opts.quick && ok && bad) {
+      const ratio = bad.target_rate / ok.target_rate;
+      for (const f of [Math.cbrt(ratio), Math.cbrt(ratio) ** 2]) {
+        const rate = Number((ok.target_rate * f).toPrecision(2));
+        if (rate <= ok.target_rate || rate >= bad.target_rate) continue;
+        await measure(rate, 'between');
+      }
+    }
+  } finally {
+    await receiver.stop();
+    ctx.live.delete(receiver);
+  }
+  return rows;
+}
+
+function headline(results, receivers) {
+  const both = receivers.includes('sluice') && receivers.includes('etsy');
+  const groups = new Map();
+  for (const r of results) {
+    const key = `${r.tags ? 'tags' : 'plain'}|${r.lines_per_datagram}`;
+    if (!groups.has(key)) groups.set(key, {});
+    const g = groups.get(key);
+    g[r.receiver] ??= { best: 0, lossFreeAtTop: true, peakPerCpu: 0 };
+    const s = g[r.receiver];
+    if (r.loss >= LOSS_FREE) s.lossFreeAtTop = false;
+    // The rate actually sent, not the target: a generator slowed by a busy machine still counts.
+    if (r.loss < LOSS_FREE && r.send_rate > s.best) s.best = r.send_rate;
+    if (r.lines_per_cpu_second > s.peakPerCpu) s.peakPerCpu = r.lines_per_cpu_second;
+  }
+  console.log('\n## Headline: highest rate sent with < 0.1 % lost, and peak lines per receiver CPU-second\n');
+  console.log(
+    '| tags | lines/dgram | ' +
+      receivers.map((r) => `${r} loss-free lines/s | ${r} lines per CPU-s`).join(' | ') +
+      (both ? ' | sluice/etsy loss-free | sluice/etsy per CPU-s' : '') +
+      ' |',
+  );
+  console.log(`|---|--:|${receivers.map(() => '--:|--:|').join('')}${both ? '--:|--:|' : ''}`);
+  const out = [];
+  for (const [key, g] of groups) {
+    const [tags, lines] = key.split('|');
+    const cells = [tags === 'tags' ? 'yes' : 'no', lines];
+    for (const r of receivers) {
+      const s = g[r];
+      if (!s) cells.push('-', '-');
+      else
+        cells.push(
+          (s.lossFreeAtTop ? '≥ ' : '') + fmtInt(s.best), // clean at every rate tried
+          fmtInt(s.peakPerCpu),
+        );
+    }
+    if (both && g.sluice && g.etsy) {
+      const ratio = g.etsy.best > 0 ? g.sluice.best / g.etsy.best : NaN;
+      cells.push(
+        Number.isFinite(ratio) ? `${ratio.toFixed(1)}×` : '-',
+        `${(g.sluice.peakPerCpu / g.etsy.peakPerCpu).toFixed(1)}×`,
+      );
+    }
+    console.log(`| ${cells.join(' | ')} |`);
+    out.push({ tags: tags === 'tags', lines_per_datagram: Number(lines), ...g });
+  }
+  return out;
+}
+
+async function measureGenerator(ctx) {
+  // A socket nobody reads: how fast the generator alone goes (the C one binds it itself).
+  if (ctx.gen.kind !== 'c') return [];
+  const res = [];
+  for (const lines of [1, 20]) {
+    const g = await runGenerator(ctx.gen, ctx.genCpu, {
+      port: 0,
+      rate: 0,
+      lines,
+      total: 20_000_000,
+      'max-seconds': 1,
+      name: 'bench_probe',
+      tags: TAGS,
+    });
+    res.push(g);
+    console.log(
+      `generator alone, ${lines} line(s)/datagram (${g.datagram_bytes} B): ${fmtInt(g.datagrams_per_s)} datagrams/s, ` +
+        `${fmtInt(g.lines_per_s)} lines/s`,
+    );
+  }
+  return res;
+}
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  return { cpus: availableParallelism(), model, node: process.version, kernel: release() };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const ctx = {
+    opts,
+    rates: opts.quick ? RATES.quick : RATES.full,
+    nonce: Date.now().toString(36),
+    gen: prepareGenerator(),
+    live: new Set(),
+    rcvbuf: {},
+    recvCpu: undefined,
+    genCpu: undefined,
+  };
+  const m = machine();
+  const tasksetOk = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  if (opts.pin && tasksetOk && m.cpus >= 2) [ctx.recvCpu, ctx.genCpu] = [0, 1];
+
+  const originalRmem = readRmem();
+  let restore = () => {};
+  if (opts.raiseRmem) {
+    if (process.getuid?.() !== 0) throw new Error('bench: --raise-rmem needs root');
+    writeRmem({ max: BIG_RMEM, default: BIG_RMEM });
+    restore = () => {
+      writeRmem(originalRmem);
+      restore = () => {};
+    };
+  }
+  const cleanup = async () => {
+    for (const r of ctx.live) await r.stop().catch(() => {});
+    restore();
+  };
+  const onSignal = () => void cleanup().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const rmem = readRmem();
+    console.log('# sluice vs Etsy statsd over UDP (127.0.0.1)\n');
+    console.log(
+      `command: npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    );
+    console.log(`machine: ${m.cpus} CPUs, ${m.model}, Node ${m.node}, Linux ${m.kernel}`);
+    console.log(
+      `net.core.rmem_max=${rmem.max} rmem_default=${rmem.default}` +
+        (opts.raiseRmem ? ` (raised for this run from ${originalRmem.max}/${originalRmem.default})` : ''),
+    );
+    console.log(
+      `generator: ${ctx.gen.kind === 'c' ? 'C, sendmmsg' : 'Node dgram (fallback)'}; ` +
+        (ctx.recvCpu === undefined
+          ? 'not pinned'
+          : `receiver on CPU ${ctx.recvCpu}, generator on CPU ${ctx.genCpu}`) +
+        `; ${opts.stepSeconds} s per step, flush every ${FLUSH_MS} ms; tags: ${TAGS}`,
+    );
+    console.log(`load average at start: ${readFileSync('/proc/loadavg', 'utf8').split(' ', 3).join(' ')}`);
+    const genProbe = await measureGenerator(ctx);
+    console.log('');
+    console.log(HEADER);
+
+    const configs = [];
+    for (const tags of opts.tags ? [false, true] : [false])
+      for (const receiver of opts.receivers) configs.push({ receiver, tags });
+    const results = [];
+    for (const cfg of configs)
+      for (const lines of [1, 20]) results.push(...(await runSeries(ctx, cfg, lines)));
+
+    console.log('');
+    for (const r of opts.receivers) {
+      const rb = ctx.rcvbuf[r];
+      console.log(
+        `${r}: effective socket receive buffer ${rb === undefined ? 'unknown' : `${rb} bytes`} (ss -m)`,
+      );
+    }
+    console.log(`load average at end: ${readFileSync('/proc/loadavg', 'utf8').split(' ', 3).join(' ')}`);
+    const heads = headline(results, opts.receivers);
+    const lossy = results.filter((r) => r.sent - r.received > 0);
+    const matched = lossy.filter((r) => r.kernel_drops_lines === r.sent - r.received).length;
+    console.log(
+      `\nkernel drop counter (/proc/net/udp) equals the lines lost in ${matched} of ${lossy.length} lossy steps`,
+    );
+    if (opts.json)
+      writeFileSync(
+        opts.json,
+        JSON.stringify(
+          { machine: m, rmem, generator: genProbe, rcvbuf: ctx.rcvbuf, results, headline: heads },
+          null,
+          2,
+        ),
+      );
+  } finally {
+    await cleanup();
+  }
+
+  if (opts.memory) {
+    console.log('');
+    const dist = opts.sluiceBin ? join(dirname(dirname(opts.sluiceBin)), 'dist') : join(ROOT, 'dist');
+    const args = ['--expose-gc', join(ROOT, 'bench', 'series-memory.mjs'), '--dist', dist];
+    if (opts.quick) args.push('--quick');
+    const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: ROOT });
+    if (r.status !== 0) process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import type { Issue } from '../../config/schema.js';
+import { ManualClock } from '../../core/clock.js';
+import type { CounterMetric, GaugeMetric, SummaryMetric } from '../../core/metric.js';
+import { findMetric, recordingLogger, testSourceContext } from '../../testing/context.js';
+import { StatsdSource, statsdSource, type StatsdConfig } from './index.js';
+
+function config(overrides: Record<string, unknown> = {}): StatsdConfig {
+  const issues: Issue[] = [];
+  const c = statsdSource.schema.parse({ listen: '127.0.0.1:0', ...overrides }, [], issues);
+  assert.deepEqual(issues, []);
+  return c as StatsdConfig;
+}
+
+async function send(port: number, host: string, datagrams: string[]): Promise<void> {
+  const client = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  try {
+    for (const d of datagrams) {
+      await new Promise<void>((resolve, reject) =>
+        client.send(Buffer.from(d), port, host, (e) => (e ? reject(e) : resolve())),
+      );
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** Waits (bounded) until `check` holds; loopback UDP delivery is fast but asynchronous. */
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('statsd sample config', () => {
+  const doc = parse(statsdSource.sample) as Record<string, Record<string, unknown>>;
+  it('is one instance block of type statsd, indented two spaces', () => {
+    assert.ok(statsdSource.sample.startsWith('  statsd:\n    type: statsd\n'));
+    assert.deepEqual(Object.keys(doc), ['statsd']);
+    assert.equal(doc.statsd?.type, 'statsd');
+  });
+  it('validates against the schema', () => {
+    const { type: _type, ...body } = doc.statsd as Record<string, unknown>;
+    const issues: Issue[] = [];
+    const parsed = statsdSource.schema.parse(body, [], issues);
+    assert.deepEqual(issues, []);
+    assert.deepEqual(parsed, statsdSource.schema.parse({}, [], []), 'the sample shows the defaults');
+  });
+  it('shows every option, each with a comment and a doc', () => {
+    for (const [key, field] of Object.entries(statsdSource.schema.fields)) {
+      assert.ok(key in (doc.statsd as object), `sample lacks ${key}`);
+      assert.match(statsdSource.sample, new RegExp(`#[^\\n]*\\n    ${key}:`), `no comment above ${key}`);
+      assert.ok((field.doc ?? '').length > 10, `no doc for ${key}`);
+    }
+  });
+  it('is embedded in the README', () => {
+    // The README sits next to the sources, wherever the compiled test runs from.
+    const candidates = [
+      fileURLToPath(new URL('../../../src/sources/statsd/README.md', import.meta.url)),
+      `${process.cwd()}/src/sources/statsd/README.md`,
+    ];
+    const readme = candidates.find((f) => existsSync(f));
+    assert.ok(readme !== undefined, 'README.md not found');
+    assert.ok(readFileSync(readme, 'utf8').includes(statsdSource.sample));
+  });
+  it('rejects bad options', () => {
+    for (const bad of [
+      { listen: 'nope' },
+      { flush_interval: '1ms' },
+      { percentiles: [101] },
+      { receive_buffer_bytes: -1 },
+      { flush_intervl: '10s' },
+    ]) {
+      const issues: Issue[] = [];
+      statsdSource.schema.parse(bad, [], issues);
+      assert.equal(issues.length, 1, JSON.stringify(bad));
+    }
+  });
+});
+
+describe('statsd source over UDP', () => {
+  it('aggregates real datagrams, and flushes once more on stop', async () => {
+    const clock = new ManualClock();
+    const { log, lines } = recordingLogger();
+    const ctx = testSourceContext({ clock, log, type: 'statsd' });
+    const source = statsdSource.create(config(), ctx) as StatsdSource;
+    await source.start();
+    try {
+      const port = source.port;
+      assert.ok(port !== undefined && port > 0);
+      const info = lines.filter((l) => l.level === 'info');
+      assert.equal(info.length, 1);
+      assert.equal(info[0]?.address, '127.0.0.1');
+      assert.equal(info[0]?.port, port);
+      assert.equal(typeof info[0]?.receive_buffer_bytes, 'number');
+
+      await send(port, '127.0.0.1', [
+        'req:1|c|#route:/a,code:200\nreq:2|c|#code:200,route:/a',
+        'lat:10|ms\nlat:30|ms|@0.5\ntemp:21.5|g',
+        'users:alice|s\nusers:bob|s\nbad line\n_e{1,1}:a|b',
+      ]);
+      await until(() => ctx.stats.total('datagrams_received') === 3, 'three datagrams');
+      source.flush();
+      assert.equal(ctx.batches.length, 1);
+      const first = ctx.batches.flat();
+      const req = findMetric(first, 'req', { route: '/a', code: '200' }) as CounterMetric;
+      assert.equal(req.value, 3);
+      assert.equal(req.intervalMs, 10_000);
+      assert.equal((findMetric(first, 'lat') as SummaryMetric).summary.count, 3);
+      assert.equal((findMetric(first, 'temp') as GaugeMetric).value, 21.5);
+      assert.equal((findMetric(first, 'users') as GaugeMetric).value, 2);
+
+      assert.equal(ctx.stats.total('lines_received'), 9);
+      assert.equal(ctx.stats.total('lines_rejected'), 2);
+      assert.ok(ctx.stats.total('bytes_received') > 50);
+      assert.deepEqual(
+        source.recentRejections().map((r) => r.reason),
+        ['missing_value', 'unsupported_event'],
+      );
+      const self = ctx.stats.toMetrics(0);
+      assert.equal(
+        (findMetric(self, 'sluice_lines_rejected', { reason: 'unsupported_event' }) as CounterMetric).value,
+        1,
+      );
+
+      // Counted after the last flush, delivered by stop.
+      const before = ctx.batches.length;
+      await send(port, '127.0.0.1', ['late:5|c']);
+      await until(() => ctx.stats.total('datagrams_received') === 4, 'the fourth datagram');
+      clock.advance(2500);
+      await source.stop();
+      const finalBatches = ctx.batches.slice(before).flat();
+      const late = finalBatches.filter((m) => m.name === 'late');
+      assert.equal(late.length, 1, 'the late counter is flushed exactly once');
+      assert.equal((late[0] as CounterMetric).value, 5);
+      assert.equal(
+        (late[0] as CounterMetric).intervalMs,
+        2500,
+        'the short last interval reports its true length',
+      );
+      assert.equal(source.port, undefined);
+      assert.deepEqual(ctx.failures, []);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('emits on the flush timer', async () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config({ flush_interval: '100ms' }), ctx);
+    await source.start();
+    try {
+      await send(source.port as number, '127.0.0.1', ['tick:1|c']);
+      await until(() => ctx.batches.length > 0, 'a timer flush');
+      assert.equal((findMetric(ctx.metrics(), 'tick') as CounterMetric).intervalMs, 100);
+    } finally {
+      await source.stop();
+    }
+    assert.equal(ctx.metrics().length, 1);
+  });
+
+  it('stop without start emits nothing', async () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config(), ctx);
+    await source.stop();
+    assert.deepEqual(ctx.batches, []);
+  });
+
+  it('reports an unexpected exception in the message handler through ctx.fail', async () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config(), ctx);
+    await source.start();
+    try {
+      const boom = new Error('boom');
+      source.receive = () => {
+        throw boom;
+      };
+      await send(source.port as number, '127.0.0.1', ['a:1|c']);
+      await until(() => ctx.failures.length > 0, 'the failure');
+      assert.deepEqual(ctx.failures, [boom]);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('rejects start when the address is taken', async () => {
+    const a = new StatsdSource(config(), testSourceContext());
+    await a.start();
+    try {
+      const b = new StatsdSource(config({ listen: `127.0.0.1:${a.port}` }), testSourceContext());
+      await assert.rejects(b.start(), /EADDRINUSE/);
+    } finally {
+      await a.stop();
+    }
+  });
+
+  it('can be restarted after stop, keeping its gauges', async () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config(), ctx);
+    await source.start();
+    source.receive(Buffer.from('g:4|g'));
+    await source.stop();
+    await source.start();
+    try {
+      assert.ok(source.port !== undefined);
+      source.flush();
+      assert.equal(ctx.batches.length, 2);
+      assert.equal((findMetric(ctx.batches[1] ?? [], 'g') as GaugeMetric).value, 4);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('binds udp6 for an IPv6 address', async (t) => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config({ listen: '[::1]:0' }), ctx);
+    try {
+      await source.start();
+    } catch (e) {
+      t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      await send(source.port as number, '::1', ['six:6|c']);
+      await until(() => ctx.stats.total('lines_received') === 1, 'the datagram');
+      source.flush();
+      assert.equal((findMetric(ctx.metrics(), 'six') as CounterMetric).value, 6);
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+describe('statsd source without a socket', () => {
+  it('warns about rejected lines at most once a minute, with counts and the last line', () => {
+    const clock = new ManualClock();
+    const { log, lines } = recordingLogger();
+    const source = new StatsdSource(config(), testSourceContext({ clock, log }));
+    source.receive(Buffer.from('x\n:1|c'));
+    source.flush();
+    source.receive(Buffer.from('y'));
+    clock.advance(10_000);
+    source.flush();
+    clock.advance(60_000);
+    source.flush();
+    const warns = lines.filter((l) => l.level === 'warn');
+    assert.equal(warns.length, 2);
+    assert.deepEqual(warns[0]?.reasons, { missing_value: 1, empty_name: 1 });
+    assert.deepEqual(warns[0]?.last, { reason: 'empty_name', line: ':1|c' });
+    assert.equal(warns[1]?.count, 1);
+  });
+
+  it('reports series held and evicted', () => {
+    const clock = new ManualClock();
+    const ctx = testSourceContext({ clock });
+    const source = new StatsdSource(config({ expiry: '20s', flush_interval: '10s' }), ctx);
+    source.receive(Buffer.from('a:1|g\nb:1|c'));
+    clock.advance(10_000);
+    source.flush();
+    const held = (): number => (findMetric(ctx.stats.toMetrics(0), 'sluice_series') as GaugeMetric).value;
+    assert.equal(held(), 2);
+    clock.advance(20_000);
+    source.flush();
+    assert.equal(held(), 0);
+    assert.equal(ctx.stats.total('series_evicted'), 2);
+  });
+});
