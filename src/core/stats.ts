@@ -6,25 +6,22 @@
 import type { Metric } from './metric.js';
 import { makeTags, type Tags } from './tags.js';
 
-export class StatCounter {
+abstract class Stat {
   value = 0;
   constructor(
     readonly name: string,
     readonly tags: Tags,
     readonly help: string,
   ) {}
+}
+
+export class StatCounter extends Stat {
   inc(by = 1): void {
     this.value += by;
   }
 }
 
-export class StatGauge {
-  value = 0;
-  constructor(
-    readonly name: string,
-    readonly tags: Tags,
-    readonly help: string,
-  ) {}
+export class StatGauge extends Stat {
   set(v: number): void {
     this.value = v;
   }
@@ -42,31 +39,28 @@ export class ComponentStats {
 
   /** Returns the counter named `name` with these extra labels, creating it on first use. */
   counter(name: string, help: string, labels: Readonly<Record<string, string>> = {}): StatCounter {
-    const key = name + JSON.stringify(labels);
-    let c = this.counters.get(key);
-    if (c === undefined) {
-      c = new StatCounter(
-        name,
-        makeTags({ component: this.componentId, component_type: this.componentType, ...labels }),
-        help,
-      );
-      this.counters.set(key, c);
-    }
-    return c;
+    return this.stat(this.counters, StatCounter, name, help, labels);
   }
 
   gauge(name: string, help: string, labels: Readonly<Record<string, string>> = {}): StatGauge {
+    return this.stat(this.gauges, StatGauge, name, help, labels);
+  }
+
+  private stat<S extends Stat>(
+    map: Map<string, S>,
+    Kind: new (name: string, tags: Tags, help: string) => S,
+    name: string,
+    help: string,
+    labels: Readonly<Record<string, string>>,
+  ): S {
     const key = name + JSON.stringify(labels);
-    let g = this.gauges.get(key);
-    if (g === undefined) {
-      g = new StatGauge(
-        name,
-        makeTags({ component: this.componentId, component_type: this.componentType, ...labels }),
-        help,
-      );
-      this.gauges.set(key, g);
+    let s = map.get(key);
+    if (s === undefined) {
+      const tags = makeTags({ component: this.componentId, component_type: this.componentType, ...labels });
+      s = new Kind(name, tags, help);
+      map.set(key, s);
     }
-    return g;
+    return s;
   }
 
   /** Current values as cumulative counters and gauges, named `sluice_<name>`. */

@@ -12,27 +12,15 @@ export interface TestSourceContext extends SourceContext {
   metrics(): Metric[];
 }
 
-export function testSourceContext(
-  options: { id?: string; type?: string; clock?: Clock; log?: Logger } = {},
-): TestSourceContext {
-  const batches: Batch[] = [];
-  const failures: unknown[] = [];
-  const id = options.id ?? 'test';
-  return {
-    id,
-    log: options.log ?? silentLogger,
-    clock: options.clock ?? new ManualClock(),
-    stats: new ComponentStats(id, options.type ?? 'test'),
-    fail: (e) => failures.push(e),
-    emit: (b) => batches.push(b),
-    batches,
-    failures,
-    metrics: () => batches.flat(),
-  };
+interface TestContextOptions {
+  id?: string;
+  type?: string;
+  clock?: Clock;
+  log?: Logger;
 }
 
 export function testContext(
-  options: { id?: string; type?: string; clock?: Clock; log?: Logger } = {},
+  options: TestContextOptions = {},
 ): ComponentContext & { readonly failures: unknown[] } {
   const failures: unknown[] = [];
   const id = options.id ?? 'test';
@@ -43,6 +31,16 @@ export function testContext(
     stats: new ComponentStats(id, options.type ?? 'test'),
     fail: (e) => failures.push(e),
     failures,
+  };
+}
+
+export function testSourceContext(options: TestContextOptions = {}): TestSourceContext {
+  const batches: Batch[] = [];
+  return {
+    ...testContext(options),
+    emit: (b) => batches.push(b),
+    batches,
+    metrics: () => batches.flat(),
   };
 }
 

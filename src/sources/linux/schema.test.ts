@@ -1,65 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
 import { formatPath, type Issue } from '../../config/schema.js';
 import { testSourceContext } from '../../testing/context.js';
 import { linuxSource } from './index.js';
-import {
-  COLLECTORS,
-  DEFAULT_EXCLUDED_DISKS,
-  DEFAULT_EXCLUDED_FILESYSTEM_TYPES,
-  sample,
-  schema,
-} from './schema.js';
+import { COLLECTORS, DEFAULT_EXCLUDED_DISKS, DEFAULT_EXCLUDED_FILESYSTEM_TYPES, schema } from './schema.js';
 
 function check(input: unknown): { value: unknown; issues: string[] } {
   const issues: Issue[] = [];
   const value = schema.parse(input, [], issues);
   return { value, issues: issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
 }
-
-describe('linux sample config', () => {
-  const doc = parse(sample) as Record<string, Record<string, unknown>>;
-  const body = doc.linux ?? {};
-
-  it('is one instance named linux of type linux, indented two spaces', () => {
-    assert.deepEqual(Object.keys(doc), ['linux']);
-    assert.equal(body.type, 'linux');
-    assert.ok(sample.startsWith('  linux:\n    type: linux\n'));
-    assert.equal(linuxSource.sample, sample);
-    assert.equal(linuxSource.type, 'linux');
-  });
-
-  it('validates, and shows the defaults', () => {
-    const { type: _type, ...options } = body;
-    const parsed = check(options);
-    assert.deepEqual(parsed.issues, []);
-    assert.deepEqual(parsed.value, check({}).value);
-  });
-
-  it('shows every option, each with a comment before it', () => {
-    const lines = sample.split('\n');
-    for (const key of Object.keys(schema.fields)) {
-      const at = lines.findIndex((l) => l.startsWith(`    ${key}:`));
-      assert.ok(at > 0, `sample shows ${key}`);
-      assert.ok(key in body, `${key} is a key of the sample`);
-      let above = at - 1;
-      while (above > 0 && !(lines[above] as string).trimStart().startsWith('#')) {
-        assert.match(
-          lines[above] as string,
-          /^ {4}(include|exclude)_\w+: ''$/,
-          `${key} shares a comment block`,
-        );
-        above--;
-      }
-      assert.ok((lines[above] as string).trimStart().startsWith('#'), `${key} has a comment`);
-    }
-  });
-
-  it('documents every field in the schema', () => {
-    for (const [key, field] of Object.entries(schema.fields)) assert.ok(field.doc, `${key} has a doc`);
-  });
-});
 
 describe('linux config', () => {
   it('has the documented defaults', () => {
