@@ -120,6 +120,16 @@ export class RunningProcess {
     return this.child.pid;
   }
 
+  /** The exit, once the process has ended (and its output is drained); undefined before. */
+  exitResult(): ExitResult | undefined {
+    return this.result;
+  }
+
+  /** For `waitFor`'s `failIf`: a reason to stop waiting once this process has died. */
+  diedReason(): string | undefined {
+    return this.result === undefined ? undefined : `${this.describe()} exited.\n${tail(this.result)}`;
+  }
+
   stdout(): string {
     return this.out;
   }
@@ -394,11 +404,18 @@ export function httpGet(
 /**
  * Calls `check` every `intervalMs` until it returns something other than undefined, and
  * resolves with that. After `timeoutMs` it rejects, quoting the last value `describe` gives
- * (or the last error `check` threw), so a failed poll says what it saw.
+ * (or the last error `check` threw), so a failed poll says what it saw. `failIf` returning a
+ * reason ends the wait at once (a process the answer depends on has died, say).
  */
 export async function waitFor<T>(
   check: () => Promise<T | undefined> | T | undefined,
-  options: { timeoutMs: number; intervalMs?: number; what: string; describe?: () => string },
+  options: {
+    timeoutMs: number;
+    intervalMs?: number;
+    what: string;
+    describe?: () => string;
+    failIf?: () => string | undefined;
+  },
 ): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
@@ -410,6 +427,8 @@ export async function waitFor<T>(
     } catch (e) {
       lastError = e;
     }
+    const reason = options.failIf?.();
+    if (reason !== undefined) throw new Error(`Gave up waiting for ${options.what}: ${reason}`);
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
   }

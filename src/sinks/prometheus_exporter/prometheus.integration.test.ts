@@ -83,6 +83,7 @@ describe('prometheus_exporter scraped by a real Prometheus', { skip, timeout: 18
         intervalMs: 500,
         what: `${promql} == ${expected} in Prometheus`,
         describe: () => `${JSON.stringify(last)}; sluice stderr:\n${sluice?.stderr().slice(-2000)}`,
+        failIf: () => sluice?.diedReason() ?? prometheus?.diedReason(),
       },
     );
   }
@@ -163,6 +164,7 @@ describe('prometheus_exporter scraped by a real Prometheus', { skip, timeout: 18
     await waitFor(async () => ((await httpGet(`${promBase}/-/ready`)).status === 200 ? true : undefined), {
       timeoutMs: 30_000,
       what: 'Prometheus to be ready',
+      failIf: () => prometheus?.diedReason(),
       describe: () => prometheus?.stderr().slice(-2000) ?? '',
     });
 
@@ -239,7 +241,7 @@ describe('prometheus_exporter scraped by a real Prometheus', { skip, timeout: 18
           ? res.body
           : undefined;
       },
-      { timeoutMs: 30_000, what: 'all three metrics in the scrape' },
+      { timeoutMs: 30_000, what: 'all three metrics in the scrape', failIf: () => sluice?.diedReason() },
     );
     const promtool = startProcess(promtoolBin as string, ['check', 'metrics'], { stdin: body, cwd: tmp });
     const result = await promtool.wait(30_000);
