@@ -17,9 +17,9 @@ const CLK_TCK = clockTicks();
  * sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref
  * pointer drops; addresses are hex, the IPv4 address in host (little-endian) byte order.
  */
-export function udpSocket(port, file = '/proc/net/udp') {
+export function parseUdpTable(text, port) {
   const want = port.toString(16).toUpperCase().padStart(4, '0');
-  const rows = readFileSync(file, 'utf8').split('\n');
+  const rows = text.split('\n');
   for (let i = 1; i < rows.length; i++) {
     const cols = rows[i].trim().split(/\s+/);
     if (cols.length < 13) continue;
@@ -31,13 +31,20 @@ export function udpSocket(port, file = '/proc/net/udp') {
   return undefined;
 }
 
-/** User + system CPU seconds of a process (fields 14 and 15 of /proc/PID/stat). */
+export function udpSocket(port, file = '/proc/net/udp') {
+  return parseUdpTable(readFileSync(file, 'utf8'), port);
+}
+
+/** User + system CPU seconds from the text of /proc/PID/stat (fields 14 and 15, in clock ticks). */
+export function parseStatCpu(stat, clockTicks = CLK_TCK) {
+  // The command name (field 2) may hold spaces and parentheses; the fields after the last ')' do not.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / clockTicks;
+}
+
 export function cpuSeconds(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+    return parseStatCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return NaN;
   }
@@ -59,10 +66,14 @@ export function writeRmem(values) {
  */
 export function socketRcvbuf(port) {
   try {
-    const out = execFileSync('ss', ['-uamnH', `sport = :${port}`], { encoding: 'utf8' });
-    const m = /\brb(\d+)/.exec(out);
-    return m ? Number(m[1]) : undefined;
+    return parseRcvbuf(execFileSync('ss', ['-uamnH', `sport = :${port}`], { encoding: 'utf8' }));
   } catch {
     return undefined;
   }
+}
+
+/** The `rb` field of `ss -m` output: `skmem:(r0,rb8388608,t0,...)`. */
+export function parseRcvbuf(ssOutput) {
+  const m = /\brb(\d+)/.exec(ssOutput);
+  return m ? Number(m[1]) : undefined;
 }

@@ -35,6 +35,17 @@ export async function freeTcpPort() {
   return port;
 }
 
+/**
+ * The command line that runs `cmd` on one CPU (taskset) and at a scheduling priority (nice),
+ * when asked: `placement` is { cpu?: number, nice?: number }.
+ */
+export function placed(cmd, args, placement = {}) {
+  let argv = [cmd, ...args];
+  if (placement.nice !== undefined) argv = ['nice', '-n', String(placement.nice), ...argv];
+  if (placement.cpu !== undefined) argv = ['taskset', '-c', String(placement.cpu), ...argv];
+  return [argv[0], argv.slice(1)];
+}
+
 /** A receiver process and the per-name totals of the counters it has flushed so far. */
 class Receiver {
   constructor(kind, root) {
@@ -66,9 +77,8 @@ class Receiver {
     if (this.tail.length > 20) this.tail.shift();
   }
 
-  spawn(cmd, args, cpu) {
-    // Pinning keeps the receiver on one core and the generator on the other (2-core machines).
-    const [file, argv] = cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+  spawn(cmd, args, placement) {
+    const [file, argv] = placed(cmd, args, placement);
     this.child = spawn(file, argv, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.on('exit', () => {
       this.exited = true;
@@ -106,7 +116,7 @@ export class SluiceReceiver extends Receiver {
     this.bin = bin;
   }
 
-  async start(cpu) {
+  async start(placement) {
     this.port = await freeUdpPort();
     const config = join(this.dir, 'sluice.yaml');
     writeFileSync(
@@ -127,7 +137,7 @@ export class SluiceReceiver extends Receiver {
         '',
       ].join('\n'),
     );
-    this.spawn(process.execPath, [this.bin, '--config', config], cpu);
+    this.spawn(process.execPath, [this.bin, '--config', config], placement);
     await this.ready();
   }
 
@@ -152,7 +162,7 @@ export class EtsyReceiver extends Receiver {
     super('etsy-statsd', root);
   }
 
-  async start(cpu) {
+  async start(placement) {
     this.port = await freeUdpPort();
     const mgmtPort = await freeTcpPort();
     const config = join(this.dir, 'config.js');
@@ -168,7 +178,7 @@ export class EtsyReceiver extends Receiver {
       automaticConfigReload: false,
     };
     writeFileSync(config, JSON.stringify(conf, null, 2) + '\n');
-    this.spawn(process.execPath, ['node_modules/statsd/stats.js', config], cpu);
+    this.spawn(process.execPath, ['node_modules/statsd/stats.js', config], placement);
     await this.ready();
   }
 
@@ -192,10 +202,14 @@ export class DgramFloorReceiver extends SluiceReceiver {
     this.kind = 'dgram-floor';
   }
 
-  async start(cpu) {
+  async start(placement) {
     this.port = await freeUdpPort();
     const script = join(this.root, 'bench', 'dgram-floor.mjs');
-    this.spawn(process.execPath, [script, String(this.port), String(FLUSH_MS), String(8 * 1024 * 1024)], cpu);
+    this.spawn(
+      process.execPath,
+      [script, String(this.port), String(FLUSH_MS), String(8 * 1024 * 1024)],
+      placement,
+    );
     await this.ready();
   }
 }

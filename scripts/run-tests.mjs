@@ -63,7 +63,14 @@ if (requested.length > 0) {
   }
   files = requested;
 } else {
-  files = findTests(dist).sort();
+  // The benchmark's own tooling (its /proc readers, the C load generator) is tested too, but
+  // only in the full run: it compiles C and sends real traffic.
+  const benchTests = unitOnly
+    ? []
+    : readdirSync(path.join(root, 'bench'))
+        .filter((f) => f.endsWith('.test.mjs'))
+        .map((f) => path.join(root, 'bench', f));
+  files = [...findTests(dist).sort(), ...benchTests.sort()];
 }
 if (unitOnly) files = files.filter(isUnit);
 if (files.length === 0) {
