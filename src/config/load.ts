@@ -9,7 +9,6 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, parse as parseYaml, type Node } from 'yaml';
 import type { FilterRuleConfig } from '../core/filter.js';
-import { compilePattern } from '../core/filter.js';
 import type { LogLevel } from '../core/logger.js';
 import { LOG_LEVELS } from '../core/logger.js';
 import type { SinkDefinition, SourceDefinition } from '../core/definition.js';
@@ -96,33 +95,12 @@ export const agentSchema = s.object({
   restart_window: s.duration({ default: 600_000, doc: 'Window over which failures are counted.' }),
 });
 
-const patternSchema = s.custom<string>('a glob or a /regex/', (v) => {
-  if (typeof v !== 'string') return { ok: false };
-  try {
-    compilePattern(v);
-    return { ok: true, value: v };
-  } catch (e) {
-    return { ok: false, message: `invalid regular expression ${JSON.stringify(v)}: ${(e as Error).message}` };
-  }
-});
-
 const filterSchema = s.object({
   action: s.oneOf(['drop', 'rename'] as const, { doc: 'What to do with matching metrics.' }),
-  name: s.custom<string>(patternSchema.expected, (v) => patternCheck(v), {
-    optional: true,
-    doc: 'Metric name pattern: a glob (`*`, `?`) or a /regex/.',
-  }),
-  tags: s.record(patternSchema, { optional: true, doc: 'Tag patterns that must all match.' }),
+  name: s.pattern({ optional: true, doc: 'Metric name pattern: a glob (`*`, `?`) or a /regex/.' }),
+  tags: s.record(s.pattern(), { optional: true, doc: 'Tag patterns that must all match.' }),
   to: s.string({ optional: true, doc: 'New name for `rename` (`$1`… refer to groups of a /regex/ name).' }),
 });
-
-function patternCheck(v: unknown): { ok: true; value: string } | { ok: false; message?: string } {
-  const issues: Issue[] = [];
-  const r = patternSchema.parse(v, [], issues);
-  return r === INVALID
-    ? { ok: false, ...(issues[0] ? { message: issues[0].message } : {}) }
-    : { ok: true, value: r };
-}
 
 const TOP_LEVEL = ['agent', 'sources', 'sinks', 'filters'] as const;
 

@@ -5,6 +5,7 @@
  *
  * Unknown keys are errors, not silently ignored: a typo in an option name must not pass.
  */
+import { compilePattern } from '../core/filter.js';
 
 export type PathSegment = string | number;
 export type Path = readonly PathSegment[];
@@ -341,4 +342,24 @@ function custom<T>(
   });
 }
 
-export const s = { string, number, boolean, duration, oneOf, array, record, object, listen, custom };
+/** A name or tag pattern as the filter step understands it: a glob, or a /regex/ that must compile. */
+function pattern(opts: Common<string> = {}): Schema<string> {
+  return custom<string>(
+    'a glob or a /regex/',
+    (v) => {
+      if (typeof v !== 'string') return { ok: false };
+      try {
+        compilePattern(v);
+        return { ok: true, value: v };
+      } catch (e) {
+        return {
+          ok: false,
+          message: `invalid regular expression ${JSON.stringify(v)}: ${(e as Error).message}`,
+        };
+      }
+    },
+    opts,
+  );
+}
+
+export const s = { string, number, boolean, duration, oneOf, array, record, object, listen, custom, pattern };

@@ -42,6 +42,7 @@ export class Agent {
           (ctx) => c.definition.create(c.options as never, ctx),
           (batch) => this.pipeline.push(batch),
           deps,
+          (events) => this.pipeline.pushEvents(events),
         ),
     );
   }

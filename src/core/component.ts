@@ -11,6 +11,7 @@
  */
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import type { Event } from './event.js';
 import type { Batch } from './metric.js';
 import type { ComponentStats } from './stats.js';
 
@@ -31,6 +32,8 @@ export interface ComponentContext {
 export interface SourceContext extends ComponentContext {
   /** Hands a batch to the pipeline. Never blocks and never throws. */
   emit(batch: Batch): void;
+  /** Hands events and service checks to the sinks that carry them. Never blocks or throws. */
+  emitEvents(events: readonly Event[]): void;
 }
 
 /** A source that runs by itself once started (a socket listener, a file tail). */
@@ -63,6 +66,8 @@ export interface Sink {
   start(): Promise<void>;
   /** Accepts a batch without blocking the caller. */
   write(batch: Batch): void;
+  /** Sinks that can carry events implement this; the others never see events. */
+  writeEvents?(events: readonly Event[]): void;
   /** Delivers or persists what it holds, then releases resources. The agent bounds the wait. */
   stop(): Promise<void>;
 }

@@ -43,6 +43,13 @@ export interface Quantile {
   /** In [0, 1]. */
   readonly quantile: number;
   readonly value: number;
+  /**
+   * Etsy statsd's per-percentile statistics over the samples at or below this quantile
+   * (`count_90`, `sum_90`, `mean_90`; `value` is `upper_90`). Present for StatsD timers.
+   */
+  readonly count?: number;
+  readonly sum?: number;
+  readonly mean?: number;
 }
 
 /** Distribution of observations over one interval (StatsD timers). */
@@ -68,7 +75,64 @@ export interface SummaryMetric extends MetricBase {
   readonly summary: Summary;
 }
 
-export type Metric = CounterMetric | GaugeMetric | SummaryMetric;
+/**
+ * One bin of a histogram: the observations in (previous bin's `le`, `le`]. Bins are not
+ * cumulative here; sinks that want Prometheus' cumulative `le` buckets add them up.
+ */
+export interface HistogramBin {
+  /** Inclusive upper bound; the last bin's is +Infinity. */
+  readonly le: number;
+  /** Observations in the bin, scaled by 1/sample rate. */
+  readonly count: number;
+  /**
+   * Sum of the observations in the bin, weighted by 1/sample rate like `count` (0 when empty);
+   * lowest and highest received (NaN when empty).
+   */
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** A real histogram over one interval (StatsD `h` with configured bins). */
+export interface Histogram {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  /** Ordered by `le`; the last one has `le` = +Infinity. */
+  readonly bins: readonly HistogramBin[];
+}
+
+export interface HistogramMetric extends MetricBase {
+  readonly kind: 'histogram';
+  readonly intervalMs: number;
+  readonly histogram: Histogram;
+}
+
+/**
+ * A mergeable sketch of a distribution (StatsD `d`): quantiles within a stated relative error,
+ * and sketches from several agents or workers can be merged without losing that bound.
+ */
+export interface Distribution {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  /** α: every quantile returned is within α·|exact value| of the exact one. */
+  readonly relativeAccuracy: number;
+  /** Quantiles for the configured percentiles, computed once at flush. */
+  readonly quantiles: readonly Quantile[];
+  /** Any other quantile, from the sketch itself. */
+  quantile(q: number): number;
+}
+
+export interface DistributionMetric extends MetricBase {
+  readonly kind: 'distribution';
+  readonly intervalMs: number;
+  readonly distribution: Distribution;
+}
+
+export type Metric = CounterMetric | GaugeMetric | SummaryMetric | HistogramMetric | DistributionMetric;
 export type MetricKind = Metric['kind'];
 
 /** What flows through the pipeline: an immutable list of metrics. */

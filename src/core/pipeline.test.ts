@@ -42,3 +42,17 @@ test('a batch filtered down to nothing is not delivered', () => {
   p.push([counter('x')]);
   assert.equal(a.batches.length, 0);
 });
+
+test('events go to the sinks that carry them, with metadata; with none, they are counted as ignored', () => {
+  const carrier = new CollectorSink();
+  const p = new Pipeline(new Filter([]), makeTags({ host: 'web1' }), [carrier]);
+  p.pushEvents([{ kind: 'service_check', name: 'db', status: 2, tags: [], timestamp: 1 }]);
+  assert.deepEqual(carrier.events, [
+    { kind: 'service_check', name: 'db', status: 2, tags: [['host', 'web1']], timestamp: 1 },
+  ]);
+  const metricsOnly = Object.assign(new CollectorSink(), { carriesEvents: false });
+  const q = new Pipeline(new Filter([]), [], [metricsOnly]);
+  q.pushEvents([{ kind: 'event', title: 't', text: 'x', tags: [], timestamp: 1 }]);
+  assert.equal(metricsOnly.events.length, 0);
+  assert.equal(q.eventsIgnored, 1);
+});

@@ -3,18 +3,25 @@
  * metadata tags (host, env, …) so no source has to, and fans each batch out to every sink.
  * Sinks receive the same frozen array; none may mutate it.
  */
+import type { Event } from './event.js';
 import type { Filter } from './filter.js';
 import type { Batch, Metric } from './metric.js';
 import { mergeTags, type Tags } from './tags.js';
 
 export interface BatchConsumer {
   write(batch: Batch): void;
+  /** Whether this consumer carries events; `writeEvents` is only called when it does. */
+  readonly carriesEvents: boolean;
+  writeEvents(events: readonly Event[]): void;
 }
 
 export class Pipeline {
   /** Metrics that entered the pipeline and that left it, for self-telemetry. */
   received = 0;
   delivered = 0;
+  /** Events received, and events no sink could carry. */
+  eventsReceived = 0;
+  eventsIgnored = 0;
 
   constructor(
     private readonly filter: Filter,
@@ -34,5 +41,22 @@ export class Pipeline {
     Object.freeze(out);
     this.delivered += out.length;
     for (const sink of this.sinks) sink.write(out);
+  }
+
+  pushEvents(events: readonly Event[]): void {
+    if (events.length === 0) return;
+    this.eventsReceived += events.length;
+    const out: Event[] = [];
+    for (const e of events) {
+      out.push(this.metadata.length === 0 ? e : { ...e, tags: mergeTags(e.tags, this.metadata) });
+    }
+    Object.freeze(out);
+    let carried = false;
+    for (const sink of this.sinks) {
+      if (!sink.carriesEvents) continue;
+      carried = true;
+      sink.writeEvents(out);
+    }
+    if (!carried) this.eventsIgnored += out.length;
   }
 }

@@ -7,6 +7,7 @@
 import type { Clock } from './clock.js';
 import type { ComponentContext, PolledSource, Sink, Source, SourceContext } from './component.js';
 import type { Logger } from './logger.js';
+import type { Event } from './event.js';
 import type { Batch } from './metric.js';
 import { ComponentStats } from './stats.js';
 
@@ -184,6 +185,7 @@ export class SourceRunner extends Runner<Source> {
     private readonly factory: SourceFactory,
     private readonly emit: (batch: Batch) => void,
     deps: Deps,
+    private readonly emitEvents: (events: readonly Event[]) => void = () => {},
   ) {
     super(id, type, deps);
     this.overruns = this.stats.counter(
@@ -200,6 +202,9 @@ export class SourceRunner extends Runner<Source> {
       emit: (batch) => {
         // A replaced instance may still flush what it held while stopping: keep that data.
         if (batch.length > 0) this.emit(batch);
+      },
+      emitEvents: (events) => {
+        if (events.length > 0) this.emitEvents(events);
       },
     };
     return this.factory(ctx);
@@ -264,6 +269,7 @@ export type SinkFactory = (ctx: ComponentContext) => Sink;
 
 export class SinkRunner extends Runner<Sink> {
   private readonly dropped;
+  private readonly droppedEvents;
 
   constructor(
     id: string,
@@ -272,13 +278,12 @@ export class SinkRunner extends Runner<Sink> {
     deps: Deps,
   ) {
     super(id, type, deps);
+    this.droppedEvents = this.stats.counter('dropped_events', 'Events dropped before reaching the sink.', {
+      reason: 'sink_down',
+    });
     this.dropped = this.stats.counter('dropped_metrics', 'Metrics dropped before reaching the sink.', {
       reason: 'sink_down',
     });
-  }
-
-  protected create(): Sink {
-    return this.factory(this.baseContext(this.generation));
   }
 
   protected startInstance(sink: Sink): Promise<void> {
@@ -287,6 +292,30 @@ export class SinkRunner extends Runner<Sink> {
 
   protected stopInstance(sink: Sink): Promise<void> {
     return sink.stop();
+  }
+
+  /** Known once the first instance exists; a sink type either carries events or not. */
+  carriesEvents = false;
+
+  protected create(): Sink {
+    const sink = this.factory(this.baseContext(this.generation));
+    this.carriesEvents = typeof sink.writeEvents === 'function';
+    return sink;
+  }
+
+  /** Like `write`: never throws, and events a sink that is down cannot take are counted. */
+  writeEvents(events: readonly Event[]): void {
+    const sink = this.instance;
+    if (sink?.writeEvents === undefined || this.state !== 'running') {
+      this.droppedEvents.inc(events.length);
+      return;
+    }
+    try {
+      sink.writeEvents(events);
+    } catch (e) {
+      this.droppedEvents.inc(events.length);
+      void this.fail(e);
+    }
   }
 
   /** Never throws: a failing sink is restarted and the batch counted as dropped. */

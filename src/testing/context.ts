@@ -2,11 +2,13 @@
 import { ManualClock, type Clock } from '../core/clock.js';
 import type { ComponentContext, SourceContext } from '../core/component.js';
 import { createLogger, silentLogger, type Logger } from '../core/logger.js';
+import type { Event } from '../core/event.js';
 import type { Batch, Metric } from '../core/metric.js';
 import { ComponentStats } from '../core/stats.js';
 
 export interface TestSourceContext extends SourceContext {
   readonly batches: Batch[];
+  readonly events: Event[];
   readonly failures: unknown[];
   /** Every metric emitted so far, in order. */
   metrics(): Metric[];
@@ -36,10 +38,13 @@ export function testContext(
 
 export function testSourceContext(options: TestContextOptions = {}): TestSourceContext {
   const batches: Batch[] = [];
+  const events: Event[] = [];
   return {
     ...testContext(options),
     emit: (b) => batches.push(b),
+    emitEvents: (e) => events.push(...e),
     batches,
+    events,
     metrics: () => batches.flat(),
   };
 }

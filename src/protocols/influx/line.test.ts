@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { CounterMetric, GaugeMetric, Metric, SummaryMetric } from '../../core/metric.js';
+import { HistogramAccumulator } from '../../core/histogram.js';
+import type {
+  CounterMetric,
+  DistributionMetric,
+  GaugeMetric,
+  HistogramMetric,
+  Metric,
+  SummaryMetric,
+} from '../../core/metric.js';
+import { DDSketch } from '../../core/sketch.js';
 import { makeTags, type Tags } from '../../core/tags.js';
 import {
+  binField,
   encodeBatch,
   encodeLine,
   escapeKey,
@@ -52,6 +62,24 @@ function summary(name: string, tags: Tags): SummaryMetric {
         { quantile: 0.999, value: 4 },
       ],
     },
+  };
+}
+
+function histogram(name: string, tags: Tags, bounds: number[], values: number[]): HistogramMetric {
+  const acc = new HistogramAccumulator(bounds);
+  for (const v of values) acc.add(v);
+  return { kind: 'histogram', name, tags, timestamp: TS, intervalMs: 10_000, histogram: acc.snapshot() };
+}
+function distribution(name: string, tags: Tags, values: number[], percentiles: number[]): DistributionMetric {
+  const sketch = new DDSketch();
+  for (const v of values) sketch.add(v);
+  return {
+    kind: 'distribution',
+    name,
+    tags,
+    timestamp: TS,
+    intervalMs: 10_000,
+    distribution: sketch.snapshot(percentiles),
   };
 }
 
@@ -195,7 +223,22 @@ describe('quantileField', () => {
   for (const [q, want] of cases) it(`${q} → ${want}`, () => assert.equal(quantileField(q), want));
 });
 
+describe('binField', () => {
+  const cases: [number, string][] = [
+    [0.005, 'le_0.005'],
+    [1, 'le_1'],
+    [2.5, 'le_2.5'],
+    [10000, 'le_10000'],
+    [1e6, 'le_1e+06'],
+    [-5, 'le_-5'],
+    [Infinity, 'le_inf'],
+  ];
+  for (const [le, want] of cases) it(`${le} → ${want}`, () => assert.equal(binField(le), want));
+});
+
 describe('encodeLine', () => {
+  const LAT = new DDSketch();
+  for (const v of [1, 2, 3, 4, 100]) LAT.add(v);
   const cases: { name: string; metric: Metric; want: string | undefined }[] = [
     {
       name: 'delta counter with rate',
@@ -221,6 +264,35 @@ describe('encodeLine', () => {
       name: 'summary fields',
       metric: summary('api.latency', makeTags({ route: '/a' })),
       want: 'api.latency,route=/a count=4,sum=10,mean=2.5,min=1,max=4,stdev=1.118033988749895,median=2.5,p90=4,p99_9=4 1700000000000000000',
+    },
+    {
+      name: 'summary with Etsy per-percentile statistics',
+      metric: {
+        ...summary('t', makeTags({})),
+        summary: {
+          ...summary('t', makeTags({})).summary,
+          quantiles: [
+            { quantile: 0.9, value: 4, count: 3, sum: 6, mean: 2 },
+            { quantile: 0.5, value: 2, count: 2 },
+          ],
+        },
+      },
+      want: 't count=4,sum=10,mean=2.5,min=1,max=4,stdev=1.118033988749895,median=2.5,p90=4,p90_count=3,p90_sum=6,p90_mean=2,p50=2,p50_count=2 1700000000000000000',
+    },
+    {
+      name: 'histogram: totals and cumulative le_ fields, le_inf = count',
+      metric: histogram('req.size', makeTags({ host: 'a' }), [1, 2.5, 1e6], [0.5, 1, 2, 3, 3, 5e6]),
+      want: 'req.size,host=a count=6,sum=5000009.5,min=0.5,max=5000000,mean=833334.9166666666,le_1=2,le_2.5=3,le_1e+06=5,le_inf=6 1700000000000000000',
+    },
+    {
+      name: 'empty histogram: no min, max or mean',
+      metric: histogram('h', makeTags({}), [10], []),
+      want: 'h count=0,sum=0,le_10=0,le_inf=0 1700000000000000000',
+    },
+    {
+      name: 'distribution: totals, median and quantiles',
+      metric: distribution('lat', makeTags({}), [1, 2, 3, 4, 100], [90, 99.9]),
+      want: `lat count=5,sum=110,min=1,max=100,mean=22,median=${LAT.quantile(0.5)},p90=${LAT.quantile(0.9)},p99_9=${LAT.quantile(0.999)} 1700000000000000000`,
     },
     {
       name: 'non-finite fields are left out',
@@ -276,6 +348,28 @@ describe('encodeLine properties', () => {
         assert.equal(parsed.timestamp, `${TS}000000`);
       }),
       { numRuns: 2000 },
+    );
+  });
+  it('encodes any histogram as parseable fields, unique keys, cumulative bins ending at count', () => {
+    const bounds = fc
+      .uniqueArray(fc.double({ min: -1e9, max: 1e9, noNaN: true }), { minLength: 1, maxLength: 20 })
+      .map((b) => [...new Set(b.map((x) => (x === 0 ? 0 : x)))].sort((x, y) => x - y));
+    fc.assert(
+      fc.property(bounds, fc.array(fc.double({ min: -2e9, max: 2e9, noNaN: true })), (les, values) => {
+        const m = histogram('h', makeTags({ a: 'b' }), les, values);
+        const parsed = parseLine(encodeLine(m) as string);
+        const fields = new Map(parsed.fields.map(([k, v]) => [k, Number(v)]));
+        assert.equal(fields.size, parsed.fields.length);
+        assert.equal(fields.get('count'), values.length);
+        assert.equal(fields.get('le_inf'), values.length);
+        let previous = 0;
+        for (const le of les) {
+          const c = fields.get(binField(le)) as number;
+          assert.equal(c, values.filter((v) => v <= le).length);
+          assert.ok(c >= previous);
+          previous = c;
+        }
+      }),
     );
   });
 });

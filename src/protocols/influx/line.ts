@@ -20,12 +20,21 @@
  * - counter: `value`, plus `rate` (per second) for delta counters with an interval;
  * - gauge: `value`;
  * - summary: `count`, `sum`, `mean`, `min`, `max`, `stdev`, `median`, and one field per quantile
- *   named `p` + the percentile with `.` written `_`: 0.9 → `p90`, 0.999 → `p99_9`, 0.5 → `p50`.
+ *   named `p` + the percentile with `.` written `_`: 0.9 → `p90`, 0.999 → `p99_9`, 0.5 → `p50`;
+ *   Etsy's per-percentile statistics, when present, as `p90_count`, `p90_sum`, `p90_mean`;
+ * - histogram: `count`, `sum`, `min`, `max`, `mean`, and per bin `le_<bound>` (`le_2.5`,
+ *   `le_1e+06`: the bound as Go and Prometheus' `le` label write it; `le_inf` for the last bin)
+ *   holding the observations at or below the bound, cumulative like Prometheus buckets, so
+ *   `le_inf` = `count`. One line with a field per bin rather than one line per bin with an
+ *   `le` tag: the interval stays one point whose bins are written together, count and sum sit
+ *   beside them, and series cardinality does not multiply by the number of bins;
+ * - distribution: `count`, `sum`, `min`, `max`, `mean`, `median` and the `p…` quantile fields.
  *
  * Timestamps are written in nanoseconds (the default precision) from the model's milliseconds.
  */
-import { counterRate, type Metric } from '../../core/metric.js';
+import { counterRate, type Histogram, type Metric, type Quantile } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
+import { formatGoFloat } from '../prometheus/text.js';
 
 const BACKSLASH = 0x5c;
 
@@ -116,6 +125,58 @@ export function quantileField(q: number): string {
   return name;
 }
 
+/** Memo of binField, for the same reason. */
+const binNames = new Map<number, string>();
+
+/** Field name for the bin of upper bound `le`: 2.5 → `le_2.5`, 1e6 → `le_1e+06`, +Inf → `le_inf`. */
+export function binField(le: number): string {
+  let name = binNames.get(le);
+  if (name !== undefined) return name;
+  name = le === Infinity ? 'le_inf' : 'le_' + formatGoFloat(le);
+  if (binNames.size < 1024) binNames.set(le, name);
+  return name;
+}
+
+/** Per-percentile field names (`p90_count`…), memoised per quantile. */
+const statNames = new Map<number, readonly [string, string, string]>();
+
+function quantileStatFields(q: number): readonly [string, string, string] {
+  let names = statNames.get(q);
+  if (names === undefined) {
+    const p = quantileField(q);
+    names = [p + '_count', p + '_sum', p + '_mean'];
+    if (statNames.size < 1024) statNames.set(q, names);
+  }
+  return names;
+}
+
+function quantileFields(out: string, quantiles: readonly Quantile[]): string {
+  for (const q of quantiles) {
+    out = field(out, quantileField(q.quantile), q.value);
+    if (q.count !== undefined || q.sum !== undefined || q.mean !== undefined) {
+      const [c, s, m] = quantileStatFields(q.quantile);
+      if (q.count !== undefined) out = field(out, c, q.count);
+      if (q.sum !== undefined) out = field(out, s, q.sum);
+      if (q.mean !== undefined) out = field(out, m, q.mean);
+    }
+  }
+  return out;
+}
+
+function histogramFields(h: Histogram): string {
+  let out = field('', 'count', h.count);
+  out = field(out, 'sum', h.sum);
+  out = field(out, 'min', h.min);
+  out = field(out, 'max', h.max);
+  out = field(out, 'mean', h.count > 0 ? h.sum / h.count : NaN);
+  let cumulative = 0;
+  for (const bin of h.bins) {
+    cumulative += bin.count;
+    out = field(out, binField(bin.le), cumulative);
+  }
+  return out;
+}
+
 function field(out: string, key: string, value: number): string {
   if (!Number.isFinite(value)) return out;
   return out + (out === '' ? '' : ',') + key + '=' + String(value);
@@ -141,8 +202,19 @@ export function encodeFields(m: Metric): string {
       out = field(out, 'max', s.max);
       out = field(out, 'stdev', s.stdev);
       out = field(out, 'median', s.median);
-      for (const q of s.quantiles) out = field(out, quantileField(q.quantile), q.value);
-      return out;
+      return quantileFields(out, s.quantiles);
+    }
+    case 'histogram':
+      return histogramFields(m.histogram);
+    case 'distribution': {
+      const d = m.distribution;
+      let out = field('', 'count', d.count);
+      out = field(out, 'sum', d.sum);
+      out = field(out, 'min', d.min);
+      out = field(out, 'max', d.max);
+      out = field(out, 'mean', d.count > 0 ? d.sum / d.count : NaN);
+      out = field(out, 'median', d.count > 0 ? d.quantile(0.5) : NaN);
+      return quantileFields(out, d.quantiles);
     }
   }
 }

@@ -5,6 +5,7 @@ import {
   counterName,
   escapeHelp,
   escapeLabelValue,
+  formatGoFloat,
   formatValue,
   renderFamily,
   renderLabelPairs,
@@ -146,6 +147,55 @@ describe('formatValue', () => {
   });
 });
 
+describe('formatGoFloat', () => {
+  // Expected strings printed by Go 1.x: strconv.FormatFloat(v, 'g', -1, 64).
+  const cases: [number, string][] = [
+    [0.005, '0.005'],
+    [0.01, '0.01'],
+    [0.025, '0.025'],
+    [0.1, '0.1'],
+    [0.5, '0.5'],
+    [1, '1'],
+    [2.5, '2.5'],
+    [10, '10'],
+    [100000, '100000'],
+    [1e6, '1e+06'],
+    [1234567, '1.234567e+06'],
+    [1.5e6, '1.5e+06'],
+    [0.0001, '0.0001'],
+    [0.00001, '1e-05'],
+    [1.5e-5, '1.5e-05'],
+    [123456789, '1.23456789e+08'],
+    [1e21, '1e+21'],
+    [1e-7, '1e-07'],
+    [-1, '-1'],
+    [-0.5, '-0.5'],
+    [-1e6, '-1e+06'],
+    [0.1 + 0.2, '0.30000000000000004'],
+    [1.7976931348623157e308, '1.7976931348623157e+308'],
+    [5e-324, '5e-324'],
+    [999999, '999999'],
+    [0.999, '0.999'],
+    [100000.5, '100000.5'],
+    [Math.PI, '3.141592653589793'],
+    [12345.678, '12345.678'],
+    [0, '0'],
+    [Infinity, '+Inf'],
+    [-Infinity, '-Inf'],
+    [NaN, 'NaN'],
+  ];
+  for (const [input, want] of cases) {
+    it(`${input} → ${want}`, () => assert.equal(formatGoFloat(input), want));
+  }
+  it('reads back as the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (v) => {
+        assert.ok(Object.is(Number(formatGoFloat(v)), v));
+      }),
+    );
+  });
+});
+
 describe('names', () => {
   it('counters get _total once', () => {
     assert.equal(counterName('requests'), 'requests_total');
@@ -154,6 +204,9 @@ describe('names', () => {
   it('summaries own their _sum and _count samples', () => {
     assert.deepEqual(sampleNames('lat', 'summary'), ['lat', 'lat_sum', 'lat_count']);
     assert.deepEqual(sampleNames('x_total', 'counter'), ['x_total']);
+  });
+  it('histograms own their _bucket, _sum and _count samples', () => {
+    assert.deepEqual(sampleNames('lat', 'histogram'), ['lat_bucket', 'lat_sum', 'lat_count']);
   });
 });
 
@@ -238,6 +291,40 @@ describe('renderFamily', () => {
         'latency{route="/a",quantile="0.9"} 3\n' +
         'latency_sum{route="/a"} 6\n' +
         'latency_count{route="/a"} 2\n',
+    },
+    {
+      name: 'summary quantile labels as Go writes them',
+      family: {
+        name: 'q',
+        help: 'h',
+        type: 'summary',
+        series: [{ labels: '', quantiles: [{ quantile: 0.00001, value: 1 }], sum: 1, count: 1 }],
+      },
+      want: '# HELP q h\n# TYPE q summary\nq{quantile="1e-05"} 1\nq_sum 1\nq_count 1\n',
+    },
+    {
+      name: 'histogram: cumulative buckets, le last, _count from +Inf',
+      family: {
+        name: 'size',
+        help: 'Sizes.',
+        type: 'histogram',
+        series: [
+          { labels: '', les: ['0.5', '1', '1e+06', '+Inf'], buckets: [1, 0, 2.5, 3], sum: 1234.5 },
+          { labels: 'a="x"', les: ['+Inf'], buckets: new Float64Array([4]), sum: -2 },
+        ],
+      },
+      want:
+        '# HELP size Sizes.\n' +
+        '# TYPE size histogram\n' +
+        'size_bucket{le="0.5"} 1\n' +
+        'size_bucket{le="1"} 1\n' +
+        'size_bucket{le="1e+06"} 3.5\n' +
+        'size_bucket{le="+Inf"} 6.5\n' +
+        'size_sum 1234.5\n' +
+        'size_count 6.5\n' +
+        'size_bucket{a="x",le="+Inf"} 4\n' +
+        'size_sum{a="x"} -2\n' +
+        'size_count{a="x"} 4\n',
     },
   ];
   for (const c of cases) {

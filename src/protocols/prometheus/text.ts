@@ -3,11 +3,12 @@
  * rendering of one metric family. Pure functions; the exporter sink holds the state.
  *
  * Spec: https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+ * (histograms and summaries: https://prometheus.io/docs/concepts/metric_types/)
  * Checked against `promtool check metrics` (the Go expfmt parser plus promlint).
  */
 import type { Quantile } from '../../core/metric.js';
 
-export type FamilyType = 'counter' | 'gauge' | 'summary';
+export type FamilyType = 'counter' | 'gauge' | 'summary' | 'histogram';
 
 function isNameChar(c: number, allowColon: boolean): boolean {
   return (
@@ -83,7 +84,10 @@ export function familyName(sanitizedName: string, type: FamilyType): string {
 
 /** Every sample name a family produces; no two families may share one. */
 export function sampleNames(exposedName: string, type: FamilyType): string[] {
-  return type === 'summary' ? [exposedName, exposedName + '_sum', exposedName + '_count'] : [exposedName];
+  if (type === 'summary') return [exposedName, exposedName + '_sum', exposedName + '_count'];
+  // `x` itself is no sample name, but the family holds it: a gauge `x` is a type conflict.
+  if (type === 'histogram') return [exposedName + '_bucket', exposedName + '_sum', exposedName + '_count'];
+  return [exposedName];
 }
 
 function escapeText(s: string, quote: boolean): string {
@@ -126,6 +130,27 @@ export function formatValue(v: number): string {
 }
 
 /**
+ * A float as Go's `strconv.FormatFloat(v, 'g', -1, 64)` writes it, which is how client_golang
+ * writes the `le` and `quantile` label values: shortest round-trip digits, in exponent form
+ * (at least two exponent digits) when the exponent is below -4 or at least 6: `0.005`, `1`,
+ * `2.5`, `100000`, `1e+06`, `1.5e-05`, `+Inf`. Label values are strings to Prometheus, so
+ * writing them as Go exporters do keeps the series of two exporters the same.
+ */
+export function formatGoFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  // JavaScript's shortest round-trip digits are the same as Go's; only the layout differs.
+  const e = v.toExponential();
+  const at = e.indexOf('e');
+  const exp = Number(e.slice(at + 1));
+  if (exp >= -4 && exp < 6) return String(v);
+  const abs = exp < 0 ? -exp : exp;
+  return `${e.slice(0, at)}e${exp < 0 ? '-' : '+'}${abs < 10 ? '0' : ''}${abs}`;
+}
+
+/**
  * The inside of a label set, `a="x",b="y"` (no braces), from (name, value) pairs whose names are
  * already valid. Pairs with an empty value are left out: Prometheus treats `a=""` as no label.
  */
@@ -153,7 +178,26 @@ export interface SummarySeries {
   readonly count: number;
 }
 
+/**
+ * One series of a histogram. `les` are the rendered `le` values (formatGoFloat; the last is
+ * `+Inf`); `buckets` the non-cumulative counts of each bin, accumulated across intervals
+ * (rendering adds them up into Prometheus' cumulative buckets); `sum` the cumulative `_sum`.
+ * `_count` is written as the `+Inf` bucket, so the two always agree.
+ */
+export interface HistogramSeries {
+  readonly labels: string;
+  readonly les: readonly string[];
+  readonly buckets: ArrayLike<number>;
+  readonly sum: number;
+}
+
 export type Family =
+  | {
+      readonly name: string;
+      readonly help: string;
+      readonly type: 'histogram';
+      readonly series: readonly HistogramSeries[];
+    }
   | {
       readonly name: string;
       readonly help: string;
@@ -182,9 +226,21 @@ export function renderFamily(family: Family): string {
   if (family.type === 'summary') {
     for (const s of family.series) {
       const prefix = s.labels === '' ? `${name}{quantile="` : `${name}{${s.labels},quantile="`;
-      for (const q of s.quantiles) out += `${prefix}${formatValue(q.quantile)}"} ${formatValue(q.value)}\n`;
+      for (const q of s.quantiles) out += `${prefix}${formatGoFloat(q.quantile)}"} ${formatValue(q.value)}\n`;
       out += sample(name + '_sum', s.labels, s.sum);
       out += sample(name + '_count', s.labels, s.count);
+    }
+  } else if (family.type === 'histogram') {
+    for (const s of family.series) {
+      // `le` goes last, after the sorted labels, as client_golang writes it.
+      const prefix = s.labels === '' ? `${name}_bucket{le="` : `${name}_bucket{${s.labels},le="`;
+      let cumulative = 0;
+      for (let i = 0; i < s.les.length; i++) {
+        cumulative += s.buckets[i] as number;
+        out += `${prefix}${s.les[i] as string}"} ${formatValue(cumulative)}\n`;
+      }
+      out += sample(name + '_sum', s.labels, s.sum);
+      out += sample(name + '_count', s.labels, cumulative);
     }
   } else {
     for (const s of family.series) out += sample(name, s.labels, s.value);

@@ -154,3 +154,51 @@ describe('ConsoleSink', () => {
     assert.equal(stream.destroyed, true);
   });
 });
+
+describe('ConsoleSink events', () => {
+  const events = [
+    {
+      kind: 'event' as const,
+      title: 'Deploy',
+      text: 'v1.2\nrolled out',
+      alertType: 'info' as const,
+      tags: makeTags({ env: 'prod', canary: '' }),
+      timestamp: TS,
+    },
+    {
+      kind: 'service_check' as const,
+      name: 'db.up',
+      status: 2 as const,
+      message: 'down',
+      tags: [],
+      timestamp: TS,
+    },
+  ];
+
+  it('prints events and service checks one per line, newlines quoted', async () => {
+    const { sink, stream } = setup('text');
+    await sink.start();
+    sink.writeEvents(events);
+    stream.release();
+    await sink.stop();
+    assert.equal(
+      stream.text,
+      '2026-11-21T12:00:00.000Z event "Deploy" alert_type=info {canary,env=prod} text="v1.2\\nrolled out"\n' +
+        '2026-11-21T12:00:00.000Z service_check "db.up" status=critical {} message="down"\n',
+    );
+  });
+
+  it('writes events as JSON objects in the json format', async () => {
+    const { sink, stream } = setup('json');
+    await sink.start();
+    sink.writeEvents(events);
+    stream.release();
+    await sink.stop();
+    const lines = stream.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines[0]?.tags, { canary: '', env: 'prod' });
+    assert.equal(lines[1]?.status, 2);
+  });
+});

@@ -5,10 +5,11 @@
  */
 import type { Writable } from 'node:stream';
 import type { ComponentContext, Sink } from '../../core/component.js';
+import type { Event } from '../../core/event.js';
 import type { Batch } from '../../core/metric.js';
 import type { StatCounter } from '../../core/stats.js';
 import { encodeBatch } from '../../protocols/influx/line.js';
-import { formatJson, formatText } from './format.js';
+import { formatEventJson, formatEventText, formatJson, formatText } from './format.js';
 import type { ConsoleConfig } from './schema.js';
 
 /**
@@ -21,6 +22,7 @@ const LOG_INTERVAL_MS = 60_000;
 
 export class ConsoleSink implements Sink {
   private readonly format: (batch: Batch) => string;
+  private readonly json: boolean;
   private pending = 0;
   private waiters: (() => void)[] = [];
   private readonly droppedBackpressure: StatCounter;
@@ -39,6 +41,7 @@ export class ConsoleSink implements Sink {
     this.droppedBackpressure = ctx.stats.counter('dropped_metrics', help, { reason: 'backpressure' });
     this.droppedUnencodable = ctx.stats.counter('dropped_metrics', help, { reason: 'unencodable' });
     this.droppedWriteError = ctx.stats.counter('dropped_metrics', help, { reason: 'write_error' });
+    this.json = config.format === 'json';
     // The formatter is chosen once, not per batch.
     this.format =
       config.format === 'json' ? formatJson : config.format === 'influx' ? (b) => this.influx(b) : formatText;
@@ -51,19 +54,34 @@ export class ConsoleSink implements Sink {
   }
 
   write(batch: Batch): void {
-    if (batch.length === 0) return;
-    if (this.stream.writableLength > MAX_BUFFERED_BYTES) {
-      this.droppedBackpressure.inc(batch.length);
-      this.logRateLimited(
-        'backpressure',
-        'The console output is not being read; batches are dropped until it is.',
-      );
-      return;
-    }
-    const text = this.format(batch);
+    if (batch.length === 0 || this.backpressured(batch.length)) return;
+    this.print(this.format(batch), batch.length);
+  }
+
+  /**
+   * Events and service checks, one per line: JSON in the json format, the readable line
+   * otherwise (line protocol has no natural shape for them, and the console is for people).
+   */
+  writeEvents(events: readonly Event[]): void {
+    if (events.length === 0 || this.backpressured(events.length)) return;
+    let text = '';
+    for (const e of events) text += (this.json ? formatEventJson(e) : formatEventText(e)) + '\n';
+    this.print(text, events.length);
+  }
+
+  private backpressured(count: number): boolean {
+    if (this.stream.writableLength <= MAX_BUFFERED_BYTES) return false;
+    this.droppedBackpressure.inc(count);
+    this.logRateLimited(
+      'backpressure',
+      'The console output is not being read; batches are dropped until it is.',
+    );
+    return true;
+  }
+
+  private print(text: string, count: number): void {
     if (text === '') return;
     this.pending++;
-    const count = batch.length;
     this.stream.write(text, (error) => {
       if (error !== null && error !== undefined) {
         this.droppedWriteError.inc(count);

@@ -5,16 +5,22 @@
  * text, for people:
  *   2026-11-21T12:00:00.000Z counter foobar{env=prod,host=web1} value=3 rate=0.3
  *   2026-11-21T12:00:00.000Z summary api.latency{route=/a} count=4 sum=10 mean=2.5 … p90=4
- * Summary fields and quantile names are those of the Influx encoder (p90, p99_9). A tag key,
+ *   2026-11-21T12:00:00.000Z histogram req.size count=6 sum=21 … le_1=2 le_2.5=3 le_inf=6
+ *   2026-11-21T12:00:00.000Z distribution db.latency count=5 sum=110 … median=3 p90=100
+ * Field names are those of the Influx encoder: quantiles p90, p99_9, Etsy's per-percentile
+ * statistics p90_count, p90_sum, p90_mean; histogram bins le_<bound>, cumulative (observations
+ * at or below the bound, so le_inf = count), as in Prometheus and the Influx lines. A tag key,
  * tag value or name that is empty or holds a space, `,`, `=`, `{`, `}`, `"`, `\` or a control
  * character is written as a JSON string, so every line stays one unambiguous line.
  *
  * json, for jq: each metric as the model holds it (src/core/metric.ts), with the tags as an
- * object; NaN and infinities become null, as JSON has no such numbers.
+ * object; NaN and infinities become null, as JSON has no such numbers, except the last
+ * histogram bin's `le`, written "+Inf". Histogram bins are the model's: not cumulative.
  */
-import { counterRate, type Batch, type Metric } from '../../core/metric.js';
+import type { Event } from '../../core/event.js';
+import { counterRate, type Batch, type Metric, type Quantile } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
-import { quantileField } from '../../protocols/influx/line.js';
+import { binField, quantileField } from '../../protocols/influx/line.js';
 
 function needsQuotes(s: string): boolean {
   if (s === '') return true;
@@ -53,6 +59,18 @@ function isoTime(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
 }
 
+function textQuantiles(quantiles: readonly Quantile[]): string {
+  let out = '';
+  for (const q of quantiles) {
+    const p = quantileField(q.quantile);
+    out += ' ' + p + '=' + q.value;
+    if (q.count !== undefined) out += ' ' + p + '_count=' + q.count;
+    if (q.sum !== undefined) out += ' ' + p + '_sum=' + q.sum;
+    if (q.mean !== undefined) out += ' ' + p + '_mean=' + q.mean;
+  }
+  return out;
+}
+
 export function formatTextLine(m: Metric, time: string): string {
   let out = time + ' ' + m.kind + ' ' + readable(m.name) + readableTags(m.tags);
   switch (m.kind) {
@@ -68,7 +86,26 @@ export function formatTextLine(m: Metric, time: string): string {
     case 'summary': {
       const s = m.summary;
       out += ` count=${s.count} sum=${s.sum} mean=${s.mean} min=${s.min} max=${s.max} stdev=${s.stdev} median=${s.median}`;
-      for (const q of s.quantiles) out += ' ' + quantileField(q.quantile) + '=' + q.value;
+      out += textQuantiles(s.quantiles);
+      break;
+    }
+    case 'histogram': {
+      const h = m.histogram;
+      const mean = h.count > 0 ? h.sum / h.count : NaN;
+      out += ` count=${h.count} sum=${h.sum} min=${h.min} max=${h.max} mean=${mean}`;
+      let cumulative = 0;
+      for (const bin of h.bins) {
+        cumulative += bin.count;
+        out += ' ' + binField(bin.le) + '=' + cumulative;
+      }
+      break;
+    }
+    case 'distribution': {
+      const d = m.distribution;
+      const mean = d.count > 0 ? d.sum / d.count : NaN;
+      const median = d.count > 0 ? d.quantile(0.5) : NaN;
+      out += ` count=${d.count} sum=${d.sum} min=${d.min} max=${d.max} mean=${mean} median=${median}`;
+      out += textQuantiles(d.quantiles);
       break;
     }
   }
@@ -133,7 +170,7 @@ export function formatJsonLine(m: Metric): string {
         mean: s.mean,
         median: s.median,
         stdev: s.stdev,
-        quantiles: s.quantiles.map((q) => ({ quantile: q.quantile, value: q.value })),
+        quantiles: s.quantiles.map(jsonQuantile),
       };
       return JSON.stringify({
         name: m.name,
@@ -145,11 +182,89 @@ export function formatJsonLine(m: Metric): string {
         help: m.help,
       });
     }
+    case 'histogram': {
+      const h = m.histogram;
+      const histogram = {
+        count: h.count,
+        sum: h.sum,
+        min: h.min,
+        max: h.max,
+        bins: h.bins.map((b) => ({
+          le: b.le === Infinity ? '+Inf' : b.le,
+          count: b.count,
+          sum: b.sum,
+          min: b.min,
+          max: b.max,
+        })),
+      };
+      return JSON.stringify({
+        name: m.name,
+        kind: m.kind,
+        tags,
+        timestamp: m.timestamp,
+        intervalMs: m.intervalMs,
+        histogram,
+        help: m.help,
+      });
+    }
+    case 'distribution': {
+      const d = m.distribution;
+      const distribution = {
+        count: d.count,
+        sum: d.sum,
+        min: d.min,
+        max: d.max,
+        relativeAccuracy: d.relativeAccuracy,
+        quantiles: d.quantiles.map(jsonQuantile),
+      };
+      return JSON.stringify({
+        name: m.name,
+        kind: m.kind,
+        tags,
+        timestamp: m.timestamp,
+        intervalMs: m.intervalMs,
+        distribution,
+        help: m.help,
+      });
+    }
   }
+}
+
+/** A quantile with Etsy's per-percentile statistics when it has them (undefined keys are left out). */
+function jsonQuantile(q: Quantile): Quantile {
+  return { quantile: q.quantile, value: q.value, count: q.count, sum: q.sum, mean: q.mean };
 }
 
 export function formatJson(batch: Batch): string {
   let out = '';
   for (const m of batch) out += formatJsonLine(m) + '\n';
   return out;
+}
+
+/** One event as a JSON object, the same shape as the model (tags as an object). */
+export function formatEventJson(e: Event): string {
+  return JSON.stringify({ ...e, tags: tagsObject(e.tags) });
+}
+
+const SERVICE_STATUS = ['ok', 'warning', 'critical', 'unknown'] as const;
+
+/**
+ * One readable line per event: `<time> event "title" alert_type=error {tags} text` or
+ * `<time> service_check name status=critical {tags} message`. Strings are JSON-quoted so a
+ * newline in a text cannot forge another line.
+ */
+export function formatEventText(e: Event): string {
+  const tags = e.tags.map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join(',');
+  const time = isoTime(e.timestamp);
+  if (e.kind === 'service_check') {
+    let line = `${time} service_check ${JSON.stringify(e.name)} status=${SERVICE_STATUS[e.status]} {${tags}}`;
+    if (e.message !== undefined) line += ` message=${JSON.stringify(e.message)}`;
+    return line;
+  }
+  let line = `${time} event ${JSON.stringify(e.title)}`;
+  if (e.alertType !== undefined) line += ` alert_type=${e.alertType}`;
+  if (e.priority !== undefined) line += ` priority=${e.priority}`;
+  if (e.sourceType !== undefined) line += ` source_type=${JSON.stringify(e.sourceType)}`;
+  if (e.aggregationKey !== undefined) line += ` aggregation_key=${JSON.stringify(e.aggregationKey)}`;
+  return `${line} {${tags}} text=${JSON.stringify(e.text)}`;
 }

@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { ManualClock } from '../../core/clock.js';
-import type { GaugeMetric, Metric } from '../../core/metric.js';
+import { HistogramAccumulator } from '../../core/histogram.js';
+import type { GaugeMetric, HistogramMetric, Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
 import { recordingLogger, testContext } from '../../testing/context.js';
 import { acceptsGzip, CONTENT_TYPE, PrometheusExporter } from './exporter.js';
@@ -153,6 +154,32 @@ describe('PrometheusExporter.handle', () => {
     exporter.write([gauge('x_total', 4)]);
     assert.equal(lines.filter((l) => l.level === 'warn').length, 2);
     assert.equal(lines[0]?.reason, 'type_conflict');
+  });
+
+  it('counts histogram series that restart because their bins changed, logging once a minute', () => {
+    const { exporter, ctx, clock, lines } = setup();
+    const histogram = (bounds: number[]): HistogramMetric => {
+      const acc = new HistogramAccumulator(bounds);
+      acc.add(1);
+      return {
+        kind: 'histogram',
+        name: 'h',
+        tags: makeTags({}),
+        timestamp: 0,
+        intervalMs: 0,
+        histogram: acc.snapshot(),
+      };
+    };
+    exporter.write([histogram([1, 2])]);
+    exporter.write([histogram([1, 3])]);
+    exporter.write([histogram([1, 2])]);
+    const resets = ctx.stats.toMetrics(0).find((m) => m.name === 'sluice_histogram_resets');
+    assert.equal(resets?.kind === 'counter' ? resets.value : undefined, 2);
+    assert.equal(lines.filter((l) => l.level === 'warn').length, 1);
+    assert.equal(lines[0]?.metric, 'h');
+    clock.advance(60_000);
+    exporter.write([histogram([5])]);
+    assert.equal(lines.filter((l) => l.level === 'warn').length, 2);
   });
 });
 

@@ -25,7 +25,7 @@ const REJECT_MESSAGES: Record<RejectReason, string> = {
   type_conflict:
     'A metric was dropped: its Prometheus name is already used by a metric of another type. Rename one of them.',
   name_conflict:
-    "A metric was dropped: its Prometheus sample names clash with another family's (a summary's _sum or _count, or a counter's _total). Rename one of them.",
+    "A metric was dropped: its Prometheus sample names clash with another family's (a summary's or histogram's _sum, _count or _bucket, or a counter's _total). Rename one of them.",
   negative_counter: 'A delta counter with a negative value was dropped: Prometheus counters only go up.',
   invalid_value: 'A metric with a NaN or infinite value was dropped: it would stick in the running total.',
 };
@@ -75,13 +75,19 @@ export class PrometheusExporter implements Sink {
   private readonly rejected: Record<RejectReason, StatCounter>;
   private readonly lastRejectLog: Record<RejectReason, number>;
   private readonly scrapes: StatCounter;
+  private readonly resets: StatCounter;
+  private lastResetLog = -Infinity;
   private readonly seriesGauge: StatGauge;
 
   constructor(
     private readonly config: PrometheusExporterConfig,
     private readonly ctx: ComponentContext,
   ) {
-    this.state = new ExporterState(config.expiry, (reason, m) => this.reject(reason, m));
+    this.state = new ExporterState(
+      config.expiry,
+      (reason, m) => this.reject(reason, m),
+      (m) => this.reset(m),
+    );
     const rejected = {} as Record<RejectReason, StatCounter>;
     const last = {} as Record<RejectReason, number>;
     for (const reason of REJECT_REASONS) {
@@ -93,6 +99,10 @@ export class PrometheusExporter implements Sink {
     this.rejected = rejected;
     this.lastRejectLog = last;
     this.scrapes = ctx.stats.counter('scrapes', 'Metrics pages served.');
+    this.resets = ctx.stats.counter(
+      'histogram_resets',
+      'Histogram series started again from zero because their bins changed.',
+    );
     this.seriesGauge = ctx.stats.gauge('exported_series', 'Series currently exported.');
   }
 
@@ -204,6 +214,17 @@ export class PrometheusExporter implements Sink {
         res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end('Internal error.\n');
       },
+    );
+  }
+
+  private reset(m: Metric): void {
+    this.resets.inc();
+    const now = this.ctx.clock.now();
+    if (now - this.lastResetLog < REJECT_LOG_INTERVAL_MS) return;
+    this.lastResetLog = now;
+    this.ctx.log.warn(
+      'A histogram series changed bins and starts again from zero: give each metric one set of bins (histogram_bins in the source).',
+      { metric: m.name },
     );
   }
 

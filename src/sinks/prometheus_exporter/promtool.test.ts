@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import type { CounterMetric, Metric, SummaryMetric } from '../../core/metric.js';
+import { HistogramAccumulator } from '../../core/histogram.js';
+import type {
+  CounterMetric,
+  DistributionMetric,
+  HistogramMetric,
+  Metric,
+  SummaryMetric,
+} from '../../core/metric.js';
+import { DDSketch } from '../../core/sketch.js';
 import { makeTags } from '../../core/tags.js';
 import { ExporterState, renderExposition } from './state.js';
 
@@ -67,6 +75,32 @@ function summary(name: string, tags: Record<string, string> = {}): SummaryMetric
   };
 }
 
+function histogram(name: string, bounds: number[], tags: Record<string, string> = {}): HistogramMetric {
+  const acc = new HistogramAccumulator(bounds);
+  for (let i = 0; i < 100; i++) acc.add(i * i * 13.7, i % 3 === 0 ? 10 : 1);
+  acc.add(-5);
+  return {
+    kind: 'histogram',
+    name,
+    tags: makeTags(tags),
+    timestamp: T,
+    intervalMs: 10_000,
+    histogram: acc.snapshot(),
+  };
+}
+function distribution(name: string, tags: Record<string, string> = {}, empty = false): DistributionMetric {
+  const sketch = new DDSketch();
+  if (!empty) for (let i = 0; i < 1000; i++) sketch.add(Math.exp(i / 100) - 20, 1 / 0.3);
+  return {
+    kind: 'distribution',
+    name,
+    tags: makeTags(tags),
+    timestamp: T,
+    intervalMs: 10_000,
+    distribution: sketch.snapshot([0.001, 25, 75, 90, 99, 99.9, 100]),
+  };
+}
+
 const weird = { 'tag.with-dots': 'quote " backslash \\ newline \n end', 'é-key': 'héllo 😀', empty: '' };
 
 const METRICS: Metric[] = [
@@ -92,7 +126,22 @@ const METRICS: Metric[] = [
   summary('api.latency', { route: '/users/{id}', quantile: 'mine' }),
   summary('api.latency'),
   summary('db-query.duration', weird),
+  histogram('http.request.duration.seconds', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], {
+    route: '/',
+  }),
+  histogram(
+    'http.request.duration.seconds',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    weird,
+  ),
+  histogram('payload.bytes', [1e-5, 100, 1e6, 1.5e7, 1e21], { le: 'tag called le' }),
+  histogram('single.bin', [0]),
+  distribution('db.latency', { shard: '1', quantile: 'tag called quantile' }),
+  distribution('db.latency', { shard: '2' }, true),
+  distribution('queue-wait', weird),
   // Rejected: these would clash with families above.
+  { kind: 'gauge', name: 'payload.bytes_bucket', tags: makeTags({}), value: 1, timestamp: T },
+  distribution('api.latency'),
   { kind: 'gauge', name: 'api.latency_sum', tags: makeTags({}), value: 1, timestamp: T },
   { kind: 'gauge', name: 'jobs', tags: makeTags({}), value: 1, timestamp: T },
   { kind: 'gauge', name: 'api_requests_total', tags: makeTags({}), value: 1, timestamp: T },
@@ -105,6 +154,8 @@ describe('promtool check metrics', { skip }, () => {
     state.write(METRICS, T);
     state.write(METRICS, T + 10_000);
     const page = renderExposition(state);
+    assert.match(page, /^payload_bytes_bucket\{exported_le="tag called le",le="1e\+06"\} /m);
+    assert.match(page, /^db_latency\{exported_quantile="tag called quantile",shard="1",quantile="1e-05"\} /m);
     // The page holds every family, so a vacuous pass on an empty page is not possible.
     for (const name of [
       'api_requests_total',
@@ -112,6 +163,10 @@ describe('promtool check metrics', { skip }, () => {
       '_5xx_errors_total',
       'net_rx_bytes_total',
       'load_one',
+      'http_request_duration_seconds',
+      'payload_bytes',
+      'db_latency',
+      'queue_wait',
     ])
       assert.match(page, new RegExp(`^# TYPE ${name} `, 'm'));
     const run = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });

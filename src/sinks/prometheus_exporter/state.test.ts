@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CounterMetric, GaugeMetric, Metric, SummaryMetric } from '../../core/metric.js';
+import { HistogramAccumulator } from '../../core/histogram.js';
+import type {
+  CounterMetric,
+  DistributionMetric,
+  GaugeMetric,
+  HistogramMetric,
+  Metric,
+  SummaryMetric,
+} from '../../core/metric.js';
+import { DDSketch } from '../../core/sketch.js';
 import { makeTags } from '../../core/tags.js';
 import {
   ExporterState,
+  distributionQuantiles,
   labelText,
   quantilesWithMedian,
   renderExposition,
@@ -59,10 +69,50 @@ function summary(name: string, sum: number, count: number, tags: Record<string, 
   };
 }
 
-function setup(): { state: ExporterState; rejects: [RejectReason, string][] } {
+function histogram(
+  name: string,
+  bounds: readonly number[],
+  values: readonly number[],
+  tags: Record<string, string> = {},
+): HistogramMetric {
+  const acc = new HistogramAccumulator(bounds);
+  for (const v of values) acc.add(v);
+  return {
+    kind: 'histogram',
+    name,
+    tags: makeTags(tags),
+    timestamp: T0,
+    intervalMs: 10_000,
+    histogram: acc.snapshot(),
+  };
+}
+function distribution(
+  name: string,
+  values: readonly number[],
+  percentiles: readonly number[] = [90, 99],
+  tags: Record<string, string> = {},
+): DistributionMetric {
+  const sketch = new DDSketch();
+  for (const v of values) sketch.add(v);
+  return {
+    kind: 'distribution',
+    name,
+    tags: makeTags(tags),
+    timestamp: T0,
+    intervalMs: 10_000,
+    distribution: sketch.snapshot(percentiles),
+  };
+}
+
+function setup(): { state: ExporterState; rejects: [RejectReason, string][]; resets: string[] } {
   const rejects: [RejectReason, string][] = [];
-  const state = new ExporterState(EXPIRY, (reason, m) => rejects.push([reason, m.name]));
-  return { state, rejects };
+  const resets: string[] = [];
+  const state = new ExporterState(
+    EXPIRY,
+    (reason, m) => rejects.push([reason, m.name]),
+    (m) => resets.push(m.name),
+  );
+  return { state, rejects, resets };
 }
 
 function render(state: ExporterState, now = T0): string {
@@ -71,31 +121,39 @@ function render(state: ExporterState, now = T0): string {
 }
 
 describe('labelText', () => {
-  const cases: { name: string; tags: Record<string, string>; summary?: boolean; want: string }[] = [
-    { name: 'no tags', tags: {}, want: '' },
-    {
-      name: 'sorted and escaped',
-      tags: { b: 'say "hi"', a: 'back\\slash\nnl' },
-      want: 'a="back\\\\slash\\nnl",b="say \\"hi\\""',
-    },
-    {
-      name: 'keys sanitised',
-      tags: { 'http.method': 'GET', '1st': 'x' },
-      want: '_1st="x",http_method="GET"',
-    },
-    { name: 'empty values left out', tags: { a: '', b: 'x' }, want: 'b="x"' },
-    { name: 'sorted by sanitised name', tags: { 'a.z': '1', a_y: '2' }, want: 'a_y="2",a_z="1"' },
-    { name: 'first of two clashing keys wins', tags: { 'a-b': '1', a_b: '2' }, want: 'a_b="1"' },
-    { name: 'quantile kept on a gauge', tags: { quantile: 'x' }, want: 'quantile="x"' },
-    {
-      name: 'quantile renamed on a summary',
-      tags: { quantile: 'x' },
-      summary: true,
-      want: 'exported_quantile="x"',
-    },
-  ];
+  const cases: { name: string; tags: Record<string, string>; reserved?: 'quantile' | 'le'; want: string }[] =
+    [
+      { name: 'no tags', tags: {}, want: '' },
+      {
+        name: 'sorted and escaped',
+        tags: { b: 'say "hi"', a: 'back\\slash\nnl' },
+        want: 'a="back\\\\slash\\nnl",b="say \\"hi\\""',
+      },
+      {
+        name: 'keys sanitised',
+        tags: { 'http.method': 'GET', '1st': 'x' },
+        want: '_1st="x",http_method="GET"',
+      },
+      { name: 'empty values left out', tags: { a: '', b: 'x' }, want: 'b="x"' },
+      { name: 'sorted by sanitised name', tags: { 'a.z': '1', a_y: '2' }, want: 'a_y="2",a_z="1"' },
+      { name: 'first of two clashing keys wins', tags: { 'a-b': '1', a_b: '2' }, want: 'a_b="1"' },
+      { name: 'quantile kept on a gauge', tags: { quantile: 'x' }, want: 'quantile="x"' },
+      {
+        name: 'quantile renamed on a summary',
+        tags: { quantile: 'x' },
+        reserved: 'quantile',
+        want: 'exported_quantile="x"',
+      },
+      { name: 'le kept on a summary', tags: { le: '1' }, reserved: 'quantile', want: 'le="1"' },
+      {
+        name: 'le renamed on a histogram',
+        tags: { le: '1', z: '2' },
+        reserved: 'le',
+        want: 'exported_le="1",z="2"',
+      },
+    ];
   for (const c of cases) {
-    it(c.name, () => assert.equal(labelText(makeTags(c.tags), c.summary ?? false), c.want));
+    it(c.name, () => assert.equal(labelText(makeTags(c.tags), c.reserved), c.want));
   }
 });
 
@@ -263,6 +321,158 @@ describe('ExporterState', () => {
     const m: Metric = { ...gauge('g', 1), help: 'First.' };
     state.write([m, { ...gauge('g', 1, { a: '1' }), help: 'Second.' }], T0);
     assert.match(render(state), /^# HELP g Second\.$/m);
+  });
+
+  it('adds histograms up bin by bin into cumulative buckets', () => {
+    const { state } = setup();
+    state.write([histogram('req.size', [1, 2.5, 1e6], [0.5, 2, 2.5, 3], { le: 'x' })], T0);
+    state.write([histogram('req.size', [1, 2.5, 1e6], [0.1, 5e6], { le: 'x' })], T0);
+    assert.equal(
+      render(state),
+      [
+        '# HELP req_size Histogram req.size.',
+        '# TYPE req_size histogram',
+        'req_size_bucket{exported_le="x",le="1"} 2',
+        'req_size_bucket{exported_le="x",le="2.5"} 4',
+        'req_size_bucket{exported_le="x",le="1e+06"} 5',
+        'req_size_bucket{exported_le="x",le="+Inf"} 6',
+        'req_size_sum{exported_le="x"} 5000008.1',
+        'req_size_count{exported_le="x"} 6',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps counts exact with sample-rate weights, _count equal to the +Inf bucket', () => {
+    const { state } = setup();
+    for (let i = 0; i < 10; i++) {
+      const acc = new HistogramAccumulator([10]);
+      acc.add(5, 1 / 0.1);
+      acc.add(50, 1 / 0.1);
+      state.write([{ ...histogram('h', [10], []), histogram: acc.snapshot() }], T0);
+    }
+    const page = render(state);
+    assert.match(page, /^h_bucket\{le="10"\} 100$/m);
+    assert.match(page, /^h_bucket\{le="\+Inf"\} 200$/m);
+    assert.match(page, /^h_count 200$/m);
+    assert.match(page, /^h_sum 5500$/m);
+  });
+
+  it('starts a histogram series again, and says so, when its bins change', () => {
+    const { state, resets } = setup();
+    state.write([histogram('h', [1, 2], [0.5, 1.5]), histogram('h', [1, 2], [3], { a: '1' })], T0);
+    state.write([histogram('h', [1, 5], [4])], T0);
+    state.write([histogram('h', [1, 5], [4])], T0);
+    assert.deepEqual(resets, ['h']);
+    const page = render(state);
+    assert.match(page, /^h_bucket\{le="5"\} 2$/m);
+    assert.doesNotMatch(page, /^h_bucket\{le="2"\}/m);
+    assert.match(page, /^h_bucket\{a="1",le="2"\} 0$/m);
+    assert.match(page, /^h_count 2$/m);
+    assert.match(page, /^h_sum 8$/m);
+  });
+
+  it('rejects histograms it cannot export', () => {
+    const { state, rejects } = setup();
+    const good = histogram('h', [1], [0.5]);
+    const bad = (bins: HistogramMetric['histogram']['bins'], sum = 1): HistogramMetric => ({
+      ...good,
+      histogram: { ...good.histogram, bins, sum },
+    });
+    const bin = (le: number, count: number) => ({ le, count, sum: 0, min: NaN, max: NaN });
+    state.write(
+      [
+        bad([]),
+        bad([bin(1, 1)]), // no +Inf
+        bad([bin(2, 1), bin(1, 1), bin(Infinity, 0)]), // not increasing
+        bad([bin(1, -1), bin(Infinity, 0)]), // negative count
+        bad([bin(1, NaN), bin(Infinity, 0)]),
+        bad([bin(Infinity, 1)], NaN),
+        good,
+      ],
+      T0,
+    );
+    assert.deepEqual(
+      rejects.map((r) => r[0]),
+      new Array(6).fill('invalid_value'),
+    );
+    assert.match(render(state), /^h_count 1$/m);
+  });
+
+  it('guards the _bucket, _sum and _count names of histograms', () => {
+    const { state, rejects } = setup();
+    state.write(
+      [
+        histogram('lat', [1], [1]),
+        gauge('lat_bucket', 1),
+        gauge('lat.sum', 1),
+        summary('lat_bucket', 1, 1),
+        gauge('lat', 1),
+        gauge('size_bucket', 1),
+        histogram('size', [1], [1]),
+        summary('dur', 1, 1),
+        histogram('dur', [1], [1]),
+      ],
+      T0,
+    );
+    assert.deepEqual(rejects, [
+      ['name_conflict', 'lat_bucket'],
+      ['name_conflict', 'lat.sum'],
+      ['name_conflict', 'lat_bucket'],
+      ['type_conflict', 'lat'],
+      ['name_conflict', 'size'],
+      ['type_conflict', 'dur'],
+    ]);
+  });
+
+  it('exports distributions as summaries: latest quantiles, _sum and _count added up', () => {
+    const { state } = setup();
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    state.write([distribution('api.latency', values, [90, 99], { quantile: 'q' })], T0);
+    state.write([distribution('api.latency', [1000], [90, 99], { quantile: 'q' })], T0);
+    const page = render(state);
+    assert.match(page, /^# TYPE api_latency summary$/m);
+    assert.match(page, /^api_latency\{exported_quantile="q",quantile="0.5"\} 1000$/m);
+    assert.match(page, /^api_latency\{exported_quantile="q",quantile="0.99"\} 1000$/m);
+    assert.match(page, /^api_latency_sum\{exported_quantile="q"\} 6050$/m);
+    assert.match(page, /^api_latency_count\{exported_quantile="q"\} 101$/m);
+  });
+
+  it('adds the median of a distribution from its sketch, in order', () => {
+    const d = distribution('x', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [25, 90]).distribution;
+    const qs = distributionQuantiles(d);
+    assert.deepEqual(
+      qs.map((q) => q.quantile),
+      [0.25, 0.5, 0.9],
+    );
+    assert.equal(qs[1]?.value, d.quantile(0.5));
+    const with50 = distribution('x', [1], [50]).distribution;
+    assert.equal(distributionQuantiles(with50), with50.quantiles);
+  });
+
+  it('does not mix timers and distributions of one name', () => {
+    const { state, rejects } = setup();
+    state.write([summary('t', 1, 1), distribution('t', [1]), distribution('d', [1]), summary('d', 1, 1)], T0);
+    assert.deepEqual(rejects, [
+      ['type_conflict', 't'],
+      ['type_conflict', 'd'],
+    ]);
+  });
+
+  it('rejects distributions with a non-finite sum', () => {
+    const { state, rejects } = setup();
+    const d = distribution('d', [1]);
+    state.write([{ ...d, distribution: { ...d.distribution, sum: Infinity, quantile: () => 1 } }], T0);
+    assert.deepEqual(rejects, [['invalid_value', 'd']]);
+  });
+
+  it('expires histograms and distributions like the rest', () => {
+    const { state } = setup();
+    state.write([histogram('h', [1], [1]), distribution('d', [1])], T0);
+    assert.equal(state.seriesCount, 2);
+    assert.equal(render(state, T0 + EXPIRY), '');
+    state.write([histogram('h', [1], [1])], T0 + EXPIRY);
+    assert.match(render(state, T0 + EXPIRY), /^h_count 1$/m);
   });
 
   it('bumps the version on writes and expiry only', () => {

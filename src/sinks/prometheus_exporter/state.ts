@@ -6,16 +6,21 @@
  * - delta counters (StatsD) add up into a running total, so increments sum exactly across
  *   flushes; cumulative counters (/proc) are exported as they come;
  * - gauges keep their last value;
- * - summaries show the quantiles of the latest interval, while `_sum` and `_count` add up
- *   across intervals (they are what rate() is taken of).
+ * - summaries (StatsD timers) and distributions (sketches, exposed as summaries) show the
+ *   quantiles of the latest interval, while `_sum` and `_count` add up across intervals (they
+ *   are what rate() is taken of);
+ * - histograms add up bin by bin across intervals into cumulative `_bucket`s, `_sum` and
+ *   `_count`, like counters. A series keeps its bins: if they change, it starts again from zero
+ *   (which Prometheus reads as a counter reset) and the reset is counted.
  *
  * Label text is sanitised and escaped once, when a series first appears (Bucky3 renders at
  * ingest so that a scrape is mostly a join); later writes to the series are a map lookup.
  */
-import type { Metric, Quantile, Summary } from '../../core/metric.js';
+import type { Distribution, Histogram, Metric, MetricKind, Quantile, Summary } from '../../core/metric.js';
 import { seriesKey, type Tags } from '../../core/tags.js';
 import {
   familyName,
+  formatGoFloat,
   renderFamily,
   renderLabelPairs,
   sampleNames,
@@ -42,12 +47,28 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'invalid_value',
 ];
 
+/** The bins of histogram series: their bounds, and the same rendered as `le` values. */
+export class Layout {
+  constructor(
+    /** Upper bounds, the last +Infinity. */
+    readonly bounds: readonly number[],
+    readonly les: readonly string[],
+  ) {}
+}
+
+const NO_LAYOUT = new Layout([], []);
+const MAX_LAYOUTS = 10_000;
+const NO_BUCKETS = new Float64Array(0);
+
 /** One exported series. One class for all kinds, so V8 sees one shape. */
 export class Series {
   value = 0;
   quantiles: readonly Quantile[] = [];
   sum = 0;
   count = 0;
+  /** Histograms: the bins (shared by every series with the same) and their running counts. */
+  layout: Layout = NO_LAYOUT;
+  buckets: Float64Array = NO_BUCKETS;
   /** Cleared when the series expires, so stale index entries can be told apart. */
   alive = true;
   constructor(
@@ -56,6 +77,10 @@ export class Series {
     /** When it was last written (the sink's clock, not the metric's timestamp). */
     public lastWrite: number,
   ) {}
+
+  get les(): readonly string[] {
+    return this.layout.les;
+  }
 }
 
 export class Family {
@@ -67,6 +92,8 @@ export class Family {
     /** The exposed name (counters already end in `_total`). */
     readonly name: string,
     readonly type: FamilyType,
+    /** The metric kind it was created for: a timer and a distribution are both summaries, but do not mix. */
+    readonly kind: MetricKind,
     help: string,
   ) {
     this.help = help;
@@ -101,7 +128,17 @@ export class Family {
   }
 }
 
-const KIND_NAME: Record<FamilyType, string> = { counter: 'Counter', gauge: 'Gauge', summary: 'Summary' };
+const KIND_NAME: Record<FamilyType, string> = {
+  counter: 'Counter',
+  gauge: 'Gauge',
+  summary: 'Summary',
+  histogram: 'Histogram',
+};
+
+/** The Prometheus type a metric kind is exposed as. */
+export function familyType(kind: MetricKind): FamilyType {
+  return kind === 'distribution' ? 'summary' : kind;
+}
 
 /** Help text for metrics that bring none: promtool requires one on every family. */
 export function defaultHelp(type: FamilyType, name: string): string {
@@ -111,16 +148,17 @@ export function defaultHelp(type: FamilyType, name: string): string {
 /**
  * Label text for a set of tags: names sanitised, empty values left out (Prometheus treats
  * `a=""` as absent), sorted by the sanitised name, and when two tags sanitise to the same name
- * the first wins. On summaries a `quantile` tag would clash with the quantile label, so it is
- * exposed as `exported_quantile` (Prometheus' own convention for clashing labels).
+ * the first wins. The label the type itself adds (`quantile` on summaries, `le` on histograms)
+ * is `reserved`: a tag of that name is exposed as `exported_quantile` or `exported_le`
+ * (Prometheus' own convention for clashing labels).
  */
-export function labelText(tags: Tags, summary: boolean): string {
+export function labelText(tags: Tags, reserved?: 'quantile' | 'le'): string {
   if (tags.length === 0) return '';
   const pairs: [string, string][] = [];
   for (const [key, value] of tags) {
     if (value === '') continue;
     let name = sanitizeLabelName(key);
-    if (summary && name === 'quantile') name = 'exported_quantile';
+    if (name === reserved) name = 'exported_' + name;
     // Insertion into a sorted list: tag lists are short.
     let i = pairs.length;
     while (i > 0 && (pairs[i - 1] as [string, string])[0] > name) i--;
@@ -130,24 +168,62 @@ export function labelText(tags: Tags, summary: boolean): string {
   return renderLabelPairs(pairs);
 }
 
-/** The interval's quantiles, with the median as quantile 0.5 when it is not among them. */
-export function quantilesWithMedian(s: Summary): readonly Quantile[] {
-  const qs = s.quantiles;
-  let at = qs.length;
+/** Where the median goes among sorted quantiles, or -1 when 0.5 is there already. */
+function medianIndex(qs: readonly Quantile[]): number {
   for (let i = 0; i < qs.length; i++) {
     const q = (qs[i] as Quantile).quantile;
-    if (q === 0.5) return qs;
-    if (q > 0.5) {
-      at = i;
-      break;
-    }
+    if (q === 0.5) return -1;
+    if (q > 0.5) return i;
   }
+  return qs.length;
+}
+
+function withMedian(qs: readonly Quantile[], at: number, median: number): readonly Quantile[] {
   const out = qs.slice();
-  out.splice(at, 0, { quantile: 0.5, value: s.median });
+  out.splice(at, 0, { quantile: 0.5, value: median });
   return out;
 }
 
+/** The interval's quantiles, with the median as quantile 0.5 when it is not among them. */
+export function quantilesWithMedian(s: Summary): readonly Quantile[] {
+  const at = medianIndex(s.quantiles);
+  return at < 0 ? s.quantiles : withMedian(s.quantiles, at, s.median);
+}
+
+/** The same for a distribution, whose median comes from its sketch. */
+export function distributionQuantiles(d: Distribution): readonly Quantile[] {
+  const at = medianIndex(d.quantiles);
+  return at < 0 ? d.quantiles : withMedian(d.quantiles, at, d.quantile(0.5));
+}
+
+/**
+ * Whether a histogram can be exported: bins ordered by strictly increasing bounds ending in
+ * +Inf, counts finite and not negative (cumulative buckets must not decrease), sum finite.
+ */
+function validHistogram(h: Histogram): boolean {
+  const bins = h.bins;
+  if (bins.length === 0 || !Number.isFinite(h.sum)) return false;
+  let prev = -Infinity;
+  for (let i = 0; i < bins.length; i++) {
+    const b = bins[i] as Histogram['bins'][number];
+    if (!(b.le > prev) || !(b.count >= 0 && b.count < Infinity)) return false;
+    prev = b.le;
+  }
+  return prev === Infinity;
+}
+
+function sameLayout(layout: Layout, h: Histogram): boolean {
+  const bounds = layout.bounds;
+  const bins = h.bins;
+  if (bounds.length !== bins.length) return false;
+  for (let i = 0; i < bins.length; i++)
+    if (bounds[i] !== (bins[i] as Histogram['bins'][number]).le) return false;
+  return true;
+}
+
 export type RejectHandler = (reason: RejectReason, metric: Metric) => void;
+/** Called when a histogram series starts again from zero because its bins changed. */
+export type ResetHandler = (metric: Metric) => void;
 
 export class ExporterState {
   /** Bumped on every change, so a rendered page can be reused until the next one. */
@@ -159,6 +235,10 @@ export class ExporterState {
   private counters = new Map<string, Series>();
   private gauges = new Map<string, Series>();
   private summaries = new Map<string, Series>();
+  private histograms = new Map<string, Series>();
+  private distributions = new Map<string, Series>();
+  /** Histogram layouts by their bounds, so series with the same bins share rendered `le`s. */
+  private readonly layouts = new Map<string, Layout>();
   private sortedFamilies: Family[] | undefined;
   private seriesTotal = 0;
 
@@ -166,6 +246,7 @@ export class ExporterState {
     /** How long a series stays without being written, in milliseconds. */
     readonly expiryMs: number,
     private readonly onReject: RejectHandler = () => {},
+    private readonly onReset: ResetHandler = () => {},
   ) {}
 
   get seriesCount(): number {
@@ -187,10 +268,18 @@ export class ExporterState {
       index = this.counters;
     } else if (m.kind === 'gauge') {
       index = this.gauges;
-    } else {
+    } else if (m.kind === 'summary') {
       if (!Number.isFinite(m.summary.sum) || !Number.isFinite(m.summary.count))
         return this.onReject('invalid_value', m);
       index = this.summaries;
+    } else if (m.kind === 'histogram') {
+      if (!validHistogram(m.histogram)) return this.onReject('invalid_value', m);
+      index = this.histograms;
+    } else {
+      const d = m.distribution;
+      if (!Number.isFinite(d.sum) || !(d.count >= 0 && d.count < Infinity))
+        return this.onReject('invalid_value', m);
+      index = this.distributions;
     }
     const key = seriesKey(m.name, m.tags);
     let series = index.get(key);
@@ -205,16 +294,45 @@ export class ExporterState {
       else series.value = m.value;
     } else if (m.kind === 'gauge') {
       series.value = m.value;
-    } else {
+    } else if (m.kind === 'summary') {
       series.quantiles = quantilesWithMedian(m.summary);
       series.sum += m.summary.sum;
       series.count += m.summary.count;
+    } else if (m.kind === 'histogram') {
+      const h = m.histogram;
+      if (!sameLayout(series.layout, h)) {
+        if (series.layout !== NO_LAYOUT) this.onReset(m);
+        series.layout = this.layoutOf(h);
+        series.buckets = new Float64Array(h.bins.length);
+        series.sum = 0;
+      }
+      const buckets = series.buckets;
+      for (let i = 0; i < buckets.length; i++)
+        buckets[i] = (buckets[i] as number) + (h.bins[i] as Histogram['bins'][number]).count;
+      series.sum += h.sum;
+    } else {
+      const d = m.distribution;
+      series.quantiles = distributionQuantiles(d);
+      series.sum += d.sum;
+      series.count += d.count;
     }
+  }
+
+  private layoutOf(h: Histogram): Layout {
+    const bounds = h.bins.map((b) => b.le);
+    const key = bounds.join(',');
+    let layout = this.layouts.get(key);
+    if (layout === undefined) {
+      layout = new Layout(bounds, bounds.map(formatGoFloat));
+      // Layouts come from configured bins, so few; the cap only guards against a runaway source.
+      if (this.layouts.size < MAX_LAYOUTS) this.layouts.set(key, layout);
+    }
+    return layout;
   }
 
   /** Finds or creates the series of a metric not seen before; undefined if it is rejected. */
   private resolve(m: Metric, now: number): Series | undefined {
-    const type: FamilyType = m.kind;
+    const type = familyType(m.kind);
     const name = familyName(sanitizeMetricName(m.name, false), type);
     let family = this.families.get(name);
     if (family === undefined) {
@@ -228,18 +346,22 @@ export class ExporterState {
       family = new Family(
         name,
         type,
+        m.kind,
         m.help !== undefined && m.help !== '' ? m.help : defaultHelp(type, m.name),
       );
       this.families.set(name, family);
       for (const n of names) this.sampleOwners.set(n, family);
       this.sortedFamilies = undefined;
-    } else if (family.type !== type) {
+    } else if (family.kind !== m.kind) {
       this.onReject('type_conflict', m);
       return undefined;
     } else if (m.help !== undefined && m.help !== '' && m.help !== family.help) {
       family.help = m.help;
     }
-    const labels = labelText(m.tags, type === 'summary');
+    const labels = labelText(
+      m.tags,
+      type === 'summary' ? 'quantile' : type === 'histogram' ? 'le' : undefined,
+    );
     let series = family.byLabels.get(labels);
     if (series === undefined) {
       series = new Series(labels, now);
@@ -266,6 +388,8 @@ export class ExporterState {
       this.counters = liveEntries(this.counters);
       this.gauges = liveEntries(this.gauges);
       this.summaries = liveEntries(this.summaries);
+      this.histograms = liveEntries(this.histograms);
+      this.distributions = liveEntries(this.distributions);
       this.seriesTotal -= removed;
       this.version++;
     }
