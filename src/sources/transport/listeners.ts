@@ -1,0 +1,737 @@
+/**
+ * Socket listeners shared by the listening sources. Whatever the transport, the source sees one
+ * callback, `onDatagram(buf)`, with one or more complete newline-separated lines: a UDP or Unix
+ * datagram as received (inflated if compressed), or the complete lines a stream read brought.
+ *
+ * Nothing here waits on the consumer: `onDatagram` runs synchronously on the receive path and
+ * must only parse into memory. Every per-connection buffer is bounded (`max_line_bytes` each,
+ * `max_connections` of them), and every byte that is dropped is counted with a reason.
+ */
+import { createRequire } from 'node:module';
+import dgram from 'node:dgram';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import type { ComponentContext } from '../../core/component.js';
+import type { LogFields } from '../../core/logger.js';
+import type { StatCounter, StatGauge } from '../../core/stats.js';
+import type { ListenEndpoint, NetworkEndpoint, Transport, UnixEndpoint } from './address.js';
+import {
+  DECOMPRESS_FAILURES,
+  GZIP,
+  inflateCapped,
+  NOT_COMPRESSED,
+  sniffCompression,
+  type DecompressFailure,
+} from './decompress.js';
+import { LineFramer, type Count } from './framing.js';
+import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
+
+/** Receives one buffer of complete lines. Runs on the receive path: parse, never block. */
+export type OnDatagram = (buf: Buffer) => void;
+
+/** A listener as bound: with the port the system chose when port 0 was asked. */
+export interface BoundListener {
+  readonly transport: Transport;
+  /** Canonical address with the real port, e.g. `tcp://127.0.0.1:40123` or `unix:///run/x.sock`. */
+  readonly url: string;
+  /** IP address bound (udp, tcp). */
+  readonly address?: string;
+  readonly port?: number;
+  /** Socket file (unixgram, unix). */
+  readonly path?: string;
+}
+
+/** The parts of `node-unix-socket` used here (its `DgramSocket`, a SOCK_DGRAM AF_UNIX socket). */
+export interface UnixDgramSocket {
+  bind(path: string): void;
+  sendTo(buf: Buffer, offset: number, length: number, path: string, onWrite?: (error?: Error) => void): void;
+  setRecvBufferSize(size: number): void;
+  getRecvBufferSize(): number;
+  close(): void;
+  on(event: 'data', listener: (buf: Buffer, from: string) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+}
+export interface UnixSocketModule {
+  DgramSocket: new () => UnixDgramSocket;
+}
+
+export interface ListenerDeps {
+  /** Loads `node-unix-socket` (injected by tests to simulate its absence). */
+  loadUnixSocket?: () => UnixSocketModule;
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Loads the optional `node-unix-socket` package, needed by unixgram:// only (Node's dgram has
+ * no AF_UNIX). Throws an error that names the package when it cannot be loaded.
+ */
+export function loadNodeUnixSocket(id = 'node-unix-socket'): UnixSocketModule {
+  try {
+    return require(id) as UnixSocketModule;
+  } catch (error) {
+    throw new Error(
+      'unixgram:// listeners need the optional package "node-unix-socket" (prebuilt for Linux and macOS), ' +
+        `which could not be loaded (${String((error as Error).message).split('\n')[0]}). Install it with "npm install node-unix-socket", ` +
+        'or listen on udp:// or unix:// instead.',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Datagrams longer than the receive buffer of node-unix-socket (64 KiB - 1) arrive cut to that
+ * size, with no flag saying so; one of exactly this length is taken as cut.
+ */
+const UNIXGRAM_MAX_DATAGRAM = 65_535;
+/** How long `stop` lets stream clients finish sending after being asked to close. */
+const STOP_DRAIN_MS = 500;
+/** At most one warning per kind of drop per this period; counters hold the totals. */
+const WARN_INTERVAL_MS = 60_000;
+
+/** A warning logged at most once per `WARN_INTERVAL_MS`, with how many occurrences it covers. */
+class RateLimitedWarning {
+  private lastAt = -Infinity;
+  private since = 0;
+  constructor(
+    private readonly ctx: ComponentContext,
+    private readonly message: string,
+    private readonly fields: LogFields,
+  ) {}
+  hit(): void {
+    this.since++;
+    const now = this.ctx.clock.now();
+    if (now - this.lastAt < WARN_INTERVAL_MS) return;
+    this.ctx.log.warn(this.message, { ...this.fields, count: this.since });
+    this.lastAt = now;
+    this.since = 0;
+  }
+}
+
+interface Listener {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  bound(): BoundListener | undefined;
+}
+
+/** Counts a datagram, inflates it if asked, and hands it on: the receive path of udp and unixgram. */
+class DatagramIngest {
+  private readonly datagrams: StatCounter;
+  private readonly bytes: StatCounter;
+  private readonly inflated: StatCounter[];
+  private readonly failures: Record<DecompressFailure, StatCounter>;
+  private readonly truncated: StatCounter | undefined;
+  private readonly tooLargeWarning: RateLimitedWarning;
+  private readonly inflate: boolean;
+  private readonly maxInflated: number;
+
+  constructor(
+    transport: 'udp' | 'unixgram',
+    options: TransportConfig,
+    private readonly ctx: ComponentContext,
+    private readonly onDatagram: OnDatagram,
+    /** Length at which a datagram is taken as cut short by the receive buffer; 0 = never. */
+    private readonly cutAt: number,
+  ) {
+    const st = ctx.stats;
+    const t = { transport };
+    this.datagrams = st.counter('transport_datagrams_received', 'Datagrams received, by transport.', t);
+    this.bytes = st.counter('transport_bytes_received', 'Bytes read from sockets, by transport.', t);
+    this.inflate = options.decompress === 'auto';
+    this.maxInflated = options.max_decompressed_bytes;
+    const inflatedHelp = 'Compressed datagrams inflated, by transport and format.';
+    this.inflated = this.inflate
+      ? [
+          st.counter('transport_datagrams_decompressed', inflatedHelp, { ...t, format: 'zlib' }),
+          st.counter('transport_datagrams_decompressed', inflatedHelp, { ...t, format: 'gzip' }),
+        ]
+      : [];
+    this.failures = {} as Record<DecompressFailure, StatCounter>;
+    if (this.inflate) {
+      for (const reason of DECOMPRESS_FAILURES) {
+        this.failures[reason] = st.counter(
+          'transport_decompress_failures',
+          'Datagrams with a compression header that did not inflate: decompressed_too_large (dropped), bad_compression (handed on as plain text).',
+          { ...t, reason },
+        );
+      }
+    }
+    this.truncated =
+      cutAt > 0
+        ? st.counter(
+            'transport_datagrams_truncated',
+            'Datagrams cut by the receive buffer; their unfinished last line is dropped.',
+            t,
+          )
+        : undefined;
+    this.tooLargeWarning = new RateLimitedWarning(
+      ctx,
+      'Dropped compressed datagrams that inflate past max_decompressed_bytes (counted in transport_decompress_failures).',
+      { transport, max_decompressed_bytes: options.max_decompressed_bytes },
+    );
+  }
+
+  receive(raw: Buffer): void {
+    this.datagrams.inc();
+    this.bytes.inc(raw.length);
+    let data = raw;
+    if (this.inflate) {
+      const kind = sniffCompression(raw);
+      if (kind !== NOT_COMPRESSED) {
+        const r = inflateCapped(raw, kind, this.maxInflated);
+        if (typeof r !== 'string') {
+          (this.inflated[kind === GZIP ? 1 : 0] as StatCounter).inc();
+          data = r;
+        } else {
+          this.failures[r].inc();
+          if (r === 'decompressed_too_large') {
+            this.tooLargeWarning.hit();
+            return;
+          }
+          // bad_compression: maybe a text datagram that starts with "x^"; the parser decides.
+        }
+      }
+    }
+    if (data === raw && this.truncated !== undefined && raw.length >= this.cutAt) {
+      this.truncated.inc();
+      data = raw.subarray(0, Math.max(0, raw.lastIndexOf(0x0a)));
+    }
+    if (data.length === 0) return;
+    try {
+      this.onDatagram(data);
+    } catch (error) {
+      this.ctx.fail(error);
+    }
+  }
+}
+
+/** Requests SO_RCVBUF and returns what the kernel granted, warning when it is less. */
+function sizeReceiveBuffer(
+  socket: { setRecvBufferSize(n: number): void; getRecvBufferSize(): number },
+  requested: number,
+  ctx: ComponentContext,
+  url: string,
+): number {
+  if (requested > 0) {
+    try {
+      socket.setRecvBufferSize(requested);
+    } catch (error) {
+      ctx.log.warn('Could not set the socket receive buffer size.', { address: url, requested, error });
+    }
+  }
+  const effective = socket.getRecvBufferSize();
+  // Linux reports twice the size set (the rest is bookkeeping), capped by net.core.rmem_max.
+  const expected = process.platform === 'linux' ? 2 * requested : requested;
+  if (effective < expected) {
+    ctx.log.warn(
+      'The socket receive buffer is smaller than receive_buffer_bytes; raise sysctl net.core.rmem_max to get it.',
+      { address: url, requested, effective },
+    );
+  }
+  return effective;
+}
+
+class UdpListener implements Listener {
+  private socket: dgram.Socket | undefined;
+
+  constructor(
+    private readonly endpoint: NetworkEndpoint,
+    private readonly options: TransportConfig,
+    private readonly ctx: ComponentContext,
+    private readonly ingest: DatagramIngest,
+  ) {}
+
+  async start(): Promise<void> {
+    const { host, port, family } = this.endpoint;
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => {
+        try {
+          socket.close();
+        } catch {
+          // already closed by the failed bind
+        }
+        reject(new Error(`Could not listen on ${this.endpoint.url}: ${error.message}`, { cause: error }));
+      };
+      socket.once('error', onError);
+      socket.bind({ port, address: host }, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    socket.on('error', (error) => this.ctx.fail(error));
+    socket.on('message', (msg) => this.ingest.receive(msg));
+    this.socket = socket;
+    const bound = this.bound() as BoundListener;
+    const receiveBuffer = sizeReceiveBuffer(socket, this.options.receive_buffer_bytes, this.ctx, bound.url);
+    this.ctx.log.info('Listening.', {
+      transport: 'udp',
+      address: bound.address,
+      port: bound.port,
+      receive_buffer_bytes: receiveBuffer,
+      decompress: this.options.decompress,
+    });
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    this.socket = undefined;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  bound(): BoundListener | undefined {
+    if (this.socket === undefined) return undefined;
+    const a = this.socket.address();
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return { transport: 'udp', url: `udp://${host}:${a.port}`, address: a.address, port: a.port };
+  }
+}
+
+/** The filesystem side of a Unix socket listener: stale files, permissions, cleanup. */
+class SocketFile {
+  /** Inode of the file this listener bound, so `remove` never deletes someone else's. */
+  private ino = -1;
+
+  constructor(
+    readonly path: string,
+    private readonly ctx: ComponentContext,
+    private readonly isLive: () => Promise<boolean>,
+  ) {}
+
+  /**
+   * Clears the way for bind: removes a socket file no process listens on (left by a crash),
+   * refuses to touch a live socket or a file that is not a socket.
+   */
+  async prepare(): Promise<void> {
+    let st;
+    try {
+      st = await lstat(this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    if (!st.isSocket()) throw new Error(`${this.path} exists and is not a socket; not replacing it.`);
+    if (await this.isLive()) throw new Error(`${this.path} is in use: another process is listening on it.`);
+    await unlink(this.path);
+    this.ctx.log.debug('Removed a stale socket file.', { path: this.path });
+  }
+
+  /** After bind: sets the file's mode and remembers which file is ours. */
+  async claim(mode: number): Promise<void> {
+    await chmod(this.path, mode);
+    this.ino = (await lstat(this.path)).ino;
+  }
+
+  /** Deletes the socket file if it is still the one this listener created. */
+  async remove(): Promise<void> {
+    if (this.ino < 0) return;
+    const ino = this.ino;
+    this.ino = -1;
+    try {
+      if ((await lstat(this.path)).ino === ino) await unlink(this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.ctx.log.warn('Could not remove the socket file.', { path: this.path, error });
+    }
+  }
+}
+
+class UnixDgramListener implements Listener {
+  private socket: UnixDgramSocket | undefined;
+  private readonly file: SocketFile;
+  private module: UnixSocketModule | undefined;
+
+  constructor(
+    private readonly endpoint: UnixEndpoint,
+    private readonly options: TransportConfig,
+    private readonly ctx: ComponentContext,
+    private readonly ingest: DatagramIngest,
+    private readonly load: () => UnixSocketModule,
+  ) {
+    this.file = new SocketFile(endpoint.path, ctx, () => this.probe());
+  }
+
+  async start(): Promise<void> {
+    this.module = this.load();
+    await this.file.prepare();
+    const socket = new this.module.DgramSocket();
+    try {
+      socket.bind(this.endpoint.path);
+    } catch (error) {
+      socket.close();
+      throw new Error(`Could not listen on ${this.endpoint.url}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    try {
+      await this.file.claim(this.options.socket_mode);
+    } catch (error) {
+      socket.close();
+      await this.file.remove();
+      throw error;
+    }
+    socket.on('data', (buf) => this.ingest.receive(buf));
+    socket.on('error', (error) => this.ctx.fail(error));
+    this.socket = socket;
+    const receiveBuffer = sizeReceiveBuffer(
+      socket,
+      this.options.receive_buffer_bytes,
+      this.ctx,
+      this.endpoint.url,
+    );
+    this.ctx.log.info('Listening.', {
+      transport: 'unixgram',
+      address: this.endpoint.url,
+      path: this.endpoint.path,
+      mode: this.options.socket_mode.toString(8).padStart(4, '0'),
+      receive_buffer_bytes: receiveBuffer,
+      decompress: this.options.decompress,
+    });
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    this.socket = undefined;
+    socket.close();
+    await this.file.remove();
+  }
+
+  bound(): BoundListener | undefined {
+    if (this.socket === undefined) return undefined;
+    return { transport: 'unixgram', url: this.endpoint.url, path: this.endpoint.path };
+  }
+
+  /** A datagram socket is live if an empty datagram to it is accepted (ECONNREFUSED if not). */
+  private probe(): Promise<boolean> {
+    const client = new (this.module as UnixSocketModule).DgramSocket();
+    return new Promise<boolean>((resolve) => {
+      const done = (live: boolean): void => {
+        client.close();
+        resolve(live);
+      };
+      try {
+        client.sendTo(Buffer.alloc(0), 0, 0, this.endpoint.path, (error) =>
+          done(error === undefined || error === null || !/refused/i.test(error.message)),
+        );
+      } catch (error) {
+        done(!/refused/i.test((error as Error).message));
+      }
+    });
+  }
+}
+
+/** A stream socket is live if a connection to it succeeds. */
+function probeStream(path: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.destroy();
+      resolve(error.code !== 'ECONNREFUSED' && error.code !== 'ENOENT');
+    });
+  });
+}
+
+class StreamStats {
+  readonly bytes: StatCounter;
+  readonly accepted: StatCounter;
+  readonly refused: StatCounter;
+  readonly open: StatGauge;
+  readonly idleClosed: StatCounter;
+  readonly errors: StatCounter;
+  readonly partialDropped: StatCounter;
+  readonly oversized: Count;
+
+  constructor(transport: 'tcp' | 'unix', options: TransportConfig, ctx: ComponentContext) {
+    const st = ctx.stats;
+    const t = { transport };
+    this.bytes = st.counter('transport_bytes_received', 'Bytes read from sockets, by transport.', t);
+    this.accepted = st.counter('transport_connections_accepted', 'Stream connections accepted.', t);
+    this.refused = st.counter(
+      'transport_connections_refused',
+      'Stream connections closed at once because max_connections were open.',
+      t,
+    );
+    this.open = st.gauge('transport_connections_open', 'Stream connections open now.', t);
+    this.idleClosed = st.counter(
+      'transport_connections_idle_closed',
+      'Stream connections closed after idle_timeout without data.',
+      t,
+    );
+    this.errors = st.counter('transport_connection_errors', 'Stream connections ended by a socket error.', t);
+    this.partialDropped = st.counter(
+      'transport_partial_lines_dropped',
+      'Unfinished lines dropped because their connection was cut (error, idle timeout, shutdown).',
+      t,
+    );
+    const oversized = st.counter(
+      'transport_lines_oversized',
+      'Stream lines longer than max_line_bytes, dropped.',
+      t,
+    );
+    const warning = new RateLimitedWarning(
+      ctx,
+      'Dropped lines longer than max_line_bytes (counted in transport_lines_oversized).',
+      { transport, max_line_bytes: options.max_line_bytes },
+    );
+    this.oversized = {
+      inc: () => {
+        oversized.inc();
+        warning.hit();
+      },
+    };
+  }
+}
+
+class Connection {
+  readonly framer: LineFramer;
+  constructor(
+    readonly socket: net.Socket,
+    maxLineBytes: number,
+    oversized: Count,
+  ) {
+    this.framer = new LineFramer(maxLineBytes, oversized);
+  }
+}
+
+/** tcp:// and unix://: newline-delimited streams, framed into buffers of complete lines. */
+class StreamListener implements Listener {
+  private server: net.Server | undefined;
+  private readonly connections = new Set<Connection>();
+  private readonly file: SocketFile | undefined;
+  private readonly stats: StreamStats;
+  private readonly refusedWarning: RateLimitedWarning;
+  private onAllClosed: (() => void) | undefined;
+
+  constructor(
+    private readonly endpoint: NetworkEndpoint | UnixEndpoint,
+    private readonly options: TransportConfig,
+    private readonly ctx: ComponentContext,
+    private readonly onDatagram: OnDatagram,
+  ) {
+    const transport = endpoint.transport === 'unix' ? 'unix' : 'tcp';
+    this.stats = new StreamStats(transport, options, ctx);
+    this.file =
+      endpoint.transport === 'unix'
+        ? new SocketFile(endpoint.path, ctx, () => probeStream(endpoint.path))
+        : undefined;
+    this.refusedWarning = new RateLimitedWarning(
+      ctx,
+      'Refused connections beyond max_connections (counted in transport_connections_refused).',
+      { transport, max_connections: options.max_connections },
+    );
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer();
+    server.maxConnections = this.options.max_connections;
+    // Node closes a connection beyond maxConnections itself, before it becomes a Socket.
+    server.on('drop', () => {
+      this.stats.refused.inc();
+      this.refusedWarning.hit();
+    });
+    server.on('connection', (socket) => this.accept(socket));
+    await this.file?.prepare();
+    const e = this.endpoint;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void =>
+        reject(new Error(`Could not listen on ${e.url}: ${error.message}`, { cause: error }));
+      server.once('error', onError);
+      const done = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      if ('path' in e) server.listen(e.path, done);
+      else server.listen({ host: e.host, port: e.port }, done);
+    });
+    if (this.file !== undefined) {
+      try {
+        await this.file.claim(this.options.socket_mode);
+      } catch (error) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw error;
+      }
+    }
+    server.on('error', (error) => this.ctx.fail(error));
+    this.server = server;
+    const b = this.bound() as BoundListener;
+    const fields: LogFields =
+      b.path !== undefined
+        ? {
+            transport: b.transport,
+            address: b.url,
+            path: b.path,
+            mode: this.options.socket_mode.toString(8).padStart(4, '0'),
+          }
+        : { transport: b.transport, address: b.address, port: b.port };
+    fields.max_connections = this.options.max_connections;
+    fields.max_line_bytes = this.options.max_line_bytes;
+    this.ctx.log.info('Listening.', fields);
+  }
+
+  /**
+   * Stops accepting, asks each client to finish (a FIN; a client that closes in turn has its
+   * last line delivered), waits up to STOP_DRAIN_MS for data still in flight, then cuts what is
+   * left. Unfinished lines of cut connections are counted in transport_partial_lines_dropped.
+   */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.connections.size > 0) {
+      // Resolved by the last connection's 'close' handler, so every count is final after it.
+      const allClosed = new Promise<void>((resolve) => {
+        this.onAllClosed = resolve;
+      });
+      for (const c of this.connections) c.socket.end();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        allClosed,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, STOP_DRAIN_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const c of this.connections) c.socket.destroy();
+      await allClosed;
+      this.onAllClosed = undefined;
+    }
+    await closed;
+    await this.file?.remove();
+  }
+
+  bound(): BoundListener | undefined {
+    if (this.server === undefined) return undefined;
+    if (this.endpoint.transport === 'unix')
+      return { transport: 'unix', url: this.endpoint.url, path: this.endpoint.path };
+    const a = this.server.address() as net.AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return { transport: 'tcp', url: `tcp://${host}:${a.port}`, address: a.address, port: a.port };
+  }
+
+  private accept(socket: net.Socket): void {
+    const conn = new Connection(socket, this.options.max_line_bytes, this.stats.oversized);
+    this.connections.add(conn);
+    this.stats.accepted.inc();
+    this.stats.open.set(this.connections.size);
+    if (this.options.idle_timeout > 0) socket.setTimeout(this.options.idle_timeout);
+    socket.on('data', (chunk: Buffer) => {
+      this.stats.bytes.inc(chunk.length);
+      const lines = conn.framer.push(chunk);
+      if (lines !== undefined) this.deliver(lines);
+    });
+    socket.on('end', () => {
+      const last = conn.framer.end();
+      if (last !== undefined) this.deliver(last);
+    });
+    socket.on('timeout', () => {
+      this.stats.idleClosed.inc();
+      socket.destroy();
+    });
+    socket.on('error', (error) => {
+      this.stats.errors.inc();
+      this.ctx.log.debug('Connection error.', {
+        transport: this.endpoint.transport,
+        remote: socket.remoteAddress,
+        remote_port: socket.remotePort,
+        error,
+      });
+    });
+    socket.on('close', () => {
+      if (conn.framer.drop() > 0) this.stats.partialDropped.inc();
+      this.connections.delete(conn);
+      this.stats.open.set(this.connections.size);
+      if (this.connections.size === 0) this.onAllClosed?.();
+    });
+  }
+
+  private deliver(lines: Buffer): void {
+    try {
+      this.onDatagram(lines);
+    } catch (error) {
+      this.ctx.fail(error);
+    }
+  }
+}
+
+/** A set of listeners started and stopped together, all feeding one `onDatagram`. */
+export class Listeners {
+  private readonly listeners: Listener[];
+  private started: Listener[] = [];
+
+  constructor(
+    endpoints: readonly ListenEndpoint[],
+    options: Partial<TransportConfig>,
+    ctx: ComponentContext,
+    onDatagram: OnDatagram,
+    deps: ListenerDeps = {},
+  ) {
+    const opts: TransportConfig = { ...TRANSPORT_DEFAULTS, ...options };
+    const load = deps.loadUnixSocket ?? loadNodeUnixSocket;
+    let udp: DatagramIngest | undefined;
+    let unixgram: DatagramIngest | undefined;
+    this.listeners = endpoints.map((e): Listener => {
+      switch (e.transport) {
+        case 'udp':
+          udp ??= new DatagramIngest('udp', opts, ctx, onDatagram, 0);
+          return new UdpListener(e, opts, ctx, udp);
+        case 'unixgram':
+          unixgram ??= new DatagramIngest('unixgram', opts, ctx, onDatagram, UNIXGRAM_MAX_DATAGRAM);
+          return new UnixDgramListener(e, opts, ctx, unixgram, load);
+        case 'tcp':
+        case 'unix':
+          return new StreamListener(e, opts, ctx, onDatagram);
+      }
+    });
+  }
+
+  /** Binds every address, in order. If one fails, those already bound are closed and it rejects. */
+  async start(): Promise<void> {
+    if (this.started.length > 0) return;
+    const started: Listener[] = [];
+    try {
+      for (const l of this.listeners) {
+        await l.start();
+        started.push(l);
+      }
+    } catch (error) {
+      await Promise.allSettled(started.map((l) => l.stop()));
+      throw error;
+    }
+    this.started = started;
+  }
+
+  /** Closes every listener; stream clients get STOP_DRAIN_MS to finish what they were sending. */
+  async stop(): Promise<void> {
+    const started = this.started;
+    this.started = [];
+    const results = await Promise.allSettled(started.map((l) => l.stop()));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  /** The bound listeners, in the order of the addresses (empty before `start`). */
+  bound(): BoundListener[] {
+    const out: BoundListener[] = [];
+    for (const l of this.started) {
+      const b = l.bound();
+      if (b !== undefined) out.push(b);
+    }
+    return out;
+  }
+}
+
+export function createListeners(
+  endpoints: readonly ListenEndpoint[],
+  options: Partial<TransportConfig>,
+  ctx: ComponentContext,
+  onDatagram: OnDatagram,
+  deps: ListenerDeps = {},
+): Listeners {
+  return new Listeners(endpoints, options, ctx, onDatagram, deps);
+}

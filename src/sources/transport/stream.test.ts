@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { existsSync, linkSync, lstatSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { listen, tempDir, until, type Harness } from './test-util.js';
+
+function connect(target: number | string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = typeof target === 'number' ? net.connect(target, '127.0.0.1') : net.connect(target);
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      // The listener may close it (over the cap, idle, stop): a reset is expected here.
+      socket.on('error', () => {});
+      resolve(socket);
+    });
+  });
+}
+
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.closed) resolve();
+    else socket.once('close', () => resolve());
+  });
+}
+
+function write(socket: net.Socket, data: string | Buffer): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(data, (e) => (e ? reject(e) : resolve())));
+}
+
+const tcpPort = (h: Harness): number => h.listeners.bound()[0]?.port as number;
+
+describe('tcp listener', () => {
+  it('frames lines split across writes and delivers only complete lines', async () => {
+    const h = await listen('tcp://127.0.0.1:0');
+    try {
+      const b = h.listeners.bound()[0];
+      const info = h.logs.filter((l) => l.level === 'info');
+      assert.equal(info.length, 1);
+      assert.equal(info[0]?.port, b?.port);
+      assert.equal(info[0]?.transport, 'tcp');
+      const client = await connect(tcpPort(h));
+      await write(client, 'a:1|c\nb:');
+      await until(() => h.lines().length === 1, 'the first line');
+      await write(client, '2|c\nc:3');
+      await until(() => h.lines().length === 2, 'the second line');
+      await write(client, '|c\n');
+      await until(() => h.lines().length === 3, 'the third line');
+      assert.deepEqual(h.deliveries, ['a:1|c', 'b:2|c', 'c:3|c']);
+      client.end('last:1|c');
+      await closed(client);
+      await until(() => h.lines().length === 4, 'the unterminated last line');
+      assert.equal(h.lines()[3], 'last:1|c');
+      assert.equal(h.counter('transport_connections_accepted'), 1);
+      assert.equal(h.counter('transport_bytes_received'), 'a:1|c\nb:2|c\nc:3|c\nlast:1|c'.length);
+      await until(() => h.gauge('transport_connections_open') === 0, 'the connection to close');
+    } finally {
+      await h.listeners.stop();
+    }
+  });
+
+  it('batches the lines of one read into one delivery', async () => {
+    const h = await listen('tcp://127.0.0.1:0');
+    try {
+      const client = await connect(tcpPort(h));
+      const lines = Array.from({ length: 500 }, (_, i) => `m${i}:1|c`);
+      client.end(lines.join('\n') + '\n');
+      await until(() => h.lines().length === 500, '500 lines');
+      assert.deepEqual(h.lines(), lines);
+      assert.ok(h.deliveries.length < 50, `${h.deliveries.length} deliveries`);
+    } finally {
+      await h.listeners.stop();
+    }
+  });
+
+  it('drops a line longer than max_line_bytes, counts it, and keeps the connection', async () => {
+    const h = await listen('tcp://127.0.0.1:0', { max_line_bytes: 64 });
+    try {
+      const client = await connect(tcpPort(h));
+      await write(client, `ok1\n${'x'.repeat(200)}\nok2\n`);
+      await write(client, 'y'.repeat(100));
+      await write(client, 'y'.repeat(100) + '\nok3\n');
+      await until(() => h.lines().length === 3, 'three lines');
+      assert.deepEqual(h.lines(), ['ok1', 'ok2', 'ok3']);
+      assert.equal(h.counter('transport_lines_oversized'), 2);
+      assert.equal(h.gauge('transport_connections_open'), 1);
+      const warn = h.logs.filter((l) => l.level === 'warn');
+      assert.equal(warn.length, 1, 'one rate-limited warning');
+      assert.equal(warn[0]?.max_line_bytes, 64);
+      client.destroy();
+    } finally {
+      await h.listeners.stop();
+    }
+  });
+
+  it('refuses connections beyond max_connections and counts them', async () => {
+    const h = await listen('tcp://127.0.0.1:0', { max_connections: 3 });
+    const clients: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) clients.push(await connect(tcpPort(h)));
+      await until(() => h.gauge('transport_connections_open') === 3, 'three open connections');
+      const extra = await Promise.all(Array.from({ length: 5 }, () => connect(tcpPort(h))));
+      await Promise.all(extra.map(closed));
+      assert.equal(h.counter('transport_connections_refused'), 5);
+      assert.equal(h.counter('transport_connections_accepted'), 3);
+      for (const [i, c] of clients.entries()) await write(c, `kept${i}:1|c\n`);
+      await until(() => h.lines().length === 3, 'a line from each kept connection');
+      assert.deepEqual(h.lines().sort(), ['kept0:1|c', 'kept1:1|c', 'kept2:1|c']);
+      // A freed slot is reused.
+      clients.pop()?.destroy();
+      await until(() => h.gauge('transport_connections_open') === 2, 'a slot to free up');
+      clients.push(await connect(tcpPort(h)));
+      await until(() => h.counter('transport_connections_accepted') === 4, 'the new connection');
+    } finally {
+      for (const c of clients) c.destroy();
+      await h.listeners.stop();
+    }
+  });
+
+  it('closes an idle connection, delivering its complete lines and counting its unfinished one', async () => {
+    const h = await listen('tcp://127.0.0.1:0', { idle_timeout: 100 });
+    try {
+      const client = await connect(tcpPort(h));
+      const start = Date.now();
+      await write(client, 'a:1|c\nhalf');
+      await closed(client);
+      assert.ok(Date.now() - start >= 90, 'not before the idle timeout');
+      assert.deepEqual(h.lines(), ['a:1|c']);
+      await until(() => h.counter('transport_connections_idle_closed') === 1, 'the idle close to count');
+      await until(() => h.counter('transport_partial_lines_dropped') === 1, 'the unfinished line to count');
+    } finally {
+      await h.listeners.stop();
+    }
+  });
+
+  it('counts a reset connection without failing the listener', async () => {
+    const h = await listen('tcp://127.0.0.1:0');
+    try {
+      const client = await connect(tcpPort(h));
+      await write(client, 'a:1|c\n');
+      await until(() => h.lines().length === 1, 'a line');
+      client.resetAndDestroy();
+      await until(() => h.gauge('transport_connections_open') === 0, 'the connection to close');
+      assert.deepEqual(h.ctx.failures, []);
+      const again = await connect(tcpPort(h));
+      again.end('b:1|c\n');
+      await until(() => h.lines().length === 2, 'a line after the reset');
+    } finally {
+      await h.listeners.stop();
+    }
+  });
+
+  it('on stop, stops accepting and delivers what clients had sent', async () => {
+    const h = await listen('tcp://127.0.0.1:0');
+    const port = tcpPort(h);
+    const client = await connect(port);
+    await until(() => h.gauge('transport_connections_open') === 1, 'the connection');
+    // Written, then stop at once: the bytes are in flight while the listener closes.
+    client.write('a:1|c\nb:2|c\nlast:3|c');
+    await h.listeners.stop();
+    assert.deepEqual(h.lines(), ['a:1|c', 'b:2|c', 'last:3|c']);
+    await closed(client);
+    await assert.rejects(connect(port), { code: 'ECONNREFUSED' });
+    assert.equal(h.gauge('transport_connections_open'), 0);
+  });
+
+  it('on stop, cuts a client that keeps its side open after the drain time', async () => {
+    const h = await listen('tcp://127.0.0.1:0');
+    const client = net.connect({ port: tcpPort(h), host: '127.0.0.1', allowHalfOpen: true });
+    await new Promise((r) => client.once('connect', r));
+    await write(client, 'a:1|c\nhalf');
+    await until(() => h.lines().length === 1, 'the complete line');
+    const start = Date.now();
+    await h.listeners.stop();
+    const ms = Date.now() - start;
+    assert.ok(ms >= 400 && ms < 3000, `stop took ${ms} ms`);
+    assert.equal(h.counter('transport_partial_lines_dropped'), 1);
+    client.destroy();
+  });
+});
+
+describe('unix stream listener', () => {
+  it('frames lines, sets the socket mode and removes the file on stop', async () => {
+    const tmp = tempDir();
+    const path = tmp.path('s.sock');
+    try {
+      const h = await listen(`unix://${path}`, { socket_mode: 0o620 });
+      try {
+        assert.deepEqual(h.listeners.bound(), [{ transport: 'unix', url: `unix://${path}`, path }]);
+        const info = h.logs.find((l) => l.level === 'info');
+        assert.equal(info?.path, path);
+        assert.equal(info?.mode, '0620');
+        assert.ok(lstatSync(path).isSocket());
+        assert.equal(lstatSync(path).mode & 0o777, 0o620);
+        const client = await connect(path);
+        await write(client, 'u:1|c\nu:');
+        client.end('2|c\n');
+        await until(() => h.lines().length === 2, 'two lines');
+        assert.deepEqual(h.lines(), ['u:1|c', 'u:2|c']);
+        assert.equal(h.counter('transport_connections_accepted'), 1);
+      } finally {
+        await h.listeners.stop();
+      }
+      assert.equal(existsSync(path), false);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('replaces a stale socket file but not a live socket or another file', async () => {
+    const tmp = tempDir();
+    try {
+      // A socket file nobody listens on: a hard link outliving the server that made it.
+      const stale = tmp.path('stale.sock');
+      const server = net.createServer();
+      await new Promise<void>((r) => server.listen(tmp.path('orig.sock'), r));
+      linkSync(tmp.path('orig.sock'), stale);
+      await new Promise<void>((r) => server.close(() => r()));
+      const h = await listen(`unix://${stale}`);
+      const client = await connect(stale);
+      client.end('s:1|c\n');
+      await until(() => h.lines().length === 1, 'a line');
+
+      await assert.rejects(listen(`unix://${stale}`), /is in use: another process is listening on it/);
+      assert.ok(lstatSync(stale).isSocket(), 'the live socket is left alone');
+      await h.listeners.stop();
+
+      const file = tmp.path('file');
+      writeFileSync(file, 'precious');
+      await assert.rejects(listen(`unix://${file}`), /exists and is not a socket/);
+      assert.ok(lstatSync(file).isFile());
+
+      await assert.rejects(
+        listen(`unix://${tmp.path('no/such/dir.sock')}`),
+        /Could not listen on unix:\/\/.*(ENOENT|EACCES)/,
+      );
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
