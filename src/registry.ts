@@ -2,11 +2,13 @@
 import type { Registry } from './config/load.js';
 import type { SinkDefinition, SourceDefinition } from './core/definition.js';
 import { consoleSink } from './sinks/console/index.js';
+import { graphiteSink } from './sinks/graphite/index.js';
 import { prometheusExporterSink } from './sinks/prometheus_exporter/index.js';
+import { jsonUdpSource } from './sources/json_udp/index.js';
 import { linuxSource } from './sources/linux/index.js';
 import { statsdSource } from './sources/statsd/index.js';
 
 export const registry: Registry = {
-  sources: [statsdSource, linuxSource] as unknown as readonly SourceDefinition[],
-  sinks: [prometheusExporterSink, consoleSink] as unknown as readonly SinkDefinition[],
+  sources: [statsdSource, linuxSource, jsonUdpSource] as unknown as readonly SourceDefinition[],
+  sinks: [prometheusExporterSink, consoleSink, graphiteSink] as unknown as readonly SinkDefinition[],
 };

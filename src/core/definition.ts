@@ -4,6 +4,8 @@
  */
 import type { ObjectSchema, Fields, InferFields } from '../config/schema.js';
 import type { ComponentContext, Sink, Source, SourceContext } from './component.js';
+import type { Event } from './event.js';
+import type { Batch } from './metric.js';
 
 interface DefinitionBase<F extends Fields> {
   /** The value of `type:` in the config. */
@@ -26,6 +28,11 @@ export interface SourceDefinition<F extends Fields = Fields> extends DefinitionB
 export interface SinkDefinition<F extends Fields = Fields> extends DefinitionBase<F> {
   readonly kind: 'sink';
   create(config: InferFields<F>, ctx: ComponentContext): Sink;
+  /**
+   * What the sink would send or show for this batch and these events, as text, without any
+   * I/O (`sluice explain`). Pure: built from the same encoders the sink uses.
+   */
+  preview?(config: InferFields<F>, batch: Batch, events: readonly Event[]): string;
 }
 
 export function defineSource<F extends Fields>(def: Omit<SourceDefinition<F>, 'kind'>): SourceDefinition<F> {

@@ -9,7 +9,7 @@ import type { Event } from '../../core/event.js';
 import type { Batch } from '../../core/metric.js';
 import type { StatCounter } from '../../core/stats.js';
 import { encodeBatch } from '../../protocols/influx/line.js';
-import { formatEventJson, formatEventText, formatJson, formatText } from './format.js';
+import { formatEvents, formatJson, formatText } from './format.js';
 import type { ConsoleConfig } from './schema.js';
 
 /**
@@ -64,9 +64,7 @@ export class ConsoleSink implements Sink {
    */
   writeEvents(events: readonly Event[]): void {
     if (events.length === 0 || this.backpressured(events.length)) return;
-    let text = '';
-    for (const e of events) text += (this.json ? formatEventJson(e) : formatEventText(e)) + '\n';
-    this.print(text, events.length);
+    this.print(formatEvents(events, this.json), events.length);
   }
 
   private backpressured(count: number): boolean {

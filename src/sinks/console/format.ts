@@ -268,3 +268,10 @@ export function formatEventText(e: Event): string {
   if (e.aggregationKey !== undefined) line += ` aggregation_key=${JSON.stringify(e.aggregationKey)}`;
   return `${line} {${tags}} text=${JSON.stringify(e.text)}`;
 }
+
+/** Events one per line: JSON objects for the json format, readable lines otherwise. */
+export function formatEvents(events: readonly Event[], json: boolean): string {
+  let text = '';
+  for (const e of events) text += (json ? formatEventJson(e) : formatEventText(e)) + '\n';
+  return text;
+}

@@ -8,7 +8,9 @@
  * printed before the process exits.
  */
 import { defineSink } from '../../core/definition.js';
+import { encodeBatch } from '../../protocols/influx/line.js';
 import { ConsoleSink } from './console.js';
+import { formatEvents, formatJson, formatText } from './format.js';
 import { sample, schema } from './schema.js';
 
 export const consoleSink = defineSink({
@@ -17,4 +19,13 @@ export const consoleSink = defineSink({
   schema,
   sample,
   create: (config, ctx) => new ConsoleSink(config, ctx),
+  preview: (config, batch, events) => {
+    const metrics =
+      config.format === 'json'
+        ? formatJson(batch)
+        : config.format === 'influx'
+          ? encodeBatch(batch).text
+          : formatText(batch);
+    return metrics + formatEvents(events, config.format === 'json');
+  },
 });

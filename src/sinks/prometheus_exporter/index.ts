@@ -11,6 +11,7 @@
  */
 import { defineSink } from '../../core/definition.js';
 import { PrometheusExporter } from './exporter.js';
+import { ExporterState, renderExposition } from './state.js';
 import { sample, schema } from './schema.js';
 
 export const prometheusExporterSink = defineSink({
@@ -19,4 +20,9 @@ export const prometheusExporterSink = defineSink({
   schema,
   sample,
   create: (config, ctx) => new PrometheusExporter(config, ctx),
+  preview: (config, batch) => {
+    const state = new ExporterState(config.expiry);
+    state.write(batch, batch[0]?.timestamp ?? 0);
+    return renderExposition(state);
+  },
 });

@@ -10,12 +10,21 @@ describe('backoff', () => {
   });
 
   it('draws the delay uniformly below the ceiling (full jitter)', () => {
-    assert.equal(backoffDelay(3, 500, 30_000, () => 0), 0);
-    assert.equal(backoffDelay(3, 500, 30_000, () => 0.5), 1000);
-    assert.equal(backoffDelay(3, 500, 30_000, () => 0.999999), 1999);
+    assert.equal(
+      backoffDelay(3, 500, 30_000, () => 0),
+      1,
+    );
+    assert.equal(
+      backoffDelay(3, 500, 30_000, () => 0.5),
+      1000,
+    );
+    assert.equal(
+      backoffDelay(3, 500, 30_000, () => 0.999999),
+      1999,
+    );
   });
 
-  it('never exceeds the cap, nor goes negative, for any attempt and random draw', () => {
+  it('never exceeds the cap, nor goes below 1 ms, for any attempt and random draw', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 10_000 }),
@@ -24,7 +33,7 @@ describe('backoff', () => {
         fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         (attempt, initial, cap, r) => {
           const d = backoffDelay(attempt, initial, cap, () => r);
-          assert.ok(d >= 0 && d <= backoffCeiling(attempt, initial, cap) && d <= cap, String(d));
+          assert.ok(d >= 1 && d <= backoffCeiling(attempt, initial, cap) && d <= cap, String(d));
           assert.ok(Number.isInteger(d));
         },
       ),

@@ -42,9 +42,13 @@ describe('parseEndpoint', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6()), fc.integer({ min: 1, max: 65535 }), (host, port) => {
-        assert.deepEqual(parseEndpoint(formatEndpoint({ host, port }), 1), { host, port });
-      }),
+      fc.property(
+        fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6()),
+        fc.integer({ min: 1, max: 65535 }),
+        (host, port) => {
+          assert.deepEqual(parseEndpoint(formatEndpoint({ host, port }), 1), { host, port });
+        },
+      ),
     );
   });
 });
@@ -57,13 +61,19 @@ describe('resolution', () => {
   });
 
   it('rejects a name that resolves to nothing', async () => {
-    await assert.rejects(resolveEndpoint({ host: 'x', port: 1 }, async () => []), /no address/);
+    await assert.rejects(
+      resolveEndpoint({ host: 'x', port: 1 }, async () => []),
+      /no address/,
+    );
   });
 
   it('resolves localhost through the system resolver', async () => {
     const { systemLookup } = await import('./endpoints.js');
     const addresses = await resolveEndpoint({ host: 'localhost', port: 1 }, systemLookup);
-    assert.ok(addresses.some((a) => a === '127.0.0.1' || a === '::1'), addresses.join(','));
+    assert.ok(
+      addresses.some((a) => a === '127.0.0.1' || a === '::1'),
+      addresses.join(','),
+    );
   });
 
   it('compares address sets regardless of order', () => {

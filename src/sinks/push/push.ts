@@ -9,7 +9,8 @@
  * - `write` never blocks and never throws: it encodes, appends and returns. A slow or dead
  *   endpoint only fills that endpoint's buffer.
  * - Per endpoint, records are sent in the order written, one batch in flight at a time; a failed
- *   batch goes back to the front of its queue, so nothing is reordered.
+ *   batch goes back to the front of its queue, so nothing is reordered. (In spread mode batches
+ *   to different endpoints travel in parallel, and one that fails over arrives after later ones.)
  * - Delivery is at least once: a batch whose send failed or timed out is sent again, so a
  *   server that took it before the failure sees it twice.
  * - Every point written is eventually sent or counted in `sluice_dropped_metrics` with a reason
@@ -103,7 +104,11 @@ class Channel {
     this.droppedFull = ctx.stats.counter('dropped_metrics', DROP_HELP, { ...labels, reason: 'buffer_full' });
     this.droppedShutdown = ctx.stats.counter('dropped_metrics', DROP_HELP, { ...labels, reason: 'shutdown' });
     this.bufferedPoints = ctx.stats.gauge('buffered_points', 'Points waiting to be sent.', labels);
-    this.bufferedBytes = ctx.stats.gauge('buffered_bytes', 'Bytes of encoded points waiting to be sent.', labels);
+    this.bufferedBytes = ctx.stats.gauge(
+      'buffered_bytes',
+      'Bytes of encoded points waiting to be sent.',
+      labels,
+    );
   }
 
   updateGauges(): void {
@@ -138,9 +143,21 @@ class Lane {
   ) {
     const labels = { endpoint: label };
     this.pointsSent = ctx.stats.counter('points_sent', 'Points delivered to the endpoint.', labels);
-    this.bytesSent = ctx.stats.counter('bytes_sent', 'Bytes of encoded points delivered to the endpoint.', labels);
-    this.retries = ctx.stats.counter('retries', 'Failed sends whose batch was kept to be sent again.', labels);
-    this.up = ctx.stats.gauge('endpoint_up', '1 while the last send to the endpoint succeeded, 0 after a failure.', labels);
+    this.bytesSent = ctx.stats.counter(
+      'bytes_sent',
+      'Bytes of encoded points delivered to the endpoint.',
+      labels,
+    );
+    this.retries = ctx.stats.counter(
+      'retries',
+      'Failed sends whose batch was kept to be sent again.',
+      labels,
+    );
+    this.up = ctx.stats.gauge(
+      'endpoint_up',
+      '1 while the last send to the endpoint succeeded, 0 after a failure.',
+      labels,
+    );
     this.lastError = ctx.stats.gauge(
       'last_error_timestamp_seconds',
       'Unix time of the last failed send to the endpoint (0: none yet).',
@@ -253,7 +270,10 @@ export class PushSink implements Sink {
       const now = this.ctx.clock.now();
       if (now - this.lastEncodeErrorLog >= DROP_LOG_INTERVAL_MS) {
         this.lastEncodeErrorLog = now;
-        this.ctx.log.error('A metric could not be encoded; it is dropped.', { error: e, metric: metric.name });
+        this.ctx.log.error('A metric could not be encoded; it is dropped.', {
+          error: e,
+          metric: metric.name,
+        });
       }
       record = undefined;
     }
@@ -374,7 +394,12 @@ export class PushSink implements Sink {
     if (dropped > 0) this.countDrops(channel, dropped);
     channel.updateGauges();
     lane.failures++;
-    let delay = backoffDelay(lane.failures, this.config.retry_initial, this.config.max_retry_interval, this.random);
+    let delay = backoffDelay(
+      lane.failures,
+      this.config.retry_initial,
+      this.config.max_retry_interval,
+      this.random,
+    );
     if (this.stopping) delay = Math.min(delay, this.config.retry_initial);
     if (lane.failures === 1) {
       lane.downSince = now;

@@ -72,7 +72,8 @@ describe('RecordQueue', () => {
   });
 
   it('behaves like a bounded list under any sequence of pushes, takes and failed sends', () => {
-    type Op = { kind: 'push'; text: string } | { kind: 'take'; n: number } | { kind: 'fail' } | { kind: 'ack' };
+    type Op =
+      { kind: 'push'; text: string } | { kind: 'take'; n: number } | { kind: 'fail' } | { kind: 'ack' };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({ kind: fc.constant('push' as const), text: fc.string({ maxLength: 12 }) }),
       fc.record({ kind: fc.constant('take' as const), n: fc.integer({ min: 1, max: 5 }) }),
@@ -123,7 +124,10 @@ describe('RecordQueue', () => {
             assert.ok(q.points <= maxPoints);
             assert.ok(q.bytes <= maxBytes);
             assert.equal(q.points, model.length);
-            assert.equal(q.bytes, model.reduce((s, r) => s + recordSize(r), 0));
+            assert.equal(
+              q.bytes,
+              model.reduce((s, r) => s + recordSize(r), 0),
+            );
             assert.equal(sent + dropped + q.points + (inFlight?.points ?? 0), written);
           }
         },

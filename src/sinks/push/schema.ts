@@ -50,11 +50,14 @@ export function pushDefaults(overrides: Partial<PushDefaults> & Pick<PushDefault
 }
 
 function endpointSchema(defaultPort: number) {
-  return s.custom<Endpoint>(`an endpoint like "graphite.example.com:${defaultPort}" or "[::1]:${defaultPort}"`, (v) => {
-    if (typeof v !== 'string') return { ok: false };
-    const parsed = parseEndpoint(v, defaultPort);
-    return typeof parsed === 'string' ? { ok: false, message: parsed } : { ok: true, value: parsed };
-  });
+  return s.custom<Endpoint>(
+    `an endpoint like "graphite.example.com:${defaultPort}" or "[::1]:${defaultPort}"`,
+    (v) => {
+      if (typeof v !== 'string') return { ok: false };
+      const parsed = parseEndpoint(v, defaultPort);
+      return typeof parsed === 'string' ? { ok: false, message: parsed } : { ok: true, value: parsed };
+    },
+  );
 }
 
 function parseDefaultEndpoints(d: PushDefaults): Endpoint[] {
@@ -160,8 +163,9 @@ export function formatDuration(ms: number): string {
  * a component body (four spaces). Sinks insert it into their own `sample`.
  */
 export function pushOptionsSample(d: PushDefaults): string {
+  // Single quotes, as prettier writes YAML in the READMEs that embed the sample.
   const endpoints = parseDefaultEndpoints(d)
-    .map((e) => JSON.stringify(formatEndpoint(e)))
+    .map((e) => `'${formatEndpoint(e)}'`)
     .join(', ');
   return `    # Servers to send to, "host:port" ("[v6]:port" for IPv6; the port defaults to ${d.port}).
     # Host names are resolved at start and again every resolve_interval.

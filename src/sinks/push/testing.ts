@@ -60,7 +60,8 @@ export class FakeScheduler implements Scheduler {
       await settle();
       let due: FakeTimer | undefined;
       for (const t of this.timers.values()) {
-        if (t.at <= end && (due === undefined || t.at < due.at || (t.at === due.at && t.id < due.id))) due = t;
+        if (t.at <= end && (due === undefined || t.at < due.at || (t.at === due.at && t.id < due.id)))
+          due = t;
       }
       if (due === undefined) break;
       this.timers.delete(due.id);

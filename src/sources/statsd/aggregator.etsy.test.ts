@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { StatsdParser } from '../../protocols/statsd/parser.js';
 import type { SummaryMetric } from '../../core/metric.js';
+import { percentileToQuantile } from '../../core/sketch.js';
 import { StatsdAggregator } from './aggregator.js';
 
 type TimerData = Record<string, number>;
@@ -63,7 +64,7 @@ function ours(values: number[], rates: number[], percentiles: number[]): Summary
 }
 
 describe('timer statistics vs Etsy statsd process_metrics', () => {
-  it('agrees on count, sum, mean, upper, lower, median, stdev and upper_<pct>', () => {
+  it('agrees on count, sum, mean, upper, lower, median, stdev and upper/count/sum/mean_<pct>', () => {
     const value = fc.oneof(
       fc.integer({ min: 0, max: 100_000 }),
       fc.integer({ min: -1000, max: 1000 }),
@@ -98,11 +99,20 @@ describe('timer statistics vs Etsy statsd process_metrics', () => {
           same(s.median, e.median, 'median');
           same(s.stdev, e.std, 'std');
           percentiles.forEach((p, i) => {
-            const key = `upper_${String(p).replace('.', '_')}`;
+            const suffix = String(p).replace('.', '_');
+            const key = `upper_${suffix}`;
+            const q = s.quantiles[i];
             // Etsy leaves out a percentile that covers no value; we report the minimum there.
-            if (key in e) same(s.quantiles[i]?.value, e[key], key);
-            else same(s.quantiles[i]?.value, s.min, `${key} (absent in Etsy)`);
-            assert.equal(s.quantiles[i]?.quantile, p / 100);
+            if (key in e) {
+              same(q?.value, e[key], key);
+              same(q?.count, e[`count_${suffix}`], `count_${suffix}`);
+              same(q?.sum, e[`sum_${suffix}`], `sum_${suffix}`);
+              same(q?.mean, e[`mean_${suffix}`], `mean_${suffix}`);
+            } else {
+              same(q?.value, s.min, `${key} (absent in Etsy)`);
+              assert.equal(q?.count, undefined);
+            }
+            assert.equal(q?.quantile, percentileToQuantile(p));
           });
         },
       ),

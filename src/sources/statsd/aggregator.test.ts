@@ -2,22 +2,38 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ManualClock } from '../../core/clock.js';
-import type { Batch, CounterMetric, GaugeMetric, Metric, SummaryMetric } from '../../core/metric.js';
+import type {
+  Batch,
+  CounterMetric,
+  DistributionMetric,
+  GaugeMetric,
+  HistogramMetric,
+  Metric,
+  SummaryMetric,
+} from '../../core/metric.js';
+import { makeTags } from '../../core/tags.js';
 import { findMetric } from '../../testing/context.js';
-import { StatsdParser } from '../../protocols/statsd/parser.js';
+import { StatsdParser, type RejectReason, type StatsdParserOptions } from '../../protocols/statsd/parser.js';
 import { StatsdAggregator, summarize, type AggregatorOptions } from './aggregator.js';
 
 const INTERVAL = 10_000;
 
-function setup(options: Partial<AggregatorOptions> = {}) {
-  const clock = new ManualClock();
+/** Start of the ManualClock, in ms since the epoch (2022-06-30T09:30:00Z). */
+const T0 = 1656581400_000;
+
+function setup(options: Partial<AggregatorOptions> = {}, parserOptions: StatsdParserOptions = {}) {
+  const clock = new ManualClock(T0);
   const agg = new StatsdAggregator(
     { flushIntervalMs: INTERVAL, percentiles: [50, 90, 95, 99], expiryMs: 300_000, ...options },
     () => clock.now(),
   );
-  const parser = new StatsdParser();
+  const parser = new StatsdParser({ now: () => clock.now(), ...parserOptions });
+  const rejected: RejectReason[] = [];
   const sink = {
-    point: agg.add.bind(agg),
+    point: (l: Parameters<StatsdAggregator['add']>[0]) => {
+      const r = agg.add(l);
+      if (r !== undefined) rejected.push(r);
+    },
     reject: (reason: string) => assert.fail(`rejected: ${reason}`),
   };
   const feed = (...datagrams: string[]): void => {
@@ -28,7 +44,7 @@ function setup(options: Partial<AggregatorOptions> = {}) {
     clock.advance(INTERVAL);
     return agg.flush(clock.now());
   };
-  return { clock, agg, feed, flush };
+  return { clock, agg, feed, flush, rejected };
 }
 
 const counter = (b: Batch, name: string, tags: Record<string, string> = {}): CounterMetric =>
@@ -37,6 +53,10 @@ const gauge = (b: Batch, name: string, tags: Record<string, string> = {}): Gauge
   findMetric(b, name, tags) as GaugeMetric;
 const summary = (b: Batch, name: string, tags: Record<string, string> = {}): SummaryMetric =>
   findMetric(b, name, tags) as SummaryMetric;
+const histogram = (b: Batch, name: string, tags: Record<string, string> = {}): HistogramMetric =>
+  findMetric(b, name, tags) as HistogramMetric;
+const distribution = (b: Batch, name: string, tags: Record<string, string> = {}): DistributionMetric =>
+  findMetric(b, name, tags) as DistributionMetric;
 
 describe('StatsdAggregator: counters', () => {
   it('sums values scaled by the sample rate into one delta counter per interval', () => {
@@ -152,6 +172,33 @@ describe('StatsdAggregator: gauges', () => {
     for (let i = 0; i < 100; i++) assert.equal(flush().length, 1);
     assert.equal(agg.evicted, 0);
   });
+
+  for (const dialect of ['etsy', 'bucky'] as const) {
+    it(`applies signed values as deltas to the held value, across flushes (${dialect})`, () => {
+      const { feed, flush } = setup({}, { dialect });
+      feed('g:+5|g');
+      assert.equal(gauge(flush(), 'g').value, 5, 'a delta with nothing held starts from 0');
+      feed('g:-2|g\ng:+0.5|g');
+      assert.equal(gauge(flush(), 'g').value, 3.5);
+      feed('g:10|g\ng:-1|g');
+      assert.equal(gauge(flush(), 'g').value, 9);
+      assert.equal(gauge(flush(), 'g').value, 9);
+    });
+  }
+
+  it('takes signed values as values in the dogstatsd dialect', () => {
+    const { feed, flush } = setup();
+    feed('g:10|g\ng:-1|g\ng:+4|g');
+    assert.equal(gauge(flush(), 'g').value, 4);
+  });
+
+  it('ignores the sample rate of gauges and sets', () => {
+    const { feed, flush } = setup();
+    feed('g:10|g|@0.1\nu:a|s|@0.1');
+    const b = flush();
+    assert.equal(gauge(b, 'g').value, 10);
+    assert.equal(gauge(b, 'u').value, 1);
+  });
 });
 
 describe('StatsdAggregator: timers and histograms', () => {
@@ -178,24 +225,15 @@ describe('StatsdAggregator: timers and histograms', () => {
         mean: 5,
         median: 4,
         stdev: Math.sqrt(36 / 5),
+        // Etsy's upper_p, count_p, sum_p and mean_p over the round(p/100 × n) lowest values.
         quantiles: [
-          { quantile: 0.5, value: 4 }, // round(2.5) = 3rd
-          { quantile: 0.9, value: 10 }, // round(4.5) = 5th
-          { quantile: 0.95, value: 10 },
-          { quantile: 0.99, value: 10 },
+          { quantile: 0.5, value: 4, count: 3, sum: 10, mean: 10 / 3 }, // round(2.5) = 3
+          { quantile: 0.9, value: 10, count: 5, sum: 25, mean: 5 }, // round(4.5) = 5
+          { quantile: 0.95, value: 10, count: 5, sum: 25, mean: 5 },
+          { quantile: 0.99, value: 10, count: 5, sum: 25, mean: 5 },
         ],
       },
     });
-  });
-
-  it('treats h like ms, as a separate series', () => {
-    const { feed, flush } = setup();
-    feed('x:1|h\nx:3|h\nx:100|ms');
-    const b = flush();
-    assert.equal(b.length, 2);
-    const h = b.find((m) => m.help?.includes('histogram')) as SummaryMetric;
-    assert.equal(h.summary.median, 2);
-    assert.equal(h.summary.samples, 2);
   });
 
   it('emits a timer only when updated and starts each interval empty', () => {
@@ -207,6 +245,17 @@ describe('StatsdAggregator: timers and histograms', () => {
     const s = summary(flush(), 't').summary;
     assert.equal(s.samples, 1);
     assert.equal(s.sum, 7);
+  });
+
+  it('costs one value whatever the sample rate: the rate is a weight', () => {
+    const { feed, flush } = setup();
+    feed('t:3|ms|@0.000001', 'h:3|h|@0.000001', 'd:3|d|@0.000001');
+    const b = flush();
+    const s = summary(b, 't').summary;
+    assert.equal(s.samples, 1);
+    assert.equal(Math.round(s.count), 1_000_000);
+    assert.equal(Math.round(histogram(b, 'h').histogram.count), 1_000_000);
+    assert.equal(Math.round(distribution(b, 'd').distribution.count), 1_000_000);
   });
 
   it('keeps many values', () => {
@@ -228,11 +277,7 @@ describe('StatsdAggregator: timers and histograms', () => {
 
 describe('summarize: percentile semantics', () => {
   const q = (values: number[], percentiles: number[]): number[] =>
-    summarize(
-      Float64Array.from(values),
-      values.length,
-      percentiles.map((p) => p / 100),
-    ).quantiles.map((x) => x.value);
+    summarize(Float64Array.from(values), values.length, percentiles).quantiles.map((x) => x.value);
   it('takes the value at nearest rank round(p/100 * n)', () => {
     const ten = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
     assert.deepEqual(
@@ -242,6 +287,14 @@ describe('summarize: percentile semantics', () => {
   });
   it('gives the only value for one sample', () => {
     assert.deepEqual(q([42], [1, 50, 99]), [42, 42, 42]);
+  });
+  it('leaves out count, sum and mean of a percentile that covers no value', () => {
+    assert.deepEqual(summarize(Float64Array.from([1, 2, 3]), 3, [10]).quantiles, [
+      { quantile: 0.1, value: 1 },
+    ]);
+  });
+  it('labels 99.9 as 0.999, not 0.9990000000000001', () => {
+    assert.equal(summarize(Float64Array.from([1, 2]), 2, [99.9]).quantiles[0]?.quantile, 0.999);
   });
   it('takes the median as Etsy does', () => {
     assert.equal(summarize(Float64Array.from([3, 1, 2]), 3, []).median, 2);
@@ -286,14 +339,15 @@ describe('StatsdAggregator: series identity', () => {
     assert.equal(agg.size, 1);
   });
 
-  it('keeps different tags, names and types apart', () => {
+  it('keeps different tags and names apart', () => {
     const { feed, flush } = setup();
-    feed('x:1|c', 'x:2|c|#a:1', 'x:3|c|#a:2', 'x:4|g', 'x:5|ms', 'x:6|h', 'x:7|s', 'y:8|c');
+    feed('x:1|c', 'x:2|c|#a:1', 'x:3|c|#a:2', 'y:8|c', 'c:1|c|#a:1|c:abc', 'c:1|c|#a:1|c:def');
     const b = flush();
-    assert.equal(b.length, 8);
+    assert.equal(b.length, 6);
     assert.equal(counter(b, 'y').value, 8);
     const kinds = b.filter((m) => m.name === 'x').map((m: Metric) => m.kind);
-    assert.deepEqual(kinds.sort(), ['counter', 'counter', 'counter', 'gauge', 'gauge', 'summary', 'summary']);
+    assert.deepEqual(kinds, ['counter', 'counter', 'counter']);
+    assert.equal(counter(b, 'c', { container_id: 'def' }).value, 1);
   });
 
   it('finds every series again once the key table has grown', () => {
@@ -351,5 +405,211 @@ describe('StatsdAggregator: series identity', () => {
     feed('g:2|g\nc:5|c\nt:9|ms');
     flush();
     assert.deepEqual(first, copy);
+  });
+});
+
+describe('StatsdAggregator: histograms', () => {
+  it('counts values into the bins the selector picks, weighted by 1/rate', () => {
+    const { feed, flush } = setup({
+      histogramBins: { default: [10, 100], rules: [{ name: 'fast.*', bins: [1, 2] }] },
+    });
+    feed('slow.x:5|h\nslow.x:10|h\nslow.x:50|h|@0.5\nslow.x:1000|h', 'fast.y:1.5|h');
+    const b = flush();
+    const slow = histogram(b, 'slow.x').histogram;
+    assert.deepEqual(
+      slow.bins.map((x) => [x.le, x.count, x.sum, x.min, x.max]),
+      [
+        [10, 2, 15, 5, 10],
+        [100, 2, 100, 50, 50],
+        [Infinity, 1, 1000, 1000, 1000],
+      ],
+    );
+    assert.equal(slow.count, 5);
+    assert.equal(slow.sum, 1115);
+    assert.deepEqual(
+      histogram(b, 'fast.y').histogram.bins.map((x) => x.le),
+      [1, 2, Infinity],
+    );
+  });
+
+  it('emits only updated histograms, each interval from empty bins', () => {
+    const { feed, flush } = setup({ histogramBins: { default: [1] } });
+    feed('h:0.5|h');
+    assert.equal(histogram(flush(), 'h').histogram.count, 1);
+    assert.deepEqual(flush(), []);
+    feed('h:2|h');
+    assert.deepEqual(
+      histogram(flush(), 'h').histogram.bins.map((x) => x.count),
+      [0, 1],
+    );
+  });
+});
+
+describe('StatsdAggregator: distributions', () => {
+  it('sketches values, weighted by 1/rate, with the configured percentiles', () => {
+    const { feed, flush } = setup({ percentiles: [50, 99] });
+    const lines: string[] = [];
+    for (let i = 1; i <= 1000; i++) lines.push(`d:${i}|d`);
+    feed(lines.join('\n'), 'd:5000:6000|d|@0.5');
+    const d = distribution(flush(), 'd').distribution;
+    assert.equal(d.count, 1004);
+    assert.equal(d.sum, 500500 + 2 * 11000);
+    assert.equal(d.min, 1);
+    assert.equal(d.max, 6000);
+    assert.deepEqual(
+      d.quantiles.map((q) => q.quantile),
+      [0.5, 0.99],
+    );
+    const median = d.quantiles[0]?.value as number;
+    assert.ok(Math.abs(median - 502) <= 0.01 * 502, `median ${median}`);
+    assert.equal(d.relativeAccuracy, 0.01);
+  });
+});
+
+describe('StatsdAggregator: type conflicts', () => {
+  it('rejects a name arriving as another type, with any tags, and keeps the held series', () => {
+    const { feed, flush, rejected } = setup();
+    feed('x:1|c|#a:1', 'x:5|g', 'x:5|g|#a:1', 'x:2|ms', 'x:1|c|#a:2', 'x:5|g');
+    assert.deepEqual(rejected, ['type_conflict', 'type_conflict', 'type_conflict', 'type_conflict']);
+    const b = flush();
+    assert.deepEqual(
+      b.map((m) => [m.kind, m.tags]),
+      [
+        ['counter', [['a', '1']]],
+        ['counter', [['a', '2']]],
+      ],
+    );
+  });
+
+  it('frees the name when its series expire', () => {
+    const { feed, flush, rejected } = setup({ expiryMs: INTERVAL });
+    feed('x:1|c');
+    flush();
+    flush();
+    feed('x:5|g');
+    assert.deepEqual(rejected, []);
+    assert.equal(gauge(flush(), 'x').value, 5);
+  });
+
+  it('rejects every value of a packed line of the wrong type', () => {
+    const { feed, rejected } = setup();
+    feed('x:1|c', 'x:1:2:3|d');
+    assert.deepEqual(rejected, ['type_conflict', 'type_conflict', 'type_conflict']);
+  });
+});
+
+describe('StatsdAggregator: buckets', () => {
+  it('names metrics after the bucket of their type, the StatsD name becoming the tag name', () => {
+    const { feed, flush } = setup({ buckets: { counters: 'stats_counters', timers: 'stats_timers' } });
+    feed('req:1|c|#route:/a', 'req:2|c|#route:/a', 'lat:5|ms', 'temp:3|g');
+    const b = flush();
+    assert.equal(counter(b, 'stats_counters', { name: 'req', route: '/a' }).value, 3);
+    assert.equal(summary(b, 'stats_timers', { name: 'lat' }).summary.count, 1);
+    assert.equal(gauge(b, 'temp').value, 3);
+  });
+
+  it('lets bucket= override the destination per line (bucky dialect), and the StatsD name beat a name tag', () => {
+    const { feed, flush } = setup({ buckets: { counters: 'stats_counters' } }, { dialect: 'bucky' });
+    feed('req:1|c|#bucket=api,name=other', 'req:1|c', 'g:1|g|#bucket=api_gauges');
+    const b = flush();
+    assert.deepEqual(findMetric(b, 'api').tags, [['name', 'req']]);
+    assert.equal(counter(b, 'stats_counters', { name: 'req' }).value, 1);
+    assert.equal(gauge(b, 'api_gauges', { name: 'g' }).value, 1);
+  });
+});
+
+describe('StatsdAggregator: timestamps', () => {
+  it('forwards timestamped counters and gauges without aggregation (dogstatsd)', () => {
+    const { feed, flush, clock } = setup({ timestamps: 'forward' });
+    feed('c:1|c', 'c:2|c|T1656581300', 'c:3|c|@0.5|T1656581350', 'g:7|g|T1656581300', 'g:1|g');
+    const b = flush();
+    assert.deepEqual(
+      b.map((m) => [m.name, m.kind, (m as CounterMetric).value, m.timestamp]),
+      [
+        ['c', 'counter', 2, T0 - 100_000],
+        ['c', 'counter', 6, T0 - 50_000],
+        ['g', 'gauge', 7, T0 - 100_000],
+        ['c', 'counter', 1, clock.now()],
+        ['g', 'gauge', 1, clock.now()],
+      ],
+    );
+    // A gauge that only had forwarded points holds no value.
+    const { feed: feed2, flush: flush2 } = setup({ timestamps: 'forward' });
+    feed2('g:7|g|T1656581300');
+    assert.equal(flush2().length, 1);
+    assert.deepEqual(flush2(), []);
+  });
+
+  it('aggregates timestamped points and stamps the metric with the last one (bucky)', () => {
+    const { feed, flush, clock } = setup({ timestamps: 'aggregate' }, { dialect: 'bucky' });
+    feed('c:1|c|#timestamp=1656581300', 'c:2|c|#timestamp=1656581350');
+    const m = counter(flush(), 'c');
+    assert.equal(m.value, 3);
+    assert.equal(m.timestamp, T0 - 50_000);
+    feed('c:1|c|#timestamp=1656581350', 'c:1|c');
+    assert.equal(counter(flush(), 'c').timestamp, clock.now(), 'the last point had no timestamp');
+  });
+});
+
+describe('StatsdAggregator: addValue', () => {
+  it('aggregates already parsed values as the line path does', () => {
+    const { agg, feed, flush } = setup({ expiryMs: 0 });
+    const tags = makeTags([['env', 'dev']]);
+    assert.equal(agg.addValue('req', tags, 'c', 2, 0.5), undefined);
+    feed('req:1|c|#env:dev');
+    assert.equal(agg.addValue('temp', tags, 'g', 4.4), undefined);
+    assert.equal(agg.addValue('temp', tags, 'g', -1, 1, { gaugeDelta: true }), undefined);
+    assert.equal(agg.addValue('lat', tags, 'ms', '12.5'), undefined);
+    assert.equal(agg.addValue('users', tags, 's', 'é'), undefined);
+    feed('users:é|s|#env:dev');
+    assert.equal(agg.addValue('users', tags, 's', 7), undefined);
+    assert.equal(agg.addValue('h', tags, 'h', 3), undefined);
+    assert.equal(agg.addValue('d', tags, 'd', 3), undefined);
+    const b = flush();
+    assert.equal(counter(b, 'req').value, 5);
+    assert.equal(gauge(b, 'temp').value, 4.4 - 1);
+    assert.equal(summary(b, 'lat').summary.sum, 12.5);
+    assert.equal(gauge(b, 'users').value, 2);
+    assert.equal(histogram(b, 'h').histogram.count, 1);
+    assert.equal(distribution(b, 'd').distribution.count, 1);
+  });
+
+  it('rejects what the line path rejects', () => {
+    const { agg } = setup();
+    assert.equal(agg.addValue('', [], 'c', 1), 'empty_name');
+    assert.equal(agg.addValue('a', [], 'c', 'x'), 'bad_value');
+    assert.equal(agg.addValue('a', [], 'c', ''), 'bad_value');
+    assert.equal(agg.addValue('a', [], 'c', Infinity), 'bad_value');
+    assert.equal(agg.addValue('a', [], 's', ''), 'missing_value');
+    assert.equal(agg.addValue('a', [], 'c', 1, 0), 'bad_sample_rate');
+    assert.equal(agg.addValue('a', [], 'c', 1), undefined);
+    assert.equal(agg.addValue('a', [], 'g', 1), 'type_conflict');
+  });
+
+  it('forwards or stamps timestamped values as configured', () => {
+    const { agg, flush } = setup({ timestamps: 'aggregate' });
+    agg.addValue('c', [], 'c', 1, 1, { timestamp: T0 - 5000 });
+    assert.equal(counter(flush(), 'c').timestamp, T0 - 5000);
+  });
+});
+
+describe('StatsdAggregator: mapping hook', () => {
+  it('renames new series, merges tags and drops what the mapper drops', () => {
+    const { feed, flush, agg } = setup({
+      mapper: {
+        map: (name) =>
+          name.startsWith('debug.')
+            ? 'drop'
+            : name.startsWith('prod.')
+              ? { name: 'api_requests', tags: makeTags([['env', 'prod']]), honorTags: false }
+              : undefined,
+      },
+    });
+    feed('prod.a:1|c|#env:x', 'prod.a:1|c|#env:x', 'debug.x:1|c', 'debug.x:1|c', 'other:1|c');
+    const b = flush();
+    assert.equal(counter(b, 'api_requests', { env: 'prod' }).value, 2);
+    assert.equal(counter(b, 'other').value, 1);
+    assert.equal(b.length, 2);
+    assert.equal(agg.mappedDrops, 2);
   });
 });

@@ -1,46 +1,109 @@
 /**
- * Aggregates parsed StatsD lines per flush interval into metrics, with Etsy statsd's semantics
- * (lib/process_metrics.js) for timers and the Telegraf/DogStatsD defaults for what is emitted:
- * counters, timers and sets only in intervals where they were updated, gauges at every flush
- * until their series expires.
+ * Aggregates StatsD values per flush interval into metrics (docs/protocol.md, "Aggregation"):
  *
- * Series identity is name + type + canonical tags. The canonical form costs a decode and a sort,
- * so lines are first looked up by their raw bytes (name and tag text as written, hashed by the
- * parser during its scan), and the canonical key is only built on a miss; the raw key is then
- * remembered as an alias of the series.
+ *   c  counter       Σ value/rate, emitted as a delta counter with its interval (rate = value/interval)
+ *   g  gauge         last value, or held value + delta; emitted at every flush until it expires
+ *   ms timer         Etsy statsd's statistics (lib/process_metrics.js), as a summary
+ *   h  histogram     fixed bins chosen per series by a HistogramSelector (core/histogram.ts)
+ *   d  distribution  a DDSketch (core/sketch.ts), mergeable across agents
+ *   s  set           number of distinct members
+ *
+ * Counters, timers, histograms, distributions and sets are emitted only in intervals where they
+ * were updated. The sample rate is a weight (1/rate), never a loop.
+ *
+ * A metric name holds one type: the first series of a name decides it, and values of another
+ * type under that name (with any tags) are rejected as `type_conflict` while it lives. Keyed
+ * by name rather than name + tags because Prometheus and OpenMetrics give a whole metric family
+ * one TYPE: `a{x="1"}` a counter and `a{x="2"}` a gauge cannot both be exposed.
+ *
+ * Series identity is destination name + canonical tags. The canonical form costs a decode and
+ * a sort, so lines are first looked up by their raw bytes (name, tag text and container id as
+ * written, hashed by the parser during its scan), and the canonical key is only built on a
+ * miss; the raw key is then remembered as an alias of the series.
  */
+import { DDSketch, percentileToQuantile } from '../../core/sketch.js';
+import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from '../../core/histogram.js';
 import type { Batch, Metric, Quantile, Summary } from '../../core/metric.js';
-import { seriesKey, type Tags } from '../../core/tags.js';
+import { makeTags, mergeTags, seriesKey, type Tags } from '../../core/tags.js';
 import {
   STATSD_COUNTER,
+  STATSD_DISTRIBUTION,
   STATSD_GAUGE,
   STATSD_HISTOGRAM,
   STATSD_SET,
   STATSD_TIMER,
-  STATSD_TYPE_COUNT,
+  STATSD_TYPE_CODES,
+  type RejectReason,
   type StatsdLine,
   type StatsdType,
+  type StatsdTypeCode,
 } from '../../protocols/statsd/parser.js';
 
+/** Per-type destination names (Bucky3's `*_bucket`); an empty or absent one keeps StatsD names. */
+export interface Buckets {
+  readonly counters?: string | undefined;
+  readonly gauges?: string | undefined;
+  readonly timers?: string | undefined;
+  readonly histograms?: string | undefined;
+  readonly sets?: string | undefined;
+  readonly distributions?: string | undefined;
+}
+
+/** What a mapping hook (core/mapping.ts's Mapper) returns for a name. */
+export interface NameMapping {
+  readonly name: string;
+  readonly tags: Tags;
+  readonly honorTags: boolean;
+}
+export interface NameMapper {
+  map(name: string, type: StatsdTypeCode): NameMapping | 'drop' | undefined;
+}
+
 export interface AggregatorOptions {
-  /** Reported as `intervalMs` of counters and summaries. */
+  /** Reported as `intervalMs` of counters, summaries, histograms and distributions. */
   readonly flushIntervalMs: number;
-  /** Percentiles in [0, 100] computed for timers and histograms. */
+  /** Percentiles in (0, 100] computed for timers and distributions. */
   readonly percentiles: readonly number[];
   /** Series not updated for this long are dropped at a flush; 0 keeps them forever. */
   readonly expiryMs: number;
+  /** Bins of histograms (`h`); default bins when absent. */
+  readonly histogramBins?: Partial<HistogramBinsConfig> | undefined;
+  readonly buckets?: Buckets | undefined;
+  /**
+   * What a point's own timestamp does: `forward` (DogStatsD's `|T`) emits counters and gauges
+   * with a timestamp unaggregated, each at its time; `aggregate` (Bucky3's `timestamp=`)
+   * aggregates them as usual and stamps the series' metric with the time of its last point.
+   */
+  readonly timestamps?: 'forward' | 'aggregate' | undefined;
+  /** Relative accuracy of distribution sketches; default 1 %. */
+  readonly sketchAccuracy?: number | undefined;
+  /** Renames series (statsd_exporter-style mapping), consulted once per new series. */
+  readonly mapper?: NameMapper | undefined;
+}
+
+/** Options of `addValue`. */
+export interface AddValueOptions {
+  /** Gauges only: add the value to the held one instead of replacing it. */
+  readonly gaugeDelta?: boolean;
+  /** The point's own time, ms since the epoch (see AggregatorOptions.timestamps). */
+  readonly timestamp?: number;
 }
 
 const HELP: readonly string[] = [
   'StatsD counter: total of the interval (per-second rate = value / interval).',
   'StatsD gauge: last value received.',
   'StatsD timer: distribution of the values received in the interval.',
-  'StatsD histogram: distribution of the values received in the interval.',
+  'StatsD histogram: values received in the interval, counted in bins.',
   'StatsD set: number of distinct members received in the interval.',
+  'StatsD distribution: sketch of the values received in the interval.',
 ];
+
+const TYPE_INDEX: Readonly<Record<StatsdTypeCode, StatsdType>> = { c: 0, g: 1, ms: 2, h: 3, s: 4, d: 5 };
 
 /** Raw spellings remembered per series; past this, yet another tag order takes the slow path. */
 const MAX_ALIASES = 8;
+/** Raw keys remembered as conflicting or dropped, beyond which such lines take the slow path. */
+const MAX_NEGATIVE_KEYS = 4096;
 
 class Series {
   /** Raw spellings of this series in the key table. */
@@ -51,23 +114,33 @@ class Series {
   lastSeen: number;
   /** Counter: sum of value / sample rate. Gauge: last value. */
   value = 0;
-  /** Timer/histogram: observations scaled by 1 / sample rate. */
+  /** Gauge: a value was set (forwarded points do not set it). */
+  hasValue = false;
+  /** Timer: observations scaled by 1 / sample rate. */
   count = 0;
-  /** Timer/histogram: values received, the first `n` slots used. */
+  /** Timer: values received, the first `n` slots used. */
   values: Float64Array;
   n = 0;
   /** Set: members of this interval (as byte-exact keys). */
   members: Set<string> | null;
+  histogram: HistogramAccumulator | null;
+  sketch: DDSketch | null;
+  /** Time of the interval's last point when it had its own (aggregate mode); 0 = flush time. */
+  pointTime = 0;
 
   constructor(
     readonly name: string,
     readonly tags: Tags,
     readonly type: StatsdType,
     now: number,
+    bins: readonly number[] | null,
+    sketchAccuracy: number,
   ) {
     this.lastSeen = now;
-    this.values = type === STATSD_TIMER || type === STATSD_HISTOGRAM ? new Float64Array(16) : EMPTY_VALUES;
+    this.values = type === STATSD_TIMER ? new Float64Array(16) : EMPTY_VALUES;
     this.members = type === STATSD_SET ? new Set() : null;
+    this.histogram = bins !== null ? new HistogramAccumulator(bins) : null;
+    this.sketch = type === STATSD_DISTRIBUTION ? new DDSketch({ relativeAccuracy: sketchAccuracy }) : null;
   }
 
   addValue(v: number): void {
@@ -82,15 +155,17 @@ class Series {
 
 const EMPTY_VALUES = new Float64Array(0);
 
-/** A series as written on the wire: name bytes, type and raw tag bytes. */
+/** A series as written on the wire: name bytes, type, raw tag bytes and container id. */
 class RawKey {
   constructor(
     readonly hash: number,
     readonly type: StatsdType,
-    /** Name bytes then raw tag bytes. */
+    /** Name bytes, raw tag bytes, container id bytes. */
     readonly bytes: DataView,
     readonly nameLength: number,
-    readonly series: Series,
+    readonly tagsLength: number,
+    /** The series, or a rejection (`type_conflict`) or null (dropped by mapping) for this key. */
+    readonly series: Series | RejectReason | null,
   ) {}
 }
 
@@ -110,7 +185,7 @@ class RawKeyTable {
     this.mask = capacity - 1;
   }
 
-  find(line: StatsdLine): Series | undefined {
+  find(line: StatsdLine): RawKey | undefined {
     const h = line.keyHash;
     const hashes = this.hashes;
     const keys = this.keys;
@@ -118,7 +193,8 @@ class RawKeyTable {
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const k = keys[i];
       if (k === undefined) return undefined;
-      if (hashes[i] === h && k.type === line.type && line.sameKey(k.bytes, k.nameLength)) return k.series;
+      if (hashes[i] === h && k.type === line.type && line.sameKey(k.bytes, k.nameLength, k.tagsLength))
+        return k;
     }
   }
 
@@ -147,26 +223,52 @@ class RawKeyTable {
   }
 }
 
-function perType<T>(make: () => T): T[] {
-  const out: T[] = [];
-  for (let t = 0; t < STATSD_TYPE_COUNT; t++) out.push(make());
-  return out;
+/** A counter or gauge point with its own timestamp, forwarded without aggregation. */
+class Forwarded {
+  constructor(
+    readonly series: Series,
+    readonly value: number,
+    readonly timestamp: number,
+  ) {}
 }
 
 export class StatsdAggregator {
   private raw = new RawKeyTable();
-  /** Per type: seriesKey(name, canonical tags) → series. */
-  private canonical: Map<string, Series>[] = perType(() => new Map());
+  /** seriesKey(destination name, canonical tags) → series. */
+  private canonical = new Map<string, Series>();
+  /** Destination name → the type its live series hold (rebuilt from the survivors on eviction). */
+  private names = new Map<string, StatsdType>();
   private series: Series[] = [];
-  private readonly quantiles: readonly number[];
+  private forwarded: Forwarded[] = [];
+  private readonly selector: HistogramSelector;
+  /** Destination name per type; '' keeps the StatsD name. */
+  private readonly buckets: readonly string[];
+  private readonly forward: boolean;
+  private readonly sketchAccuracy: number;
+  private negativeKeys = 0;
+  /** The series of the previous value, for later values of the same line. */
+  private last: Series | RejectReason | null = null;
   /** Series dropped by expiry, over the aggregator's life. */
   evicted = 0;
+  /** Values dropped by a mapping rule's `action: drop`, over the aggregator's life. */
+  mappedDrops = 0;
 
   constructor(
     private readonly options: AggregatorOptions,
     private readonly now: () => number = Date.now,
   ) {
-    this.quantiles = options.percentiles.map((p) => p / 100);
+    this.selector = new HistogramSelector(options.histogramBins ?? {});
+    const b = options.buckets ?? {};
+    this.buckets = [
+      b.counters ?? '',
+      b.gauges ?? '',
+      b.timers ?? '',
+      b.histograms ?? '',
+      b.sets ?? '',
+      b.distributions ?? '',
+    ];
+    this.forward = options.timestamps === 'forward';
+    this.sketchAccuracy = options.sketchAccuracy ?? 0.01;
   }
 
   /** Number of series held. */
@@ -174,46 +276,187 @@ export class StatsdAggregator {
     return this.series.length;
   }
 
-  /** Adds one parsed line. */
-  add(line: StatsdLine): void {
-    let s = this.raw.find(line);
-    if (s === undefined) s = this.resolve(line);
+  /** Adds one parsed value; returns why it was rejected, if it was. */
+  add(line: StatsdLine): RejectReason | undefined {
+    let s: Series | RejectReason | null;
+    if (line.sameSeries) {
+      s = this.last;
+    } else {
+      const k = line.slowKey ? undefined : this.raw.find(line);
+      s = k !== undefined ? k.series : this.resolve(line);
+      this.last = s;
+    }
+    if (s === null) {
+      this.mappedDrops++;
+      return undefined;
+    }
+    if (typeof s === 'string') return s;
+    const type = line.type;
+    const weight = line.sampleRate === 1 ? 1 : 1 / line.sampleRate;
+    if (line.timestamp !== 0 && this.forward) {
+      // Parsers forward only counters and gauges (parse.go drops other timestamped types).
+      this.forwarded.push(
+        new Forwarded(s, type === STATSD_COUNTER ? line.value * weight : line.value, line.timestamp),
+      );
+      return undefined;
+    }
     s.updated = true;
-    switch (line.type) {
+    s.pointTime = line.timestamp;
+    switch (type) {
       case STATSD_COUNTER:
-        s.value += line.sampleRate === 1 ? line.value : line.value / line.sampleRate;
+        s.value += weight === 1 ? line.value : line.value * weight;
         break;
       case STATSD_GAUGE:
-        s.value = line.value;
+        s.value = line.gaugeDelta && s.hasValue ? s.value + line.value : line.value;
+        s.hasValue = true;
         break;
       case STATSD_SET:
         (s.members as Set<string>).add(line.memberKey());
         break;
-      default:
+      case STATSD_TIMER:
         s.addValue(line.value);
-        s.count += line.sampleRate === 1 ? 1 : 1 / line.sampleRate;
+        s.count += weight;
+        break;
+      case STATSD_HISTOGRAM:
+        (s.histogram as HistogramAccumulator).add(line.value, weight);
+        break;
+      default:
+        (s.sketch as DDSketch).add(line.value, weight);
     }
+    return undefined;
+  }
+
+  /**
+   * Adds an already parsed value (the JSON source's path; slower than `add`, same semantics).
+   * `tags` must be canonical (sorted, keys unique: made with makeTags). `value` is a number, or
+   * for a set any member (numbers become their decimal text); numeric text is read as a number
+   * for the other types. Returns why the value was rejected, if it was.
+   */
+  addValue(
+    name: string,
+    tags: Tags,
+    type: StatsdTypeCode,
+    value: number | string,
+    sampleRate = 1,
+    options?: AddValueOptions,
+  ): RejectReason | undefined {
+    const t = TYPE_INDEX[type];
+    if (t === undefined) return 'unknown_type';
+    if (name === '') return 'empty_name';
+    let v = NaN;
+    let member = '';
+    if (t === STATSD_SET) {
+      member = typeof value === 'number' ? String(value) : value;
+      if (member === '') return 'missing_value';
+      // The byte-exact key the line path uses.
+      member = Buffer.from(member, 'utf8').toString('latin1');
+    } else {
+      v = typeof value === 'number' ? value : value.trim() === '' ? NaN : Number(value);
+      if (!Number.isFinite(v)) return 'bad_value';
+    }
+    if (!(sampleRate > 0 && sampleRate <= 1)) return 'bad_sample_rate';
+    const s = this.resolveNamed(name, tags, t, undefined);
+    if (s === null) {
+      this.mappedDrops++;
+      return undefined;
+    }
+    if (typeof s === 'string') return s;
+    const weight = 1 / sampleRate;
+    const timestamp = options?.timestamp ?? 0;
+    if (timestamp !== 0 && this.forward && (t === STATSD_COUNTER || t === STATSD_GAUGE)) {
+      this.forwarded.push(new Forwarded(s, t === STATSD_COUNTER ? v * weight : v, timestamp));
+      return undefined;
+    }
+    s.updated = true;
+    s.pointTime = timestamp;
+    switch (t) {
+      case STATSD_COUNTER:
+        s.value += v * weight;
+        break;
+      case STATSD_GAUGE:
+        s.value = options?.gaugeDelta === true && s.hasValue ? s.value + v : v;
+        s.hasValue = true;
+        break;
+      case STATSD_SET:
+        (s.members as Set<string>).add(member);
+        break;
+      case STATSD_TIMER:
+        s.addValue(v);
+        s.count += weight;
+        break;
+      case STATSD_HISTOGRAM:
+        (s.histogram as HistogramAccumulator).add(v, weight);
+        break;
+      default:
+        (s.sketch as DDSketch).add(v, weight);
+    }
+    return undefined;
   }
 
   /** Finds or creates the series of a line whose raw key is unknown, and remembers the key. */
-  private resolve(line: StatsdLine): Series {
+  private resolve(line: StatsdLine): Series | RejectReason | null {
     const type = line.type;
-    const name = line.name();
-    const tags = line.tags();
-    const canonical = this.canonical[type] as Map<string, Series>;
-    const ckey = seriesKey(name, tags);
-    let s = canonical.get(ckey);
-    if (s === undefined) {
-      s = new Series(name, tags, type, this.now());
-      canonical.set(ckey, s);
-      this.series.push(s);
-    }
-    if (s.aliases.length < MAX_ALIASES) {
+    const s = this.resolveNamed(line.name(), line.tags(), type, line.bucket());
+    if (line.slowKey) return s;
+    const remember =
+      s instanceof Series ? s.aliases.length < MAX_ALIASES : this.negativeKeys < MAX_NEGATIVE_KEYS;
+    if (remember) {
       const b = line.keyBytes();
       const bytes = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const key = new RawKey(line.keyHash, type, bytes, line.nameEnd - line.nameStart, s);
-      s.aliases.push(key);
+      const key = new RawKey(
+        line.keyHash,
+        type,
+        bytes,
+        line.nameEnd - line.nameStart,
+        line.tagsEnd - line.tagsStart,
+        s,
+      );
+      if (s instanceof Series) s.aliases.push(key);
+      else this.negativeKeys++;
       this.raw.add(key);
+    }
+    return s;
+  }
+
+  /** The series of a StatsD name and tags after mapping and bucket rules, created if needed. */
+  private resolveNamed(
+    name: string,
+    tags: Tags,
+    type: StatsdType,
+    bucket: string | undefined,
+  ): Series | RejectReason | null {
+    const mapper = this.options.mapper;
+    if (mapper !== undefined) {
+      const m = mapper.map(name, STATSD_TYPE_CODES[type]);
+      if (m === 'drop') return null;
+      if (m !== undefined) {
+        if (m.name === '') return 'empty_name';
+        name = m.name;
+        tags = m.honorTags ? mergeTags(tags, m.tags) : mergeTags(m.tags, tags);
+      }
+    }
+    // Bucky3: the bucket is the measurement and the StatsD name becomes the tag `name`.
+    const dest = bucket ?? (this.buckets[type] as string);
+    if (dest !== '') {
+      tags = mergeTags(makeTags([['name', name]]), tags);
+      name = dest;
+    }
+    const owner = this.names.get(name);
+    if (owner !== undefined && owner !== type) return 'type_conflict';
+    const ckey = seriesKey(name, tags);
+    let s = this.canonical.get(ckey);
+    if (s === undefined) {
+      s = new Series(
+        name,
+        tags,
+        type,
+        this.now(),
+        type === STATSD_HISTOGRAM ? this.selector.select(name, tags) : null,
+        this.sketchAccuracy,
+      );
+      this.canonical.set(ckey, s);
+      this.series.push(s);
+      if (owner === undefined) this.names.set(name, type);
     }
     return s;
   }
@@ -227,19 +470,47 @@ export class StatsdAggregator {
     const out: Metric[] = [];
     const expiry = this.options.expiryMs;
     const interval = intervalMs;
+    const percentiles = this.options.percentiles;
     let expired = 0;
+    for (const f of this.forwarded) {
+      const s = f.series;
+      s.lastSeen = now;
+      out.push(
+        s.type === STATSD_COUNTER
+          ? {
+              kind: 'counter',
+              name: s.name,
+              tags: s.tags,
+              timestamp: f.timestamp,
+              help: HELP[0],
+              temporality: 'delta',
+              value: f.value,
+              intervalMs: this.options.flushIntervalMs,
+            }
+          : {
+              kind: 'gauge',
+              name: s.name,
+              tags: s.tags,
+              timestamp: f.timestamp,
+              help: HELP[1],
+              value: f.value,
+            },
+      );
+    }
+    if (this.forwarded.length > 0) this.forwarded = [];
     for (const s of this.series) {
       if (s.updated) {
         s.updated = false;
         s.lastSeen = now;
         const help = HELP[s.type];
+        const timestamp = s.pointTime !== 0 ? s.pointTime : now;
         switch (s.type) {
           case STATSD_COUNTER:
             out.push({
               kind: 'counter',
               name: s.name,
               tags: s.tags,
-              timestamp: now,
+              timestamp,
               help,
               temporality: 'delta',
               value: s.value,
@@ -248,39 +519,61 @@ export class StatsdAggregator {
             s.value = 0;
             break;
           case STATSD_GAUGE:
-            out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp: now, help, value: s.value });
+            out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: s.value });
             break;
           case STATSD_SET: {
             const members = s.members as Set<string>;
-            out.push({
-              kind: 'gauge',
-              name: s.name,
-              tags: s.tags,
-              timestamp: now,
-              help,
-              value: members.size,
-            });
+            out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: members.size });
             s.members = new Set();
             break;
           }
-          default:
+          case STATSD_TIMER:
             out.push({
               kind: 'summary',
               name: s.name,
               tags: s.tags,
-              timestamp: now,
+              timestamp,
               help,
               intervalMs: interval,
-              summary: summarize(s.values.subarray(0, s.n), s.count, this.quantiles),
+              summary: summarize(s.values.subarray(0, s.n), s.count, percentiles),
             });
             s.n = 0;
             s.count = 0;
             // Give back the memory of a burst.
             if (s.values.length > 1024) s.values = new Float64Array(16);
+            break;
+          case STATSD_HISTOGRAM: {
+            const h = s.histogram as HistogramAccumulator;
+            out.push({
+              kind: 'histogram',
+              name: s.name,
+              tags: s.tags,
+              timestamp,
+              help,
+              intervalMs: interval,
+              histogram: h.snapshot(),
+            });
+            h.clear();
+            break;
+          }
+          default: {
+            const sketch = s.sketch as DDSketch;
+            out.push({
+              kind: 'distribution',
+              name: s.name,
+              tags: s.tags,
+              timestamp,
+              help,
+              intervalMs: interval,
+              distribution: sketch.snapshot(percentiles),
+            });
+            sketch.clear();
+          }
         }
+        s.pointTime = 0;
       } else if (expiry > 0 && now - s.lastSeen >= expiry) {
         expired++;
-      } else if (s.type === STATSD_GAUGE) {
+      } else if (s.type === STATSD_GAUGE && s.hasValue) {
         out.push({
           kind: 'gauge',
           name: s.name,
@@ -298,28 +591,37 @@ export class StatsdAggregator {
   /** Rebuilds the tables without expired series (swapping beats deleting from big maps). */
   private evict(now: number, expiry: number, expired: number): void {
     const raw = new RawKeyTable();
-    const canonical = perType(() => new Map<string, Series>());
+    const canonical = new Map<string, Series>();
+    const names = new Map<string, StatsdType>();
     const kept: Series[] = [];
     for (const s of this.series) {
       if (now - s.lastSeen >= expiry) continue;
       kept.push(s);
-      (canonical[s.type] as Map<string, Series>).set(seriesKey(s.name, s.tags), s);
+      canonical.set(seriesKey(s.name, s.tags), s);
+      names.set(s.name, s.type);
       for (const a of s.aliases) raw.add(a);
     }
+    // Remembered conflicts and drops are forgotten with the table: they are rebuilt on demand.
     this.raw = raw;
     this.canonical = canonical;
+    this.names = names;
     this.series = kept;
+    this.negativeKeys = 0;
+    this.last = null;
     this.evicted += expired;
   }
 }
 
 /**
- * Timer statistics as Etsy statsd computes them: over the sorted values, population standard
- * deviation, the median as the middle value (or the mean of the two middle ones), and each
- * percentile p as the value at nearest rank round(p/100 * n) (1-based, at least 1).
+ * Timer statistics as Etsy statsd computes them (lib/process_metrics.js): over the values sorted
+ * ascending, sums accumulated in that order, population standard deviation, the median as the
+ * middle value (or the mean of the two middle ones), and for each percentile p (in [0, 100]) the
+ * n = round(p/100 × samples) lowest values (all of them when there is one): `value` is the highest of them
+ * (`upper_p`), with their `count`, `sum` and `mean`. A percentile that covers no value reports
+ * the minimum as its value and leaves out count, sum and mean (Etsy leaves out the keys).
  * `values` is sorted in place.
  */
-export function summarize(values: Float64Array, count: number, quantiles: readonly number[]): Summary {
+export function summarize(values: Float64Array, count: number, percentiles: readonly number[]): Summary {
   const n = values.length;
   values.sort();
   let sum = 0;
@@ -339,9 +641,18 @@ export function summarize(values: Float64Array, count: number, quantiles: readon
   const median =
     n % 2 === 1 ? (values[mid] as number) : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
   const qs: Quantile[] = [];
-  for (const q of quantiles) {
-    const rank = Math.round(q * n);
-    qs.push({ quantile: q, value: values[rank > 0 ? rank - 1 : 0] as number });
+  for (const p of percentiles) {
+    // p / 100 * n, in Etsy's order of operations, so ranks round alike at .5.
+    const rank = n === 1 ? 1 : Math.round((p / 100) * n);
+    const q = percentileToQuantile(p);
+    if (rank === 0) {
+      qs.push({ quantile: q, value: values[0] as number });
+      continue;
+    }
+    // Etsy's cumulative sums are the same left-to-right additions: prefix sums are exact matches.
+    let s = 0;
+    for (let i = 0; i < rank; i++) s += values[i] as number;
+    qs.push({ quantile: q, value: values[rank - 1] as number, count: rank, sum: s, mean: s / rank });
   }
   return {
     count,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import type { Issue } from '../../config/schema.js';
 import { ManualClock } from '../../core/clock.js';
@@ -44,6 +46,12 @@ describe('statsd config', () => {
       { percentiles: [101] },
       { receive_buffer_bytes: -1 },
       { flush_intervl: '10s' },
+      { dialect: 'graphite' },
+      { mode: 'loose' },
+      { timestamp_window: 'soon' },
+      { histogram_bins: { default: [2, 1] } },
+      { counters_bucket: ['x'] },
+      { mappings: [{ match: '/(/', name: 'x' }] },
     ]) {
       const issues: Issue[] = [];
       statsdSource.schema.parse(bad, [], issues);
@@ -85,17 +93,22 @@ describe('statsd source over UDP', () => {
       assert.equal((findMetric(first, 'users') as GaugeMetric).value, 2);
 
       assert.equal(ctx.stats.total('lines_received'), 9);
-      assert.equal(ctx.stats.total('lines_rejected'), 2);
+      assert.equal(ctx.stats.total('lines_rejected'), 1);
       assert.ok(ctx.stats.total('bytes_received') > 50);
       assert.deepEqual(
         source.recentRejections().map((r) => r.reason),
-        ['missing_value', 'unsupported_event'],
+        ['missing_value'],
+      );
+      assert.deepEqual(
+        ctx.events.map((e) => e.kind === 'event' && [e.title, e.text]),
+        [['a', 'b']],
       );
       const self = ctx.stats.toMetrics(0);
       assert.equal(
-        (findMetric(self, 'sluice_lines_rejected', { reason: 'unsupported_event' }) as CounterMetric).value,
+        (findMetric(self, 'sluice_lines_rejected', { reason: 'missing_value' }) as CounterMetric).value,
         1,
       );
+      assert.equal((findMetric(self, 'sluice_events_received', { kind: 'event' }) as CounterMetric).value, 1);
 
       // Counted after the last flush, delivered by stop.
       const before = ctx.batches.length;
@@ -205,6 +218,39 @@ describe('statsd source over UDP', () => {
   });
 });
 
+describe('statsd source over TCP and gzip-compressed UDP', () => {
+  it('aggregates lines from a TCP stream split anywhere, and compressed datagrams, like plain UDP', async () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(
+      config({ listen: ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0'], decompress: 'auto' }),
+      ctx,
+    );
+    await source.start();
+    try {
+      const [udp, tcp] = source.bound();
+      const conn = net.connect(tcp?.port as number, '127.0.0.1');
+      await new Promise<void>((resolve) => conn.once('connect', () => resolve()));
+      // A line cut across writes is reassembled by the transport before the parser sees it.
+      conn.write('streamed:2|c|#via:tc');
+      conn.write('p\nstreamed:3|c|#via:tcp\n');
+      await new Promise<void>((resolve) => conn.end(resolve));
+      const client = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) =>
+        client.send(gzipSync('zipped:5|c'), udp?.port as number, '127.0.0.1', (e) =>
+          e ? reject(e) : resolve(),
+        ),
+      );
+      client.close();
+      await until(() => ctx.stats.total('lines_received') === 3, 'three lines');
+      source.flush();
+      assert.equal((findMetric(ctx.metrics(), 'streamed', { via: 'tcp' }) as CounterMetric).value, 5);
+      assert.equal((findMetric(ctx.metrics(), 'zipped') as CounterMetric).value, 5);
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
 describe('statsd source without a socket', () => {
   it('warns about rejected lines at most once a minute, with counts and the last line', () => {
     const clock = new ManualClock();
@@ -237,5 +283,75 @@ describe('statsd source without a socket', () => {
     source.flush();
     assert.equal(held(), 0);
     assert.equal(ctx.stats.total('series_evicted'), 2);
+  });
+});
+
+describe('statsd source: dialects, repairs, conflicts and events', () => {
+  it('counts type conflicts and repairs by reason, and hands events on per datagram', () => {
+    const clock = new ManualClock(1656581400_000);
+    const ctx = testSourceContext({ clock });
+    const source = new StatsdSource(config({ dialect: 'etsy' }), ctx);
+    source.receive(Buffer.from('x:1|c\nx:2|g\ny:1|d\ng:5|g\ng:+2|g\n_e{1,1}:a|b\n_sc|up|0'));
+    assert.equal(ctx.events.length, 2);
+    source.receive(Buffer.from('z:1|c|@2'));
+    source.flush();
+    const self = ctx.stats.toMetrics(0);
+    const stat = (name: string, tags: Record<string, string>): number =>
+      (findMetric(self, name, tags) as CounterMetric).value;
+    assert.equal(stat('sluice_lines_rejected', { reason: 'type_conflict' }), 1);
+    assert.equal(stat('sluice_lines_repaired', { reason: 'unknown_type_as_counter' }), 1);
+    assert.equal(stat('sluice_lines_repaired', { reason: 'sample_rate_clamped' }), 1);
+    assert.equal(stat('sluice_events_received', { kind: 'service_check' }), 1);
+    const b = ctx.metrics();
+    assert.equal((findMetric(b, 'g') as GaugeMetric).value, 7, 'etsy: +2 is a delta');
+    assert.equal((findMetric(b, 'y') as CounterMetric).value, 1, 'etsy: d counts');
+    assert.equal((findMetric(b, 'z') as CounterMetric).value, 1);
+    assert.deepEqual(source.recentRejections(), [{ reason: 'type_conflict', line: 'x:2|g' }]);
+  });
+
+  it('rejects in strict mode what lenient mode repairs', () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config({ mode: 'strict' }), ctx);
+    source.receive(Buffer.from('z:1|c|@2\nz:1|c|x'));
+    assert.equal(ctx.stats.total('lines_rejected'), 2);
+    assert.equal(ctx.stats.total('lines_repaired'), 0);
+  });
+
+  it('applies buckets and the timestamp window from the config', () => {
+    const clock = new ManualClock(1656581400_000);
+    const ctx = testSourceContext({ clock });
+    const source = new StatsdSource(
+      config({ dialect: 'bucky', counters_bucket: 'stats_counters', timestamp_window: '60s' }),
+      ctx,
+    );
+    source.receive(Buffer.from('req:1|c|#timestamp=1656581370\nreq:1|c|#timestamp=1656581300'));
+    source.flush();
+    const m = findMetric(ctx.metrics(), 'stats_counters', { name: 'req' }) as CounterMetric;
+    assert.equal(m.value, 1);
+    assert.equal(m.timestamp, 1656581370_000);
+    assert.equal(ctx.stats.total('lines_rejected'), 1);
+  });
+});
+
+describe('statsd source: mappings', () => {
+  it('turns dotted names into a name and tags, and drops what a rule drops', () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(
+      config({
+        mappings: [
+          { match: '*.*.api.requests', name: 'api_requests', tags: { env: '$1', host: '$2' } },
+          { match: 'debug.*', action: 'drop' },
+        ],
+      }),
+      ctx,
+    );
+    source.receive(
+      Buffer.from('prod.web01.api.requests:1|c\nprod.web01.api.requests:2|c\ndebug.x:1|c\nother:1|c'),
+    );
+    source.flush();
+    const b = ctx.metrics();
+    assert.equal((findMetric(b, 'api_requests', { env: 'prod', host: 'web01' }) as CounterMetric).value, 3);
+    assert.equal((findMetric(b, 'other') as CounterMetric).value, 1);
+    assert.equal(b.length, 2);
   });
 });

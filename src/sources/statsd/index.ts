@@ -1,21 +1,25 @@
 /**
- * The `statsd` source: listens for StatsD datagrams on UDP and emits one aggregated batch per
- * flush interval.
+ * The `statsd` source: listens for StatsD datagrams (UDP, TCP, Unix sockets, through
+ * src/sources/transport) and emits one aggregated batch per flush interval, and events and
+ * service checks as they arrive.
  *
  * UDP has no back-pressure: a datagram that arrives while the socket buffer is full is lost in
  * the kernel, unseen. So the receive path does as little as possible (byte-level parse straight
  * into in-place aggregates, see parser.ts and aggregator.ts), the socket asks for a large
  * receive buffer, and all the expensive work (sorting timer values, building metrics) happens
  * once per interval in `flush`. Stopping flushes what the interval holds, so a SIGTERM does not
- * lose counts.
+ * lose counts. Other transports (TCP, Unix sockets, compressed payloads) hand their datagrams
+ * to `receive`, the single entry point for bytes.
  */
-import dgram from 'node:dgram';
 import type { ListeningSource, SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
+import type { Event } from '../../core/event.js';
+import { Mapper } from '../../core/mapping.js';
 import type { InferFields } from '../../config/schema.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import {
   REJECT_REASONS,
+  REPAIR_REASONS,
   RejectionLog,
   StatsdParser,
   type RejectedLine,
@@ -23,6 +27,7 @@ import {
   type StatsdLine,
   type StatsdSink,
 } from '../../protocols/statsd/parser.js';
+import { createListeners, type BoundListener, type Listeners } from '../transport/index.js';
 import { StatsdAggregator } from './aggregator.js';
 import { statsdSample, statsdSchema } from './schema.js';
 
@@ -31,29 +36,49 @@ export type StatsdConfig = InferFields<typeof statsdSchema.fields>;
 /** At most one warning about rejected lines per this period; the counters tell the rest. */
 const REJECT_WARN_INTERVAL_MS = 60_000;
 
-/** Where parsed lines go: the aggregator, or the rejection counters. */
+/** Where parsed lines go: the aggregator, the rejection and repair counters, the event list. */
 class Ingest implements StatsdSink {
+  /** Events of the datagram being parsed, handed on when it is done. */
+  events: Event[] = [];
+
   constructor(
     private readonly aggregator: StatsdAggregator,
     private readonly rejections: RejectionLog,
     private readonly rejected: Record<RejectReason, StatCounter>,
+    private readonly repaired: readonly StatCounter[],
+    private readonly eventCounts: { event: StatCounter; service_check: StatCounter },
   ) {}
+
   point(line: StatsdLine): void {
-    this.aggregator.add(line);
+    const reason = this.aggregator.add(line);
+    if (reason !== undefined) this.reject(reason, line.buf, line.start, line.end);
+    else if (line.repairs !== 0) this.repairs(line.repairs);
   }
+
   reject(reason: RejectReason, buf: Buffer, start: number, end: number): void {
     this.rejections.record(reason, buf, start, end);
     this.rejected[reason].inc();
+  }
+
+  event(event: Event, repairs: number): void {
+    this.events.push(event);
+    this.eventCounts[event.kind].inc();
+    if (repairs !== 0) this.repairs(repairs);
+  }
+
+  private repairs(mask: number): void {
+    for (let i = 0; i < this.repaired.length; i++) if ((mask & (1 << i)) !== 0) this.repaired[i]!.inc();
   }
 }
 
 export class StatsdSource implements ListeningSource {
   readonly mode = 'listening';
-  private socket: dgram.Socket | undefined;
+  private readonly listeners: Listeners;
+  private listening = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /** When the current interval began, to report the true length of a short last interval. */
   private intervalStart = 0;
-  private readonly parser = new StatsdParser();
+  private readonly parser: StatsdParser;
   private readonly aggregator: StatsdAggregator;
   private readonly rejections = new RejectionLog(16, 256);
   private readonly ingest: Ingest;
@@ -69,9 +94,33 @@ export class StatsdSource implements ListeningSource {
     private readonly config: StatsdConfig,
     private readonly ctx: SourceContext,
   ) {
+    const now = (): number => ctx.clock.now();
+    this.parser = new StatsdParser({
+      dialect: config.dialect,
+      mode: config.mode,
+      timestampWindowMs: config.timestamp_window,
+      now,
+    });
     this.aggregator = new StatsdAggregator(
-      { flushIntervalMs: config.flush_interval, percentiles: config.percentiles, expiryMs: config.expiry },
-      () => ctx.clock.now(),
+      {
+        flushIntervalMs: config.flush_interval,
+        percentiles: config.percentiles,
+        expiryMs: config.expiry,
+        histogramBins: config.histogram_bins,
+        buckets: {
+          counters: config.counters_bucket,
+          gauges: config.gauges_bucket,
+          timers: config.timers_bucket,
+          histograms: config.histograms_bucket,
+          sets: config.sets_bucket,
+          distributions: config.distributions_bucket,
+        },
+        // DogStatsD forwards timestamped points; Bucky3 (and Etsy, which has none) aggregates.
+        timestamps: config.dialect === 'dogstatsd' ? 'forward' : 'aggregate',
+        // Consulted once per new series, so the rules cost nothing for known ones.
+        mapper: config.mappings.length > 0 ? new Mapper(config.mappings) : undefined,
+      },
+      now,
     );
     const st = ctx.stats;
     this.datagrams = st.counter('datagrams_received', 'UDP datagrams received.');
@@ -85,13 +134,33 @@ export class StatsdSource implements ListeningSource {
         reason,
       });
     }
+    const repaired = REPAIR_REASONS.map((reason) =>
+      st.counter('lines_repaired', 'StatsD lines accepted after a lenient-mode repair, by reason.', {
+        reason,
+      }),
+    );
+    const events = {
+      event: st.counter('events_received', 'DogStatsD events and service checks received, by kind.', {
+        kind: 'event',
+      }),
+      service_check: st.counter('events_received', 'DogStatsD events and service checks received, by kind.', {
+        kind: 'service_check',
+      }),
+    };
     this.warnedCounts = { ...this.rejections.counts };
-    this.ingest = new Ingest(this.aggregator, this.rejections, rejected);
+    this.ingest = new Ingest(this.aggregator, this.rejections, rejected, repaired, events);
+    // Every transport hands over whole lines, so the parser sees what a UDP datagram carries.
+    this.listeners = createListeners(config.listen, config, ctx, (buf) => this.receive(buf));
   }
 
-  /** The bound UDP port (useful with port 0), or undefined when not listening. */
+  /** The first bound port (useful with port 0), or undefined when not listening. */
   get port(): number | undefined {
-    return this.socket?.address().port;
+    return this.listening ? this.listeners.bound()[0]?.port : undefined;
+  }
+
+  /** The bound listeners, with the ports chosen for port 0, in the order of `listen`. */
+  bound(): BoundListener[] {
+    return this.listeners.bound();
   }
 
   /** The most recent rejected lines, oldest first. */
@@ -103,7 +172,13 @@ export class StatsdSource implements ListeningSource {
   receive(datagram: Buffer): void {
     this.datagrams.inc();
     this.bytes.inc(datagram.length);
-    this.lines.inc(this.parser.parse(datagram, this.ingest));
+    const ingest = this.ingest;
+    this.lines.inc(this.parser.parse(datagram, ingest));
+    if (ingest.events.length > 0) {
+      const events = ingest.events;
+      ingest.events = [];
+      this.ctx.emitEvents(events);
+    }
   }
 
   /** Closes the interval and emits its batch, if it has metrics. */
@@ -123,42 +198,11 @@ export class StatsdSource implements ListeningSource {
   }
 
   async start(): Promise<void> {
-    if (this.socket !== undefined) return;
-    const { host, port } = this.config.listen;
-    const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => {
-        try {
-          socket.close();
-        } catch {
-          // already closed by the failed bind
-        }
-        reject(error);
-      };
-      socket.once('error', onError);
-      socket.bind({ port, address: host }, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
-    socket.on('error', (error) => this.ctx.fail(error));
-    socket.on('message', (msg) => {
-      try {
-        this.receive(msg);
-      } catch (error) {
-        this.ctx.fail(error);
-      }
-    });
-    this.socket = socket;
+    if (this.listening) return;
+    // Errors after start reach ctx.fail through the listeners; one in receive() does too.
+    await this.listeners.start();
+    this.listening = true;
     this.intervalStart = this.ctx.clock.now();
-    const receiveBuffer = this.sizeReceiveBuffer(socket);
-    const a = socket.address();
-    this.ctx.log.info('StatsD source listening.', {
-      address: a.address,
-      port: a.port,
-      protocol: 'udp',
-      receive_buffer_bytes: receiveBuffer,
-    });
     // Not unref'd: the flush timer is the source's heartbeat and must keep running.
     this.timer = setInterval(() => {
       try {
@@ -172,34 +216,12 @@ export class StatsdSource implements ListeningSource {
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    const socket = this.socket;
-    if (socket === undefined) return;
-    this.socket = undefined;
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    if (!this.listening) return;
+    this.listening = false;
+    // Stream listeners deliver the lines still in flight before they close.
+    await this.listeners.stop();
     // What the interval holds so far, so a shutdown loses no counts.
     this.flush();
-  }
-
-  /** Requests `receive_buffer_bytes` and returns the size the kernel granted. */
-  private sizeReceiveBuffer(socket: dgram.Socket): number {
-    const requested = this.config.receive_buffer_bytes;
-    if (requested > 0) {
-      try {
-        socket.setRecvBufferSize(requested);
-      } catch (error) {
-        this.ctx.log.warn('Could not set the socket receive buffer size.', { requested, error });
-      }
-    }
-    const effective = socket.getRecvBufferSize();
-    // Linux reports twice the size set (the rest is bookkeeping), capped by net.core.rmem_max.
-    const expected = process.platform === 'linux' ? 2 * requested : requested;
-    if (effective < expected) {
-      this.ctx.log.warn(
-        'The socket receive buffer is smaller than receive_buffer_bytes; raise sysctl net.core.rmem_max to get it.',
-        { requested, effective },
-      );
-    }
-    return effective;
   }
 
   private warnAboutRejections(now: number): void {
@@ -228,7 +250,8 @@ export class StatsdSource implements ListeningSource {
 
 export const statsdSource = defineSource({
   type: 'statsd',
-  description: 'Receives StatsD/DogStatsD metrics over UDP and aggregates them per flush interval.',
+  description:
+    'Receives StatsD/DogStatsD metrics, events and service checks over UDP and aggregates metrics per flush interval.',
   schema: statsdSchema,
   sample: statsdSample,
   create: (config, ctx) => new StatsdSource(config, ctx),

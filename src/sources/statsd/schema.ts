@@ -1,10 +1,29 @@
 /** Config of the `statsd` source. */
 import { s } from '../../config/schema.js';
+import { histogramBinsSchema } from '../../core/histogram.js';
+import { mappingSchema } from '../../core/mapping.js';
+import { STATSD_DIALECTS, STATSD_MODES } from '../../protocols/statsd/parser.js';
+import { listenSchema, transportOptionsSchema, transportSample } from '../transport/index.js';
+
+const bucket = (what: string) =>
+  s.string({
+    default: '',
+    doc: `Metric name for all ${what} (Bucky3's bucket): the StatsD name becomes the tag \`name\`. "" keeps StatsD names.`,
+  });
 
 export const statsdSchema = s.object({
-  listen: s.listen({
+  listen: listenSchema({
     default: '127.0.0.1:8125',
-    doc: 'UDP address to listen on: "host:port", "[::1]:8125" for IPv6, ":8125" for all interfaces.',
+    doc: 'Where to listen: one address or a list (udp://, tcp://, unixgram://, unix://; a bare host:port is UDP, [::1]:8125 IPv6).',
+  }),
+  ...transportOptionsSchema,
+  dialect: s.oneOf(STATSD_DIALECTS, {
+    default: 'dogstatsd',
+    doc: 'Which server to behave like where servers disagree (gauge +5, @0, packed values...): dogstatsd, etsy or bucky. See docs/protocol.md.',
+  }),
+  mode: s.oneOf(STATSD_MODES, {
+    default: 'lenient',
+    doc: 'lenient accepts what the dialect repairs (a clamped rate, an ignored field), counting it; strict rejects such lines.',
   }),
   flush_interval: s.duration({
     default: 10_000,
@@ -13,31 +32,59 @@ export const statsdSchema = s.object({
   }),
   percentiles: s.array(s.number({ min: 0, max: 100 }), {
     default: [50, 90, 95, 99],
-    doc: 'Percentiles (0 to 100) computed for timers (ms) and histograms (h), by nearest rank as Etsy statsd does.',
+    doc: 'Percentiles (0 to 100) of timers (ms, by nearest rank as Etsy statsd does) and distributions (d).',
+  }),
+  histogram_bins: histogramBinsSchema,
+  timestamp_window: s.duration({
+    default: 600_000,
+    doc: 'A point with its own time (|T, timestamp=) is accepted only this close to now; 0 accepts any.',
   }),
   expiry: s.duration({
     default: 300_000,
     doc: 'Series not updated for this long are forgotten: gauges stop being reported. 0 keeps every series forever.',
   }),
-  receive_buffer_bytes: s.number({
-    default: 8 * 1024 * 1024,
-    integer: true,
-    min: 0,
-    doc: 'Socket receive buffer to request (SO_RCVBUF), in bytes; 0 keeps the system default. Linux caps it at sysctl net.core.rmem_max.',
-  }),
+  mappings: mappingSchema,
+  counters_bucket: bucket('counters'),
+  gauges_bucket: bucket('gauges'),
+  timers_bucket: bucket('timers'),
+  histograms_bucket: bucket('histograms'),
+  sets_bucket: bucket('sets'),
+  distributions_bucket: bucket('distributions'),
 });
 
 export const statsdSample = `  statsd:
     type: statsd
-    # UDP address to listen on: "host:port", "[::1]:8125" for IPv6, ":8125" for all interfaces.
+    # One address or a list: udp://host:port, tcp://host:port, unixgram:///path (DogStatsD's
+    # Unix datagram socket), unix:///path; a bare host:port is UDP, [::1]:8125 is IPv6.
     listen: 127.0.0.1:8125
+${transportSample}    # Behave like this server where servers disagree: dogstatsd, etsy or bucky
+    # (gauge +5 as delta or value, @0, packed values...; see docs/protocol.md).
+    dialect: dogstatsd
+    # lenient: accept what the dialect repairs (clamped rate, ignored field), counted;
+    # strict: reject those lines.
+    mode: lenient
     # How often aggregates are emitted. Counters report the total of each interval.
     flush_interval: 10s
-    # Percentiles (0 to 100) computed for timers (ms) and histograms (h).
+    # Percentiles (0 to 100) of timers (ms) and distributions (d).
     percentiles: [50, 90, 95, 99]
+    # Bins (upper bounds) of histograms (h): the first rule matching a series' name and
+    # tags (globs or /regexes/) picks its bins; the others get the default bins.
+    histogram_bins:
+      default: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+      rules: []
+    # A point with its own time (|T, timestamp=) must be this close to now; 0 = any.
+    timestamp_window: 10m
     # Series not updated for this long are forgotten (gauges stop being reported); 0 = never.
     expiry: 5m
-    # Socket receive buffer to request (SO_RCVBUF); 0 = system default.
-    # Linux caps it at net.core.rmem_max: raise that sysctl for bigger bursts.
-    receive_buffer_bytes: 8388608
+    # Rules (statsd_exporter style, first match wins) turning dotted names into a name
+    # and tags, e.g. - { match: "*.*.requests", name: requests, tags: { env: $1, host: $2 } }
+    mappings: []
+    # Metric name per type (Bucky3's buckets): with one set, the StatsD name becomes the
+    # tag "name"; a bucket= tag overrides it per line (bucky dialect). '' keeps StatsD names.
+    counters_bucket: ''
+    gauges_bucket: ''
+    timers_bucket: ''
+    histograms_bucket: ''
+    sets_bucket: ''
+    distributions_bucket: ''
 `;

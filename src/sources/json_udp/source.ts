@@ -1,0 +1,275 @@
+/**
+ * The `json_udp` source: takes buffers of lines from the shared transport (UDP, TCP, Unix
+ * sockets; compressed datagrams inflated there), parses their JSON lines (src/protocols/json) and hands them to the StatsD aggregator: typed records aggregate
+ * exactly as the StatsD lines they stand for; untyped objects pass through as timestamped gauges.
+ */
+import type { ListeningSource, SourceContext } from '../../core/component.js';
+import type { InferFields } from '../../config/schema.js';
+import { Mapper } from '../../core/mapping.js';
+import type { StatCounter, StatGauge } from '../../core/stats.js';
+import {
+  JSON_REJECT_REASONS,
+  JsonParser,
+  JsonRejectionLog,
+  type JsonRecord,
+  type JsonRejectReason,
+  type JsonSink,
+  type RejectedJsonLine,
+} from '../../protocols/json/parser.js';
+import type { RejectReason } from '../../protocols/statsd/parser.js';
+import { StatsdAggregator, type AddValueOptions } from '../statsd/aggregator.js';
+import { createListeners, type BoundListener, type Listeners } from '../transport/index.js';
+import type { jsonUdpSchema } from './schema.js';
+
+export type JsonUdpConfig = InferFields<typeof jsonUdpSchema.fields>;
+
+/** At most one warning about rejected lines per this period; the counters tell the rest. */
+const REJECT_WARN_INTERVAL_MS = 60_000;
+
+/** Why a valid value (a typed record, or one field of an untyped object) is not kept. */
+const DROP_REASONS = ['mapping', 'pending_full'] as const;
+type DropReason = (typeof DROP_REASONS)[number];
+
+/** The JSON reason for a value the aggregator refuses (the parser has checked the rest). */
+function refusal(reason: RejectReason): JsonRejectReason {
+  switch (reason) {
+    case 'type_conflict':
+      return 'type_conflict';
+    case 'empty_name':
+      return 'missing_name';
+    case 'bad_sample_rate':
+      return 'bad_sample_rate';
+    default:
+      return 'bad_value';
+  }
+}
+
+/**
+ * Where parsed lines go. Everything goes through the one aggregator, which applies the mapping
+ * rules and keeps each name to one type; untyped fields go in as gauges stamped with their time,
+ * which the aggregator (in `forward` mode) passes on once, unaggregated.
+ */
+class Ingest implements JsonSink {
+  /** Arrival time of the datagram being parsed. */
+  now = 0;
+  /** Untyped fields taken since the last flush, against `maxPending`. */
+  pending = 0;
+  private readonly options = { timestamp: 0 };
+
+  constructor(
+    private readonly aggregator: StatsdAggregator,
+    private readonly measurement: string,
+    private readonly maxPending: number,
+    private readonly rejections: JsonRejectionLog,
+    private readonly rejected: Record<JsonRejectReason, StatCounter>,
+    private readonly dropped: Record<DropReason, StatCounter>,
+    private readonly traces: StatCounter,
+  ) {}
+
+  record(r: JsonRecord): JsonRejectReason | undefined {
+    if (r.kind === 'untyped') return this.untyped(r);
+    if (r.kind === 'trace') this.traces.inc();
+    let options: AddValueOptions | undefined;
+    if (!Number.isNaN(r.timestamp)) {
+      this.options.timestamp = r.timestamp;
+      options = this.options;
+    }
+    const drops = this.aggregator.mappedDrops;
+    const refused = this.aggregator.addValue(
+      r.name,
+      r.sortedTags(),
+      r.type,
+      r.type === 's' ? r.member : r.value,
+      r.sampleRate,
+      options,
+    );
+    if (this.aggregator.mappedDrops !== drops) this.dropped.mapping.inc();
+    return refused === undefined ? undefined : refusal(refused);
+  }
+
+  /**
+   * One gauge per field, named `<measurement>.<field>`. A field the aggregator refuses (its
+   * name holds another type) rejects the line with that reason; the other fields are kept.
+   */
+  private untyped(r: JsonRecord): JsonRejectReason | undefined {
+    const n = r.fieldNames.length;
+    if (this.pending + n > this.maxPending) {
+      this.dropped.pending_full.inc(n);
+      return undefined;
+    }
+    this.pending += n;
+    const prefix = (r.name === '' ? this.measurement : r.name) + '.';
+    this.options.timestamp = Number.isNaN(r.timestamp) ? this.now : r.timestamp;
+    const tags = r.sortedTags();
+    let refused: RejectReason | undefined;
+    for (let i = 0; i < n; i++) {
+      const drops = this.aggregator.mappedDrops;
+      const reason = this.aggregator.addValue(
+        prefix + (r.fieldNames[i] as string),
+        tags,
+        'g',
+        r.fieldValues[i] as number,
+        1,
+        this.options,
+      );
+      if (this.aggregator.mappedDrops !== drops) this.dropped.mapping.inc();
+      refused ??= reason;
+    }
+    return refused === undefined ? undefined : refusal(refused);
+  }
+
+  reject(reason: JsonRejectReason, buf: Buffer, start: number, end: number): void {
+    this.rejections.record(reason, buf, start, end);
+    this.rejected[reason].inc();
+  }
+}
+
+export class JsonUdpSource implements ListeningSource {
+  readonly mode = 'listening';
+  private readonly listeners: Listeners;
+  private listening = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** When the current interval began, to report the true length of a short last interval. */
+  private intervalStart = 0;
+  private readonly parser: JsonParser;
+  private readonly aggregator: StatsdAggregator;
+  private readonly rejections = new JsonRejectionLog(16, 256);
+  private readonly ingest: Ingest;
+  private readonly lines: StatCounter;
+  private readonly seriesHeld: StatGauge;
+  private readonly seriesEvicted: StatCounter;
+  private lastWarnAt = -Infinity;
+  private warnedTotal = 0;
+
+  constructor(
+    private readonly config: JsonUdpConfig,
+    private readonly ctx: SourceContext,
+  ) {
+    this.aggregator = new StatsdAggregator(
+      {
+        flushIntervalMs: config.flush_interval,
+        percentiles: config.percentiles,
+        expiryMs: config.expiry,
+        histogramBins: config.histogram_bins,
+        // As the statsd source's default (dogstatsd) dialect: a counter or gauge with its own
+        // time is passed on alone, at that time. Untyped fields rely on it to pass through.
+        timestamps: 'forward',
+        mapper: new Mapper(config.mappings),
+      },
+      () => ctx.clock.now(),
+    );
+    this.parser = new JsonParser({
+      maxLineBytes: config.max_line_bytes,
+      timestampWindowMs: config.timestamp_window,
+    });
+    const st = ctx.stats;
+    this.lines = st.counter('lines_received', 'Non-blank JSON lines received, valid or not.');
+    this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
+    this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
+    const rejected = {} as Record<JsonRejectReason, StatCounter>;
+    for (const reason of JSON_REJECT_REASONS) {
+      rejected[reason] = st.counter('lines_rejected', 'JSON lines dropped as invalid, by reason.', {
+        reason,
+      });
+    }
+    const dropped = {} as Record<DropReason, StatCounter>;
+    for (const reason of DROP_REASONS) {
+      dropped[reason] = st.counter(
+        'values_dropped',
+        'Valid values (a typed record, or one field of an untyped object) not kept, by reason.',
+        { reason },
+      );
+    }
+    const traces = st.counter('traces_received', 'Typed records of metric_type trace (each counts 1).');
+    this.ingest = new Ingest(
+      this.aggregator,
+      config.measurement,
+      config.max_pending_points,
+      this.rejections,
+      rejected,
+      dropped,
+      traces,
+    );
+    this.listeners = createListeners(config.listen, config, ctx, (buf) => this.receive(buf));
+  }
+
+  /** The bound UDP port (useful with port 0), or undefined when not listening. */
+  get port(): number | undefined {
+    return this.listeners.bound()[0]?.port;
+  }
+
+  /** The bound listeners (with the ports chosen for port 0), in the order of `listen`. */
+  bound(): BoundListener[] {
+    return this.listeners.bound();
+  }
+
+  /** The most recent rejected lines, oldest first. */
+  recentRejections(): RejectedJsonLine[] {
+    return this.rejections.recent();
+  }
+
+  /**
+   * Parses one buffer of complete lines: a datagram (inflated by the transport if it was
+   * compressed) or the lines a stream read brought.
+   */
+  receive(buf: Buffer): void {
+    const now = this.ctx.clock.now();
+    this.ingest.now = now;
+    this.lines.inc(this.parser.parse(buf, this.ingest, now));
+  }
+
+  /** Closes the interval and emits its batch: aggregates and the points of untyped objects. */
+  flush(): void {
+    const now = this.ctx.clock.now();
+    const before = this.aggregator.evicted;
+    const elapsed = now - this.intervalStart;
+    this.intervalStart = now;
+    const batch = this.aggregator.flush(
+      now,
+      elapsed > 0 && elapsed < this.config.flush_interval ? elapsed : this.config.flush_interval,
+    );
+    this.ingest.pending = 0;
+    this.seriesEvicted.inc(this.aggregator.evicted - before);
+    this.seriesHeld.set(this.aggregator.size);
+    if (batch.length > 0) this.ctx.emit(batch);
+    this.warnAboutRejections(now);
+  }
+
+  async start(): Promise<void> {
+    if (this.listening) return;
+    await this.listeners.start();
+    this.listening = true;
+    this.intervalStart = this.ctx.clock.now();
+    // Not unref'd: the flush timer is the source's heartbeat and must keep running.
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch (error) {
+        this.ctx.fail(error);
+      }
+    }, this.config.flush_interval);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.listening) return;
+    this.listening = false;
+    await this.listeners.stop();
+    // What the interval holds so far, so a shutdown loses no counts.
+    this.flush();
+  }
+
+  private warnAboutRejections(now: number): void {
+    const total = this.rejections.total;
+    if (total === this.warnedTotal || now - this.lastWarnAt < REJECT_WARN_INTERVAL_MS) return;
+    const count = total - this.warnedTotal;
+    this.lastWarnAt = now;
+    this.warnedTotal = total;
+    const recent = this.rejections.recent();
+    this.ctx.log.warn('Rejected invalid JSON lines (counted in lines_rejected by reason).', {
+      count,
+      last: recent[recent.length - 1],
+    });
+  }
+}
