@@ -11,12 +11,17 @@ import { Agent } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { registry } from '../registry.js';
+import { explain, unescapeDatagram } from './explain.js';
 import { generateConfig } from './generate.js';
 
 const HELP = `Usage:
   sluice [--config FILE]       run the agent (built-in config when no FILE is given)
   sluice validate FILE         check a config file; exit 0 if valid, 1 with every problem listed if not
   sluice generate              print a complete, commented example config
+  sluice explain [--config FILE] [--source NAME] DATAGRAM
+                               show what a StatsD datagram parses into, which mapping rule it
+                               hits, and what each configured sink would send for it
+                               (\\n separates lines; - reads the datagram from stdin)
   sluice --version             print the version
   sluice --help                print this help
 
@@ -64,6 +69,7 @@ export function runCommand(argv: readonly string[], io: Io = stdio): number | 'r
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        source: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -106,6 +112,25 @@ export function runCommand(argv: readonly string[], io: Io = stdio): number | 'r
     case 'help':
       io.out(HELP);
       return 0;
+    case 'explain': {
+      if (rest.length !== 1) break;
+      let config: AgentConfig;
+      try {
+        config = load(values.config);
+      } catch (e) {
+        io.err(describeError(e, values.config));
+        return 1;
+      }
+      const text = rest[0] as string;
+      const datagram = text === '-' ? readFileSync(0) : unescapeDatagram(text);
+      const result = explain(datagram, config, values.source);
+      if (!result.ok) {
+        io.err(`sluice explain: ${result.error}\n`);
+        return 1;
+      }
+      io.out(result.text);
+      return 0;
+    }
   }
   io.err(`sluice: unexpected arguments: ${positionals.join(' ')}\n\n${HELP}`);
   return 2;

@@ -92,7 +92,8 @@ export class Agent {
   }
 }
 
-function metadataTags(config: AgentConfig): Tags {
+/** The tags the pipeline adds to everything: `agent.tags` and the host tag. */
+export function metadataTags(config: AgentConfig): Tags {
   const base = makeTags(config.agent.tags);
   if (config.agent.hostTag === '') return base;
   return mergeTags(base, makeTags([[config.agent.hostTag, config.agent.hostname]]));
