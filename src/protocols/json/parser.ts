@@ -28,6 +28,7 @@
  * 1e400 becomes Infinity), empty keys, and typed records without a usable name, type, value,
  * sample rate or timestamp. Nothing in here throws on input.
  */
+import { RejectionLog, type RejectedLine } from '../rejections.js';
 import { isUtf8 } from 'node:buffer';
 import { NO_TAGS, type Tag, type Tags } from '../../core/tags.js';
 
@@ -372,47 +373,11 @@ export class JsonParser {
   }
 }
 
-export interface RejectedJsonLine {
-  readonly reason: JsonRejectReason;
-  /** The line as received (invalid UTF-8 shown as U+FFFD), cut at the log's byte limit. */
-  readonly line: string;
-}
+export type RejectedJsonLine = RejectedLine<JsonRejectReason>;
 
-/** Counts rejections by reason and keeps the most recent few, for logs and a status page. */
-export class JsonRejectionLog {
-  readonly counts: Record<JsonRejectReason, number>;
-  total = 0;
-  private readonly ring: (RejectedJsonLine | undefined)[];
-  private next = 0;
-
-  constructor(
-    readonly capacity = 16,
-    readonly maxLineBytes = 256,
-  ) {
-    this.counts = Object.fromEntries(JSON_REJECT_REASONS.map((r) => [r, 0])) as Record<
-      JsonRejectReason,
-      number
-    >;
-    this.ring = new Array<RejectedJsonLine | undefined>(capacity).fill(undefined);
-  }
-
-  record(reason: JsonRejectReason, buf: Buffer, start: number, end: number): void {
-    this.counts[reason]++;
-    this.total++;
-    if (this.capacity === 0) return;
-    const cut = end - start > this.maxLineBytes;
-    const text = buf.toString('utf8', start, cut ? start + this.maxLineBytes : end);
-    this.ring[this.next] = { reason, line: cut ? text + '…' : text };
-    this.next = (this.next + 1) % this.capacity;
-  }
-
-  /** The kept lines, oldest first. */
-  recent(): RejectedJsonLine[] {
-    const out: RejectedJsonLine[] = [];
-    for (let k = 0; k < this.capacity; k++) {
-      const entry = this.ring[(this.next + k) % this.capacity];
-      if (entry !== undefined) out.push(entry);
-    }
-    return out;
+/** Counts rejected JSON lines by reason and keeps the most recent few, for logs and a status page. */
+export class JsonRejectionLog extends RejectionLog<JsonRejectReason> {
+  constructor(capacity = 16, maxLineBytes = 256) {
+    super(JSON_REJECT_REASONS, capacity, maxLineBytes);
   }
 }

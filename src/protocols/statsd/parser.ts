@@ -20,6 +20,10 @@
  * aggregator skip it for series it already knows. Events and service checks are rare and take a
  * plain slow path that builds objects. Nothing in here throws on input.
  */
+import {
+  RejectionLog as GenericRejectionLog,
+  type RejectedLine as GenericRejectedLine,
+} from '../rejections.js';
 import { isUtf8 } from 'node:buffer';
 import type { AlertEvent, Event, ServiceCheck } from '../../core/event.js';
 import { makeTags, NO_TAGS, type Tag, type Tags } from '../../core/tags.js';
@@ -1258,48 +1262,12 @@ export class StatsdParser {
   }
 }
 
-/** A rejected line kept for inspection. */
-export interface RejectedLine {
-  readonly reason: RejectReason;
-  /** The line, decoded and cut to the log's byte limit (a cut is marked with `…`). */
-  readonly line: string;
-}
+/** A rejected StatsD line kept for inspection. */
+export type RejectedLine = GenericRejectedLine<RejectReason>;
 
-/**
- * Counts rejections by reason and keeps the most recent few lines in a ring, so an operator
- * can see what a misbehaving client sends without logging every line.
- */
-export class RejectionLog {
-  readonly counts: Record<RejectReason, number>;
-  total = 0;
-  private readonly ring: (RejectedLine | undefined)[];
-  private next = 0;
-
-  constructor(
-    readonly capacity = 16,
-    readonly maxLineBytes = 256,
-  ) {
-    this.counts = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-    this.ring = new Array<RejectedLine | undefined>(capacity).fill(undefined);
-  }
-
-  record(reason: RejectReason, buf: Buffer, start: number, end: number): void {
-    this.counts[reason]++;
-    this.total++;
-    if (this.capacity === 0) return;
-    const cut = end - start > this.maxLineBytes;
-    const text = buf.toString('utf8', start, cut ? start + this.maxLineBytes : end);
-    this.ring[this.next] = { reason, line: cut ? text + '…' : text };
-    this.next = (this.next + 1) % this.capacity;
-  }
-
-  /** The kept lines, oldest first. */
-  recent(): RejectedLine[] {
-    const out: RejectedLine[] = [];
-    for (let k = 0; k < this.capacity; k++) {
-      const entry = this.ring[(this.next + k) % this.capacity];
-      if (entry !== undefined) out.push(entry);
-    }
-    return out;
+/** Counts rejected StatsD lines by reason and keeps the most recent few. */
+export class RejectionLog extends GenericRejectionLog<RejectReason> {
+  constructor(capacity = 16, maxLineBytes = 256) {
+    super(REJECT_REASONS, capacity, maxLineBytes);
   }
 }

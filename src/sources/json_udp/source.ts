@@ -3,7 +3,7 @@
  * sockets; compressed datagrams inflated there), parses their JSON lines (src/protocols/json) and hands them to the StatsD aggregator: typed records aggregate
  * exactly as the StatsD lines they stand for; untyped objects pass through as timestamped gauges.
  */
-import type { ListeningSource, SourceContext } from '../../core/component.js';
+import type { SourceContext } from '../../core/component.js';
 import type { InferFields } from '../../config/schema.js';
 import { Mapper } from '../../core/mapping.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
@@ -18,7 +18,7 @@ import {
 } from '../../protocols/json/parser.js';
 import type { RejectReason } from '../../protocols/statsd/parser.js';
 import { StatsdAggregator, type AddValueOptions } from '../statsd/aggregator.js';
-import { createListeners, type BoundListener, type Listeners } from '../transport/index.js';
+import { AggregatingListener } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 
 export type JsonUdpConfig = InferFields<typeof jsonUdpSchema.fields>;
@@ -124,13 +124,7 @@ class Ingest implements JsonSink {
   }
 }
 
-export class JsonUdpSource implements ListeningSource {
-  readonly mode = 'listening';
-  private readonly listeners: Listeners;
-  private listening = false;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  /** When the current interval began, to report the true length of a short last interval. */
-  private intervalStart = 0;
+export class JsonUdpSource extends AggregatingListener {
   private readonly parser: JsonParser;
   private readonly aggregator: StatsdAggregator;
   private readonly rejections = new JsonRejectionLog(16, 256);
@@ -143,8 +137,9 @@ export class JsonUdpSource implements ListeningSource {
 
   constructor(
     private readonly config: JsonUdpConfig,
-    private readonly ctx: SourceContext,
+    ctx: SourceContext,
   ) {
+    super(ctx, config.listen, config, config.flush_interval);
     this.aggregator = new StatsdAggregator(
       {
         flushIntervalMs: config.flush_interval,
@@ -190,17 +185,6 @@ export class JsonUdpSource implements ListeningSource {
       dropped,
       traces,
     );
-    this.listeners = createListeners(config.listen, config, ctx, (buf) => this.receive(buf));
-  }
-
-  /** The bound UDP port (useful with port 0), or undefined when not listening. */
-  get port(): number | undefined {
-    return this.listeners.bound()[0]?.port;
-  }
-
-  /** The bound listeners (with the ports chosen for port 0), in the order of `listen`. */
-  bound(): BoundListener[] {
-    return this.listeners.bound();
   }
 
   /** The most recent rejected lines, oldest first. */
@@ -218,46 +202,15 @@ export class JsonUdpSource implements ListeningSource {
     this.lines.inc(this.parser.parse(buf, this.ingest, now));
   }
 
-  /** Closes the interval and emits its batch: aggregates and the points of untyped objects. */
-  flush(): void {
-    const now = this.ctx.clock.now();
+  /** Emits the interval's batch: aggregates and the points of untyped objects. */
+  protected flushInterval(now: number, intervalMs: number): void {
     const before = this.aggregator.evicted;
-    const elapsed = now - this.intervalStart;
-    this.intervalStart = now;
-    const batch = this.aggregator.flush(
-      now,
-      elapsed > 0 && elapsed < this.config.flush_interval ? elapsed : this.config.flush_interval,
-    );
+    const batch = this.aggregator.flush(now, intervalMs);
     this.ingest.pending = 0;
     this.seriesEvicted.inc(this.aggregator.evicted - before);
     this.seriesHeld.set(this.aggregator.size);
     if (batch.length > 0) this.ctx.emit(batch);
     this.warnAboutRejections(now);
-  }
-
-  async start(): Promise<void> {
-    if (this.listening) return;
-    await this.listeners.start();
-    this.listening = true;
-    this.intervalStart = this.ctx.clock.now();
-    // Not unref'd: the flush timer is the source's heartbeat and must keep running.
-    this.timer = setInterval(() => {
-      try {
-        this.flush();
-      } catch (error) {
-        this.ctx.fail(error);
-      }
-    }, this.config.flush_interval);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.listening) return;
-    this.listening = false;
-    await this.listeners.stop();
-    // What the interval holds so far, so a shutdown loses no counts.
-    this.flush();
   }
 
   private warnAboutRejections(now: number): void {

@@ -11,7 +11,7 @@
  * lose counts. Other transports (TCP, Unix sockets, compressed payloads) hand their datagrams
  * to `receive`, the single entry point for bytes.
  */
-import type { ListeningSource, SourceContext } from '../../core/component.js';
+import type { SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
 import type { Event } from '../../core/event.js';
 import { Mapper } from '../../core/mapping.js';
@@ -27,7 +27,7 @@ import {
   type StatsdLine,
   type StatsdSink,
 } from '../../protocols/statsd/parser.js';
-import { createListeners, type BoundListener, type Listeners } from '../transport/index.js';
+import { AggregatingListener } from '../transport/index.js';
 import { StatsdAggregator } from './aggregator.js';
 import { statsdSample, statsdSchema } from './schema.js';
 
@@ -71,13 +71,7 @@ class Ingest implements StatsdSink {
   }
 }
 
-export class StatsdSource implements ListeningSource {
-  readonly mode = 'listening';
-  private readonly listeners: Listeners;
-  private listening = false;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  /** When the current interval began, to report the true length of a short last interval. */
-  private intervalStart = 0;
+export class StatsdSource extends AggregatingListener {
   private readonly parser: StatsdParser;
   private readonly aggregator: StatsdAggregator;
   private readonly rejections = new RejectionLog(16, 256);
@@ -92,8 +86,9 @@ export class StatsdSource implements ListeningSource {
 
   constructor(
     private readonly config: StatsdConfig,
-    private readonly ctx: SourceContext,
+    ctx: SourceContext,
   ) {
+    super(ctx, config.listen, config, config.flush_interval);
     const now = (): number => ctx.clock.now();
     this.parser = new StatsdParser({
       dialect: config.dialect,
@@ -149,18 +144,6 @@ export class StatsdSource implements ListeningSource {
     };
     this.warnedCounts = { ...this.rejections.counts };
     this.ingest = new Ingest(this.aggregator, this.rejections, rejected, repaired, events);
-    // Every transport hands over whole lines, so the parser sees what a UDP datagram carries.
-    this.listeners = createListeners(config.listen, config, ctx, (buf) => this.receive(buf));
-  }
-
-  /** The first bound port (useful with port 0), or undefined when not listening. */
-  get port(): number | undefined {
-    return this.listening ? this.listeners.bound()[0]?.port : undefined;
-  }
-
-  /** The bound listeners, with the ports chosen for port 0, in the order of `listen`. */
-  bound(): BoundListener[] {
-    return this.listeners.bound();
   }
 
   /** The most recent rejected lines, oldest first. */
@@ -181,47 +164,14 @@ export class StatsdSource implements ListeningSource {
     }
   }
 
-  /** Closes the interval and emits its batch, if it has metrics. */
-  flush(): void {
-    const now = this.ctx.clock.now();
+  /** Emits the interval's batch, if it has metrics. */
+  protected flushInterval(now: number, intervalMs: number): void {
     const before = this.aggregator.evicted;
-    const elapsed = now - this.intervalStart;
-    this.intervalStart = now;
-    const batch = this.aggregator.flush(
-      now,
-      elapsed > 0 && elapsed < this.config.flush_interval ? elapsed : this.config.flush_interval,
-    );
+    const batch = this.aggregator.flush(now, intervalMs);
     this.seriesEvicted.inc(this.aggregator.evicted - before);
     this.seriesHeld.set(this.aggregator.size);
     if (batch.length > 0) this.ctx.emit(batch);
     this.warnAboutRejections(now);
-  }
-
-  async start(): Promise<void> {
-    if (this.listening) return;
-    // Errors after start reach ctx.fail through the listeners; one in receive() does too.
-    await this.listeners.start();
-    this.listening = true;
-    this.intervalStart = this.ctx.clock.now();
-    // Not unref'd: the flush timer is the source's heartbeat and must keep running.
-    this.timer = setInterval(() => {
-      try {
-        this.flush();
-      } catch (error) {
-        this.ctx.fail(error);
-      }
-    }, this.config.flush_interval);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.listening) return;
-    this.listening = false;
-    // Stream listeners deliver the lines still in flight before they close.
-    await this.listeners.stop();
-    // What the interval holds so far, so a shutdown loses no counts.
-    this.flush();
   }
 
   private warnAboutRejections(now: number): void {

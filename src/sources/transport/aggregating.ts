@@ -1,0 +1,79 @@
+/**
+ * The lifecycle shared by sources that listen and aggregate (statsd, json_udp): listeners that
+ * hand over buffers of whole lines, a flush every interval, and a last flush on stop so a
+ * shutdown or restart loses no counts. Subclasses parse in `receive` and emit in `flushInterval`.
+ */
+import type { ListeningSource, SourceContext } from '../../core/component.js';
+import { createListeners, type BoundListener, type Listeners } from './listeners.js';
+import type { ListenEndpoint } from './address.js';
+import type { TransportConfig } from './schema.js';
+
+export abstract class AggregatingListener implements ListeningSource {
+  readonly mode = 'listening';
+  private readonly listeners: Listeners;
+  private listening = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** When the current interval began, to report the true length of a short last interval. */
+  private intervalStart = 0;
+
+  constructor(
+    protected readonly ctx: SourceContext,
+    listen: readonly ListenEndpoint[],
+    transport: Partial<TransportConfig>,
+    private readonly flushIntervalMs: number,
+  ) {
+    // Every transport hands over whole lines, so parsers see what a UDP datagram carries.
+    this.listeners = createListeners(listen, transport, ctx, (buf) => this.receive(buf));
+  }
+
+  /** Parses one buffer of complete lines into the aggregates. */
+  abstract receive(buf: Buffer): void;
+
+  /** Emits what the interval that lasted `intervalMs` and ended at `now` aggregated. */
+  protected abstract flushInterval(now: number, intervalMs: number): void;
+
+  /** The first bound port (useful with port 0), or undefined when not listening. */
+  get port(): number | undefined {
+    return this.listening ? this.listeners.bound()[0]?.port : undefined;
+  }
+
+  /** The bound listeners, with the ports chosen for port 0, in the order of `listen`. */
+  bound(): BoundListener[] {
+    return this.listeners.bound();
+  }
+
+  /** Closes the current interval now. */
+  flush(): void {
+    const now = this.ctx.clock.now();
+    const elapsed = now - this.intervalStart;
+    this.intervalStart = now;
+    this.flushInterval(now, elapsed > 0 && elapsed < this.flushIntervalMs ? elapsed : this.flushIntervalMs);
+  }
+
+  async start(): Promise<void> {
+    if (this.listening) return;
+    // Errors after start reach ctx.fail through the listeners.
+    await this.listeners.start();
+    this.listening = true;
+    this.intervalStart = this.ctx.clock.now();
+    // Not unref'd: the flush timer is the source's heartbeat and must keep running.
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch (error) {
+        this.ctx.fail(error);
+      }
+    }, this.flushIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.listening) return;
+    this.listening = false;
+    // Stream listeners deliver the lines still in flight before they close.
+    await this.listeners.stop();
+    // What the interval holds so far, so a shutdown loses no counts.
+    this.flush();
+  }
+}
