@@ -83,6 +83,14 @@ class EtsyServer {
     this.dir = mkdtempSync(join(tmpdir(), 'sluice-etsy-'));
     const backend = join(this.dir, 'json-backend.cjs');
     writeFileSync(backend, BACKEND);
+    // Etsy statsd logs with util.log, which Node 23 removed: put it back so the reference server
+    // runs under every Node the unit tests run on.
+    const shim = join(this.dir, 'util-log-shim.cjs');
+    writeFileSync(
+      shim,
+      "const util = require('util');\n" +
+        "if (typeof util.log !== 'function') util.log = (m) => console.log(new Date().toISOString() + ' - ' + m);\n",
+    );
     this.port = await freePort('udp');
     const config = join(this.dir, 'config.json');
     writeFileSync(
@@ -98,7 +106,7 @@ class EtsyServer {
       }),
     );
     const require = createRequire(import.meta.url);
-    const child = spawn(process.execPath, [require.resolve('statsd/stats.js'), config], {
+    const child = spawn(process.execPath, ['--require', shim, require.resolve('statsd/stats.js'), config], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

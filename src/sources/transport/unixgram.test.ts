@@ -15,7 +15,8 @@ try {
 if (unixSocket === undefined && process.env.CI === 'true') {
   throw new Error('node-unix-socket is not installed: .ci/run installs it for the unixgram:// tests');
 }
-const skip = unixSocket === undefined ? 'node-unix-socket is not installed (npm install node-unix-socket)' : false;
+const skip =
+  unixSocket === undefined ? 'node-unix-socket is not installed (npm install node-unix-socket)' : false;
 
 /** Sends each datagram from a fresh unbound client socket, as a DogStatsD client would. */
 async function send(path: string, datagrams: (string | Buffer)[]): Promise<void> {
