@@ -19,6 +19,18 @@ interface MetricBase {
   readonly timestamp: number;
   /** One-line description, for exporters that carry one (Prometheus `# HELP`). */
   readonly help?: string | undefined;
+  /**
+   * Set when this value is one field of a multi-field point (an untyped JSON object, as Bucky3's
+   * jsond passed them on): InfluxDB line protocol writes it as field `field` of `measurement`
+   * and merges the fields of one point (same measurement, tags and time) into one line. Sinks
+   * without fields use `name`, which flattens the two (`json.a`).
+   */
+  readonly point?: PointField | undefined;
+}
+
+export interface PointField {
+  readonly measurement: string;
+  readonly field: string;
 }
 
 /**

@@ -373,3 +373,31 @@ describe('encodeLine properties', () => {
     );
   });
 });
+
+describe('fields of one point', () => {
+  const field = (f: string, value: number, tags: Record<string, string> = { env: 'dev' }): Metric => ({
+    kind: 'gauge',
+    name: `json.${f}`,
+    tags: makeTags(tags),
+    value,
+    timestamp: 1_700_000_000_000,
+    point: { measurement: 'json', field: f },
+  });
+
+  it('writes the fields of one point (measurement, tags, time) on one line, under their own keys', () => {
+    const out = encodeBatch([
+      field('a', 1),
+      field('b b', 2.5),
+      field('a', 3, { env: 'prod' }),
+      { kind: 'gauge', name: 'plain', tags: [], value: 4, timestamp: 1_700_000_000_000 },
+    ]);
+    assert.equal(
+      out.text,
+      'json,env=dev a=1,b\\ b=2.5 1700000000000000000\n' +
+        'json,env=prod a=3 1700000000000000000\n' +
+        'plain value=4 1700000000000000000\n',
+    );
+    assert.equal(out.lines, 3);
+    assert.equal(encodeLine(field('a', 1)), 'json,env=dev a=1 1700000000000000000');
+  });
+});

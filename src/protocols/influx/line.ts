@@ -219,14 +219,23 @@ export function encodeFields(m: Metric): string {
   }
 }
 
-/** One line, without its newline; undefined if the metric cannot be encoded (empty name, no finite field). */
-export function encodeLine(m: Metric): string | undefined {
-  const measurement = escapeMeasurement(m.name);
+/** The line's parts: measurement and tags, field set, and ` <timestamp>` (or ''). */
+function lineParts(m: Metric): { head: string; fields: string; ts: string } | undefined {
+  // A field of a multi-field point (src/core/metric.ts `point`) is written under its own key.
+  const point = m.kind === 'gauge' ? m.point : undefined;
+  const measurement = escapeMeasurement(point?.measurement ?? m.name);
   if (measurement === '') return undefined;
-  const fields = encodeFields(m);
+  const fields =
+    point !== undefined ? field('', escapeKey(point.field), (m as { value: number }).value) : encodeFields(m);
   if (fields === '') return undefined;
   const ts = Number.isFinite(m.timestamp) ? ' ' + timestampNs(m.timestamp) : '';
-  return measurement + encodeTags(m.tags) + ' ' + fields + ts;
+  return { head: measurement + encodeTags(m.tags), fields, ts };
+}
+
+/** One line, without its newline; undefined if the metric cannot be encoded (empty name, no finite field). */
+export function encodeLine(m: Metric): string | undefined {
+  const parts = lineParts(m);
+  return parts === undefined ? undefined : parts.head + ' ' + parts.fields + parts.ts;
 }
 
 export interface EncodedBatch {
@@ -241,14 +250,27 @@ export function encodeBatch(batch: readonly Metric[]): EncodedBatch {
   let text = '';
   let lines = 0;
   let skipped = 0;
+  // Consecutive fields of one point (same measurement, tags and time) share a line.
+  let pending = '';
+  let pendingTs = '';
+  let pendingKey = '';
   for (const m of batch) {
-    const line = encodeLine(m);
-    if (line === undefined) {
+    const parts = lineParts(m);
+    if (parts === undefined) {
       skipped++;
-    } else {
-      text += line + '\n';
-      lines++;
+      continue;
     }
+    const key = m.kind === 'gauge' && m.point !== undefined ? parts.head + parts.ts : '';
+    if (key !== '' && key === pendingKey) {
+      pending += ',' + parts.fields;
+      continue;
+    }
+    if (pending !== '') text += pending + pendingTs + '\n';
+    pending = parts.head + ' ' + parts.fields;
+    pendingTs = parts.ts;
+    pendingKey = key;
+    lines++;
   }
+  if (pending !== '') text += pending + pendingTs + '\n';
   return { text, lines, skipped };
 }

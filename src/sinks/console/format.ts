@@ -157,6 +157,7 @@ export function formatJsonLine(m: Metric): string {
         timestamp: m.timestamp,
         value: m.value,
         help: m.help,
+        point: m.point,
       });
     case 'summary': {
       const s = m.summary;

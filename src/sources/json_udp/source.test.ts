@@ -8,6 +8,7 @@ import { formatPath, type Issue } from '../../config/schema.js';
 import { ManualClock } from '../../core/clock.js';
 import type { CounterMetric, GaugeMetric, Metric, SummaryMetric } from '../../core/metric.js';
 import { seriesKey, type Tag } from '../../core/tags.js';
+import { encodeBatch } from '../../protocols/influx/line.js';
 import { formatTypedRecord } from '../../protocols/json/format.js';
 import { formatStatsdLine } from '../../protocols/statsd/format.js';
 import type { StatsdTypeCode } from '../../protocols/statsd/parser.js';
@@ -148,6 +149,23 @@ describe('json_udp source over UDP', () => {
       assert.equal((findMetric(first, 'json.b') as GaugeMetric).value, 2.5);
       assert.equal((findMetric(first, 'disk.used') as GaugeMetric).value, 7);
       assert.equal((findMetric(first, 'disk.ok') as GaugeMetric).value, 1);
+      // Each untyped object is one point with fields, as Bucky3's jsond passed them on.
+      assert.deepEqual(a.point, { measurement: 'json', field: 'a' });
+      assert.deepEqual((findMetric(first, 'disk.ok') as GaugeMetric).point, {
+        measurement: 'disk',
+        field: 'ok',
+      });
+      const influx = encodeBatch(
+        first.filter((m) => m.name.startsWith('json.') || m.name.startsWith('disk.')),
+      );
+      assert.deepEqual(
+        influx.text
+          .trim()
+          .split('\n')
+          .map((l) => l.replace(/ \d+$/, ''))
+          .sort(),
+        ['disk used=7,ok=1', 'json,env=dev,name=x a=1,b=2.5'],
+      );
 
       assert.equal(stat(ctx, 'lines_received'), 14);
       assert.equal(stat(ctx, 'lines_rejected', 'bad_json'), 1);

@@ -5,6 +5,7 @@
  */
 import type { SourceContext } from '../../core/component.js';
 import type { InferFields } from '../../config/schema.js';
+import type { PointField } from '../../core/metric.js';
 import { Mapper } from '../../core/mapping.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import {
@@ -54,6 +55,8 @@ class Ingest implements JsonSink {
   now = 0;
   /** Untyped fields taken since the last flush, against `maxPending`. */
   pending = 0;
+  /** Flat gauge name → (measurement, field) of the untyped fields taken since the last flush. */
+  readonly points = new Map<string, PointField>();
   private readonly options = { timestamp: 0 };
 
   constructor(
@@ -98,14 +101,18 @@ class Ingest implements JsonSink {
       return undefined;
     }
     this.pending += n;
-    const prefix = (r.name === '' ? this.measurement : r.name) + '.';
+    const measurement = r.name === '' ? this.measurement : r.name;
+    const prefix = measurement + '.';
     this.options.timestamp = Number.isNaN(r.timestamp) ? this.now : r.timestamp;
     const tags = r.sortedTags();
     let refused: RejectReason | undefined;
     for (let i = 0; i < n; i++) {
       const drops = this.aggregator.mappedDrops;
+      const field = r.fieldNames[i] as string;
+      // Remembered until the flush, so the gauge can say which point and field it is.
+      this.points.set(prefix + field, { measurement, field });
       const reason = this.aggregator.addValue(
-        prefix + (r.fieldNames[i] as string),
+        prefix + field,
         tags,
         'g',
         r.fieldValues[i] as number,
@@ -205,7 +212,18 @@ export class JsonUdpSource extends AggregatingListener {
   /** Emits the interval's batch: aggregates and the points of untyped objects. */
   protected flushInterval(now: number, intervalMs: number): void {
     const before = this.aggregator.evicted;
-    const batch = this.aggregator.flush(now, intervalMs);
+    const flushed = this.aggregator.flush(now, intervalMs);
+    const points = this.ingest.points;
+    // Untyped objects' gauges say which point they belong to, so line protocol can write
+    // each object as one point with fields (a mapping rule that renamed one breaks the link).
+    const batch =
+      points.size === 0
+        ? flushed
+        : flushed.map((m) => {
+            const point = m.kind === 'gauge' ? points.get(m.name) : undefined;
+            return point === undefined ? m : { ...m, point };
+          });
+    points.clear();
     this.ingest.pending = 0;
     this.seriesEvicted.inc(this.aggregator.evicted - before);
     this.seriesHeld.set(this.aggregator.size);
