@@ -46,7 +46,11 @@ test('the C load generator sends exactly the lines it reports, in the StatsD sha
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const bin = join(dir, 'loadgen');
   const cc = spawnSync('cc', ['-O2', '-o', bin, join(HERE, 'loadgen.c')], { encoding: 'utf8' });
-  if (cc.error !== undefined) return t.skip('no C compiler');
+  if (cc.error !== undefined) {
+    // The benchmark falls back to a Node generator without cc; CI machines have one.
+    if (process.env.CI === 'true') assert.fail(`cc is missing: ${cc.error.message}`);
+    return t.skip('no C compiler (cc) on this machine');
+  }
   assert.equal(cc.status, 0, cc.stderr);
 
   const socket = dgram.createSocket('udp4');

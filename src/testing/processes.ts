@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -437,4 +437,51 @@ export async function waitFor<T>(
       ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`
       : `last seen: ${options.describe?.() ?? 'nothing'}`;
   throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${options.what}; ${seen}`);
+}
+
+/** The executable `name` on PATH, or undefined. */
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export interface ServerPrograms {
+  /** Each program's path, where found. */
+  readonly paths: Readonly<Record<string, string | undefined>>;
+  /** The programs not found, as "a and b"; '' when all are there. */
+  readonly missing: string;
+  /**
+   * node:test's `skip` option: a reason outside CI when a program is missing, false otherwise.
+   * With CI=true the tests run and must fail on `missing` (call `assertInstalled` in `before`).
+   */
+  readonly skip: string | false;
+  assertInstalled(): void;
+}
+
+/** Finds the third-party servers an integration test needs, the project's skip rule applied. */
+export function serverPrograms(names: readonly string[], installHint: string): ServerPrograms {
+  const paths = Object.fromEntries(names.map((n) => [n, onPath(n)]));
+  const missing = names.filter((n) => paths[n] === undefined).join(' and ');
+  const skip =
+    missing !== '' && process.env.CI !== 'true'
+      ? `${missing} not installed (${installHint}); CI=true makes this a failure`
+      : false;
+  return {
+    paths,
+    missing,
+    skip,
+    assertInstalled: () => {
+      if (missing !== '')
+        throw new Error(`${missing} not found on PATH, and CI=true requires this test to run.`);
+    },
+  };
 }

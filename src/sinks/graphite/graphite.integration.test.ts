@@ -14,16 +14,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -33,38 +24,24 @@ import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
 import { testContext } from '../../testing/context.js';
-import { freePort, startProcess, waitFor, type RunningProcess } from '../../testing/processes.js';
+import {
+  freePort,
+  serverPrograms,
+  startProcess,
+  waitFor,
+  type RunningProcess,
+} from '../../testing/processes.js';
 import type { PushSink } from '../push/push.js';
 import { createGraphiteSink } from './graphite.js';
 import { schema, type GraphiteConfig } from './schema.js';
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const carbonBin = onPath('carbon-cache');
-const whisperFetchBin = onPath('whisper-fetch');
-const missing = [
-  carbonBin === undefined ? 'carbon-cache' : '',
-  whisperFetchBin === undefined ? 'whisper-fetch' : '',
-]
-  .filter((n) => n !== '')
-  .join(' and ');
-const inCI = process.env.CI === 'true';
-const skip =
-  missing !== '' && !inCI
-    ? `${missing} not installed (apt-get install graphite-carbon python3-whisper); CI=true makes this a failure`
-    : false;
+const servers = serverPrograms(
+  ['carbon-cache', 'whisper-fetch'],
+  'apt-get install graphite-carbon python3-whisper',
+);
+const carbonBin = servers.paths['carbon-cache'];
+const whisperFetchBin = servers.paths['whisper-fetch'];
+const skip = servers.skip;
 
 const STEP = 10; // seconds per whisper point (retentions = 10s:1h)
 const NOW = Math.floor(Date.now() / 1000 / STEP) * STEP;
@@ -263,8 +240,7 @@ describe('graphite sink into a real carbon-cache', { skip, timeout: 240_000 }, (
 
   before(async () => {
     try {
-      if (missing !== '')
-        throw new Error(`${missing} not found on PATH, and CI=true requires this test to run.`);
+      servers.assertInstalled();
       tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-carbon-'));
       carbon = new Carbon(tmp, await freePort('tcp'));
       await carbon.start();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,35 +17,16 @@ import {
   listeningOn,
   startProcess,
   startSluice,
+  serverPrograms,
   waitFor,
   type RunningProcess,
   type SluiceProcess,
 } from '../../testing/processes.js';
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const prometheusBin = onPath('prometheus');
-const promtoolBin = onPath('promtool');
-const missing = [prometheusBin === undefined ? 'prometheus' : '', promtoolBin === undefined ? 'promtool' : '']
-  .filter((n) => n !== '')
-  .join(' and ');
-const inCI = process.env.CI === 'true';
-const skip =
-  missing !== '' && !inCI
-    ? `${missing} not installed (apt-get install prometheus); CI=true makes this a failure`
-    : false;
+const servers = serverPrograms(['prometheus', 'promtool'], 'apt-get install prometheus');
+const prometheusBin = servers.paths.prometheus;
+const promtoolBin = servers.paths.promtool;
+const skip = servers.skip;
 
 const COUNTER_INCREMENTS = 7;
 const HOSTNAME = 'integration-host';
@@ -108,8 +89,7 @@ describe('prometheus_exporter scraped by a real Prometheus', { skip, timeout: 18
   });
 
   async function setup(): Promise<void> {
-    if (missing !== '')
-      throw new Error(`${missing} not found on PATH, and CI=true requires this test to run.`);
+    servers.assertInstalled();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-prom-'));
     const statsdPort = await freePort('udp');
     exporterPort = await freePort('tcp');

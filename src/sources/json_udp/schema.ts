@@ -1,13 +1,12 @@
 /** Config of the `json_udp` source. */
 import { s } from '../../config/schema.js';
-import { histogramBinsSchema } from '../../core/histogram.js';
-import { mappingSchema } from '../../core/mapping.js';
 import {
   DECOMPRESS_MODES,
   listenSchema,
   transportOptionsSchema,
   transportSample,
 } from '../transport/index.js';
+import { aggregationFields } from '../statsd/schema.js';
 
 export const jsonUdpSchema = s.object({
   listen: listenSchema({
@@ -19,20 +18,7 @@ export const jsonUdpSchema = s.object({
     default: 'auto',
     doc: 'auto (as Bucky3 jsond) inflates datagrams that start with a zlib or gzip header, which JSON text never does; none takes every datagram as text.',
   }),
-  flush_interval: s.duration({
-    default: 10_000,
-    minMs: 100,
-    doc: 'How often aggregates and the points of untyped objects are emitted.',
-  }),
-  percentiles: s.array(s.number({ min: 0, max: 100 }), {
-    default: [50, 90, 95, 99],
-    doc: 'Percentiles (0 to 100) of timers and distributions, as the statsd source computes them.',
-  }),
-  histogram_bins: histogramBinsSchema,
-  expiry: s.duration({
-    default: 300_000,
-    doc: 'Series not updated for this long are forgotten: gauges stop being reported. 0 keeps every series forever.',
-  }),
+  ...aggregationFields,
   measurement: s.string({
     default: 'json',
     nonEmpty: true,
@@ -48,7 +34,6 @@ export const jsonUdpSchema = s.object({
     min: 1,
     doc: 'Gauges from untyped objects taken per flush interval; beyond this they are dropped and counted.',
   }),
-  mappings: mappingSchema,
 });
 
 const TRANSPORT_LINES = transportSample

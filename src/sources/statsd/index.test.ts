@@ -204,6 +204,8 @@ describe('statsd source over UDP', () => {
     try {
       await source.start();
     } catch (e) {
+      // CI machines have ::1; elsewhere a host without IPv6 may skip, and says so.
+      if (process.env.CI === 'true') throw e;
       t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
       return;
     }

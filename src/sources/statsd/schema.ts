@@ -11,6 +11,28 @@ const bucket = (what: string) =>
     doc: `Metric name for all ${what} (Bucky3's bucket): the StatsD name becomes the tag \`name\`. "" keeps StatsD names.`,
   });
 
+/**
+ * Aggregation options shared by the sources that feed the StatsD aggregator (statsd, json_udp),
+ * so the same option means the same thing in both.
+ */
+export const aggregationFields = {
+  flush_interval: s.duration({
+    default: 10_000,
+    minMs: 100,
+    doc: 'How often aggregates are emitted. Counters report the total of each interval.',
+  }),
+  percentiles: s.array(s.number({ min: 0, max: 100 }), {
+    default: [50, 90, 95, 99],
+    doc: 'Percentiles (0 to 100) of timers (ms, by nearest rank as Etsy statsd does) and distributions.',
+  }),
+  histogram_bins: histogramBinsSchema,
+  expiry: s.duration({
+    default: 300_000,
+    doc: 'Series not updated for this long are forgotten: gauges stop being reported. 0 keeps every series forever.',
+  }),
+  mappings: mappingSchema,
+};
+
 export const statsdSchema = s.object({
   listen: listenSchema({
     default: '127.0.0.1:8125',
@@ -25,25 +47,11 @@ export const statsdSchema = s.object({
     default: 'lenient',
     doc: 'lenient accepts what the dialect repairs (a clamped rate, an ignored field), counting it; strict rejects such lines.',
   }),
-  flush_interval: s.duration({
-    default: 10_000,
-    minMs: 100,
-    doc: 'How often aggregates are emitted. Counters report the total of each interval.',
-  }),
-  percentiles: s.array(s.number({ min: 0, max: 100 }), {
-    default: [50, 90, 95, 99],
-    doc: 'Percentiles (0 to 100) of timers (ms, by nearest rank as Etsy statsd does) and distributions (d).',
-  }),
-  histogram_bins: histogramBinsSchema,
+  ...aggregationFields,
   timestamp_window: s.duration({
     default: 600_000,
     doc: 'A point with its own time (|T, timestamp=) is accepted only this close to now; 0 accepts any.',
   }),
-  expiry: s.duration({
-    default: 300_000,
-    doc: 'Series not updated for this long are forgotten: gauges stop being reported. 0 keeps every series forever.',
-  }),
-  mappings: mappingSchema,
   counters_bucket: bucket('counters'),
   gauges_bucket: bucket('gauges'),
   timers_bucket: bucket('timers'),

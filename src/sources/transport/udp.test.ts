@@ -69,6 +69,8 @@ describe('udp listener', () => {
 
   it('listens on IPv6 loopback', async (t) => {
     if (!(await hasIPv6Loopback())) {
+      // CI machines have ::1; elsewhere a host without IPv6 may skip, and says so.
+      if (process.env.CI === 'true') assert.fail('this machine has no ::1');
       t.skip('this machine has no ::1');
       return;
     }
