@@ -4,11 +4,17 @@ import type { SinkDefinition, SourceDefinition } from './core/definition.js';
 import { consoleSink } from './sinks/console/index.js';
 import { graphiteSink } from './sinks/graphite/index.js';
 import { prometheusExporterSink } from './sinks/prometheus_exporter/index.js';
+import { internalSource } from './sources/internal/index.js';
 import { jsonUdpSource } from './sources/json_udp/index.js';
 import { linuxSource } from './sources/linux/index.js';
 import { statsdSource } from './sources/statsd/index.js';
 
 export const registry: Registry = {
-  sources: [statsdSource, linuxSource, jsonUdpSource] as unknown as readonly SourceDefinition[],
+  sources: [
+    statsdSource,
+    linuxSource,
+    jsonUdpSource,
+    internalSource,
+  ] as unknown as readonly SourceDefinition[],
   sinks: [prometheusExporterSink, consoleSink, graphiteSink] as unknown as readonly SinkDefinition[],
 };

@@ -9,7 +9,7 @@ import { registry } from '../registry.js';
 import { generateConfig } from './generate.js';
 import { runCommand } from './main.js';
 
-function run(args: string[]): { code: number | 'run'; out: string; err: string } {
+function run(args: string[]): { code: ReturnType<typeof runCommand>; out: string; err: string } {
   let out = '';
   let err = '';
   const code = runCommand(args, { out: (t) => (out += t), err: (t) => (err += t) });
@@ -38,7 +38,7 @@ test('the built-in default config validates', () => {
   const config = loadConfig(DEFAULT_CONFIG, { file: 'default', env: {}, registry, defaultHostname: 'h' });
   assert.deepEqual(
     [...config.sources, ...config.sinks].map((c) => c.type),
-    ['statsd', 'linux', 'prometheus_exporter'],
+    ['statsd', 'linux', 'internal', 'prometheus_exporter'],
   );
 });
 

@@ -1,6 +1,6 @@
 /**
- * The built-in config, used when no file is given: StatsD on loopback, Linux stats, and a
- * Prometheus scrape endpoint — the same quick start Bucky3 offered.
+ * The built-in config, used when no file is given: StatsD on loopback, Linux stats, the agent's
+ * own metrics, and a Prometheus scrape endpoint — the same quick start Bucky3 offered.
  */
 export const DEFAULT_CONFIG = `# sluice's built-in configuration (used when no --config is given).
 agent:
@@ -13,6 +13,9 @@ sources:
     flush_interval: 10s
   linux:
     type: linux
+    interval: 10s
+  internal:
+    type: internal
     interval: 10s
 sinks:
   prometheus:

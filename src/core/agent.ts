@@ -6,9 +6,11 @@
  */
 import type { AgentConfig } from '../config/load.js';
 import type { Clock } from './clock.js';
+import type { AgentTelemetry, SourceContext } from './component.js';
+import type { Metric } from './metric.js';
 import { Filter } from './filter.js';
 import type { Logger } from './logger.js';
-import { Pipeline } from './pipeline.js';
+import { Pipeline, type RawRoute } from './pipeline.js';
 import { makeTags, mergeTags, type Tags } from './tags.js';
 import { SinkRunner, SourceRunner } from './supervisor.js';
 
@@ -29,22 +31,37 @@ export class Agent {
     private readonly log: Logger,
     clock: Clock,
   ) {
-    const deps = { log, clock, policy: config.agent.restart };
+    const telemetry: AgentTelemetry = { metrics: (timestamp) => this.telemetry(timestamp) };
+    const deps = { log, clock, policy: config.agent.restart, telemetry };
     this.sinks = config.sinks.map(
       (c) => new SinkRunner(c.id, c.type, (ctx) => c.definition.create(c.options as never, ctx), deps),
     );
-    this.pipeline = new Pipeline(new Filter(config.filters), metadataTags(config), this.sinks);
+    this.pipeline = new Pipeline(
+      new Filter(config.filters),
+      metadataTags(config),
+      this.sinks,
+      rawRoutes(config, this.sinks),
+    );
     this.sources = config.sources.map(
       (c) =>
         new SourceRunner(
           c.id,
           c.type,
-          (ctx) => c.definition.create(c.options as never, ctx),
+          (ctx) => c.definition.create(c.options as never, withRawLines(ctx, this.pipeline)),
           (batch) => this.pipeline.push(batch),
           deps,
           (events) => this.pipeline.pushEvents(events),
         ),
     );
+  }
+
+  /** Every component's stats and the pipeline's counts, as the `internal` source reports them. */
+  telemetry(timestamp: number): Metric[] {
+    const out: Metric[] = [];
+    for (const r of this.sources) out.push(...r.stats.toMetrics(timestamp));
+    for (const r of this.sinks) out.push(...r.stats.toMetrics(timestamp));
+    out.push(...this.pipeline.toMetrics(timestamp));
+    return out;
   }
 
   async start(): Promise<void> {
@@ -90,6 +107,22 @@ export class Agent {
     }
     return { drained: finished, pending: [...pending] };
   }
+}
+
+/** Which sinks take which protocol's raw lines, from their definitions and configs. */
+function rawRoutes(config: AgentConfig, sinks: readonly SinkRunner[]): RawRoute[] {
+  const routes: RawRoute[] = [];
+  config.sinks.forEach((c, i) => {
+    const sink = sinks[i] as SinkRunner;
+    for (const protocol of c.definition.rawProtocols?.(c.options as never) ?? [])
+      routes.push({ protocol, sink });
+  });
+  return routes;
+}
+
+/** A source's context, with the way to hand raw lines to the sinks that take them. */
+function withRawLines(ctx: SourceContext, pipeline: Pipeline): SourceContext {
+  return { ...ctx, rawLines: (protocol) => pipeline.rawLines(protocol) };
 }
 
 /** The tags the pipeline adds to everything: `agent.tags` and the host tag. */

@@ -12,7 +12,7 @@
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { Event } from './event.js';
-import type { Batch } from './metric.js';
+import type { Batch, Metric } from './metric.js';
 import type { ComponentStats } from './stats.js';
 
 export interface ComponentContext {
@@ -29,12 +29,37 @@ export interface ComponentContext {
   fail(error: unknown): void;
 }
 
+/** The agent as its own-metrics source sees it: every component's stats, read on demand. */
+export interface AgentTelemetry {
+  /** Every source's and sink's stats, and the pipeline's, as `sluice_*` metrics. */
+  metrics(timestamp: number): Metric[];
+}
+
 export interface SourceContext extends ComponentContext {
   /** Hands a batch to the pipeline. Never blocks and never throws. */
   emit(batch: Batch): void;
   /** Hands events and service checks to the sinks that carry them. Never blocks or throws. */
   emitEvents(events: readonly Event[]): void;
+  /** The agent's own telemetry, for the source that reports it (absent in tests that need none). */
+  readonly telemetry?: AgentTelemetry;
+  /**
+   * Where to hand `protocol`'s lines as received, before parsing (see RawProtocol), or
+   * undefined when no sink takes them. A source asks once, when it is built, so raw lines cost
+   * nothing per datagram unless a sink wants them. The handler never blocks or throws.
+   */
+  rawLines?(protocol: RawProtocol): RawLinesHandler | undefined;
 }
+
+/**
+ * Protocols whose lines a source can hand on verbatim, for sinks that relay them unparsed (a
+ * StatsD repeater, as Etsy statsd's `packet` event feeds its repeater backend). Raw lines go
+ * straight from the sources to the sinks that declared them (SinkDefinition.rawProtocols): the
+ * pipeline's filters and metadata tags do not apply to them.
+ */
+export type RawProtocol = 'statsd';
+
+/** Takes the non-empty lines of one datagram (or stream read), without their line breaks. */
+export type RawLinesHandler = (lines: readonly string[]) => void;
 
 /** A source that runs by itself once started (a socket listener, a file tail). */
 export interface ListeningSource {
@@ -53,6 +78,11 @@ export interface PolledSource {
   readonly mode: 'polled';
   /** How often to collect, in milliseconds. */
   readonly intervalMs: number;
+  /**
+   * Wait a random delay of up to half the interval before the first collection (Spoon's start
+   * jitter; `start_jitter` in pollingFields). Without it, the first collection runs at once.
+   */
+  readonly startJitter?: boolean;
   /** One collection. A rejection is logged and counted; the next tick runs as usual. */
   collect(): Promise<Batch>;
   /** Releases resources (optional). */
@@ -68,6 +98,8 @@ export interface Sink {
   write(batch: Batch): void;
   /** Sinks that can carry events implement this; the others never see events. */
   writeEvents?(events: readonly Event[]): void;
+  /** Raw lines of a protocol the sink's definition declared in `rawProtocols`. Never blocks. */
+  writeRaw?(protocol: RawProtocol, lines: readonly string[]): void;
   /** Delivers or persists what it holds, then releases resources. The agent bounds the wait. */
   stop(): Promise<void>;
 }

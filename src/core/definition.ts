@@ -3,7 +3,7 @@
  * prints, and a factory. The registry (`src/registry.ts`) maps each config `type` to one of these.
  */
 import type { ObjectSchema, Fields, InferFields } from '../config/schema.js';
-import type { ComponentContext, Sink, Source, SourceContext } from './component.js';
+import type { ComponentContext, RawProtocol, Sink, Source, SourceContext } from './component.js';
 import type { Event } from './event.js';
 import type { Batch } from './metric.js';
 
@@ -33,6 +33,12 @@ export interface SinkDefinition<F extends Fields = Fields> extends DefinitionBas
    * I/O (`sluice explain`). Pure: built from the same encoders the sink uses.
    */
   preview?(config: InferFields<F>, batch: Batch, events: readonly Event[]): string;
+  /**
+   * The protocols whose raw lines this sink takes with this config (a repeater), known before
+   * anything starts so that sources produce raw lines only when a sink wants them. Such a sink
+   * implements `writeRaw`.
+   */
+  rawProtocols?(config: InferFields<F>): readonly RawProtocol[];
 }
 
 export function defineSource<F extends Fields>(def: Omit<SourceDefinition<F>, 'kind'>): SourceDefinition<F> {

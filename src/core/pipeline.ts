@@ -3,6 +3,7 @@
  * metadata tags (host, env, …) so no source has to, and fans each batch out to every sink.
  * Sinks receive the same frozen array; none may mutate it.
  */
+import type { RawLinesHandler, RawProtocol } from './component.js';
 import type { Event } from './event.js';
 import type { Filter } from './filter.js';
 import type { Batch, Metric } from './metric.js';
@@ -13,6 +14,12 @@ export interface BatchConsumer {
   /** Whether this consumer carries events; `writeEvents` is only called when it does. */
   readonly carriesEvents: boolean;
   writeEvents(events: readonly Event[]): void;
+}
+
+/** A sink that takes one protocol's raw lines (SinkDefinition.rawProtocols). */
+export interface RawRoute {
+  readonly protocol: RawProtocol;
+  readonly sink: { writeRaw(protocol: RawProtocol, lines: readonly string[]): void };
 }
 
 export class Pipeline {
@@ -27,7 +34,47 @@ export class Pipeline {
     private readonly filter: Filter,
     private readonly metadata: Tags,
     private readonly sinks: readonly BatchConsumer[],
+    private readonly rawRoutes: readonly RawRoute[] = [],
   ) {}
+
+  /** Raw lines handed to sinks (see `rawLines`), for self-telemetry. */
+  rawReceived = 0;
+
+  /**
+   * The handler a source gets for `protocol`'s raw lines: straight to the sinks that declared
+   * them, without filter or metadata tags (a repeater forwards what it received). Undefined
+   * when no sink takes them, so that sources skip the work.
+   */
+  rawLines(protocol: RawProtocol): RawLinesHandler | undefined {
+    const sinks = this.rawRoutes.filter((r) => r.protocol === protocol).map((r) => r.sink);
+    if (sinks.length === 0) return undefined;
+    return (lines) => {
+      if (lines.length === 0) return;
+      this.rawReceived += lines.length;
+      Object.freeze(lines);
+      for (const sink of sinks) sink.writeRaw(protocol, lines);
+    };
+  }
+
+  /** The counts above as cumulative `sluice_pipeline_*` counters. */
+  toMetrics(timestamp: number): Metric[] {
+    const counter = (name: string, value: number, help: string): Metric => ({
+      kind: 'counter',
+      temporality: 'cumulative',
+      name: `sluice_pipeline_${name}`,
+      tags: [],
+      value,
+      intervalMs: 0,
+      timestamp,
+      help,
+    });
+    return [
+      counter('metrics_received', this.received, 'Metrics the sources handed to the pipeline.'),
+      counter('metrics_delivered', this.delivered, 'Metrics handed to the sinks after filtering.'),
+      counter('events_received', this.eventsReceived, 'Events and service checks the sources handed over.'),
+      counter('events_ignored', this.eventsIgnored, 'Events no configured sink can carry.'),
+    ];
+  }
 
   push(batch: Batch): void {
     this.received += batch.length;

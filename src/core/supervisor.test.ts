@@ -192,3 +192,57 @@ test('polled sources are collected on the interval; an overrunning collection is
     [1, 2],
   );
 });
+
+test('start jitter delays the first collection by up to half the interval; ticks then keep their phase', async () => {
+  const at: number[] = [];
+  const interval = 40;
+  const runner = new SourceRunner(
+    'poll',
+    'fake',
+    () => ({
+      mode: 'polled',
+      intervalMs: interval,
+      startJitter: true,
+      collect: () => {
+        at.push(Date.now());
+        return Promise.resolve([gauge(at.length)]);
+      },
+    }),
+    () => {},
+    { log: recordingLogger().log, clock: systemClock, policy: fast, random: () => 0.999 },
+  );
+  const started = Date.now();
+  await runner.start();
+  assert.equal(at.length, 0, 'nothing is collected at once');
+  await until(() => at.length >= 8, 'eight collections');
+  await runner.stop();
+  const first = (at[0] as number) - started;
+  // random() = 0.999 puts the first tick just before half the interval.
+  assert.ok(first >= interval / 2 - 2, `first collection after ${first} ms`);
+  // Every tick k is due at first + k * interval: timer lateness does not accumulate.
+  const last = at.length - 1;
+  const drift = (at[last] as number) - (at[0] as number) - last * interval;
+  assert.ok(drift >= -2 && drift < interval, `tick ${last} is ${drift} ms off its schedule`);
+});
+
+test('without start jitter the first collection runs at once', async () => {
+  let calls = 0;
+  const runner = new SourceRunner(
+    'poll',
+    'fake',
+    () => ({
+      mode: 'polled',
+      intervalMs: 60_000,
+      startJitter: false,
+      collect: () => {
+        calls++;
+        return Promise.resolve([]);
+      },
+    }),
+    () => {},
+    { log: recordingLogger().log, clock: systemClock, policy: fast, random: () => 0.999 },
+  );
+  await runner.start();
+  assert.equal(calls, 1);
+  await runner.stop();
+});

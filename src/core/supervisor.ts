@@ -5,11 +5,19 @@
  * Nothing a component does can stop the others.
  */
 import type { Clock } from './clock.js';
-import type { ComponentContext, PolledSource, Sink, Source, SourceContext } from './component.js';
+import type {
+  AgentTelemetry,
+  ComponentContext,
+  PolledSource,
+  RawProtocol,
+  Sink,
+  Source,
+  SourceContext,
+} from './component.js';
 import type { Logger } from './logger.js';
 import type { Event } from './event.js';
 import type { Batch } from './metric.js';
-import { ComponentStats } from './stats.js';
+import { ComponentStats, type StatCounter } from './stats.js';
 
 export interface RestartPolicy {
   /** First restart delay; doubles after each failure up to `maxBackoffMs`. */
@@ -36,6 +44,10 @@ interface Deps {
   readonly log: Logger;
   readonly clock: Clock;
   readonly policy: RestartPolicy;
+  /** Values in [0, 1), for polled sources' start jitter. */
+  readonly random?: () => number;
+  /** Handed to sources as `ctx.telemetry`. */
+  readonly telemetry?: AgentTelemetry;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -206,25 +218,46 @@ export class SourceRunner extends Runner<Source> {
       emitEvents: (events) => {
         if (events.length > 0) this.emitEvents(events);
       },
+      ...(this.deps.telemetry === undefined ? {} : { telemetry: this.deps.telemetry }),
     };
     return this.factory(ctx);
   }
 
   protected async startInstance(source: Source): Promise<void> {
     if (source.mode === 'listening') return source.start();
-    // Collect at once, so a fresh agent has data before its first interval ends, then on the ticks.
-    this.tick(source, this.generation);
-    this.schedule(source, this.generation);
-  }
-
-  /** Ticks at multiples of the interval on the wall clock, so restarts and slow ticks never drift. */
-  private schedule(source: PolledSource, generation: number): void {
     const interval = source.intervalMs;
     const now = this.deps.clock.now();
-    const delay = interval - (now % interval);
+    if (source.startJitter === true) {
+      // Spoon's start delay: agents restarted together (a fleet deploy) spread their polls over
+      // half an interval instead of reading /proc and the Docker API in step.
+      const random = this.deps.random ?? Math.random;
+      this.schedule(source, this.generation, now + Math.floor(random() * (interval / 2)));
+      return;
+    }
+    // Collect at once, so a fresh agent has data before its first interval ends, then on ticks
+    // at multiples of the interval on the wall clock, like Telegraf's round_interval.
+    this.tick(source, this.generation);
+    this.schedule(source, this.generation, now - (now % interval) + interval);
+  }
+
+  /**
+   * Ticks at `at`, then every interval after it. Each tick is computed from the previous one,
+   * not from when its timer fired, so late timers never make the schedule drift; ticks the event
+   * loop missed entirely (a blocked process, a suspended VM) are skipped and counted.
+   */
+  private schedule(source: PolledSource, generation: number, at: number): void {
+    const delay = Math.max(0, at - this.deps.clock.now());
     this.ticker = setTimeout(() => {
       if (generation !== this.generation) return;
-      this.schedule(source, generation);
+      const interval = source.intervalMs;
+      let next = at + interval;
+      const now = this.deps.clock.now();
+      if (next <= now) {
+        const missed = Math.floor((now - next) / interval) + 1;
+        this.overruns.inc(missed);
+        next += missed * interval;
+      }
+      this.schedule(source, generation, next);
       this.tick(source, generation);
     }, delay);
   }
@@ -301,6 +334,31 @@ export class SinkRunner extends Runner<Sink> {
     const sink = this.factory(this.baseContext(this.generation));
     this.carriesEvents = typeof sink.writeEvents === 'function';
     return sink;
+  }
+
+  /**
+   * Raw lines (SourceContext.rawLines) for a sink whose definition declared the protocol. Like
+   * `write`: never throws, and lines a sink that is down cannot take are counted.
+   */
+  writeRaw(protocol: RawProtocol, lines: readonly string[]): void {
+    const sink = this.instance;
+    if (sink?.writeRaw === undefined || (this.state !== 'running' && this.state !== 'stopping')) {
+      this.droppedRaw().inc(lines.length);
+      return;
+    }
+    try {
+      sink.writeRaw(protocol, lines);
+    } catch (e) {
+      this.droppedRaw().inc(lines.length);
+      void this.fail(e);
+    }
+  }
+
+  /** Made on first use: only repeaters ever count raw lines. */
+  private droppedRaw(): StatCounter {
+    return this.stats.counter('dropped_raw_lines', 'Raw lines dropped before reaching the sink.', {
+      reason: 'sink_down',
+    });
   }
 
   /** Like `write`: never throws, and events a sink that is down cannot take are counted. */

@@ -24,6 +24,7 @@ import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
 import { testContext } from '../../testing/context.js';
+import { stat, WriteTimer } from '../../testing/push.js';
 import {
   freePort,
   serverPrograms,
@@ -196,34 +197,6 @@ function config(options: Record<string, unknown>): GraphiteConfig {
   const parsed = schema.parse(options, [], issues);
   assert.deepEqual(issues, []);
   return parsed as GraphiteConfig;
-}
-
-/** Sum of a stat over its labels, or over those matching `labels`. */
-function stat(ctx: ComponentContext, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const m of ctx.stats.toMetrics(0)) {
-    if (m.name !== `sluice_${name}`) continue;
-    if (!Object.entries(labels).every(([k, v]) => m.tags.some((t) => t[0] === k && t[1] === v))) continue;
-    sum += (m as { value: number }).value;
-  }
-  return sum;
-}
-
-/** Timing of write() calls, in milliseconds. */
-class WriteTimer {
-  readonly samples: number[] = [];
-  write(sink: PushSink, metrics: Metric[]): void {
-    const start = process.hrtime.bigint();
-    sink.write(metrics);
-    this.samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  get max(): number {
-    return Math.max(...this.samples);
-  }
-  quantile(q: number): number {
-    const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-  }
 }
 
 describe('graphite sink into a real carbon-cache', { skip, timeout: 240_000 }, () => {

@@ -1,0 +1,1 @@
+export { pollingFields, pollingSample } from './schema.js';
