@@ -3,7 +3,10 @@ import type { Registry } from './config/load.js';
 import type { SinkDefinition, SourceDefinition } from './core/definition.js';
 import { consoleSink } from './sinks/console/index.js';
 import { graphiteSink } from './sinks/graphite/index.js';
+import { influxdbSink } from './sinks/influxdb/index.js';
+import { prometheusRemoteWriteSink } from './sinks/prometheus_remote_write/index.js';
 import { prometheusExporterSink } from './sinks/prometheus_exporter/index.js';
+import { bpftraceSource } from './sources/bpftrace/index.js';
 import { internalSource } from './sources/internal/index.js';
 import { jsonUdpSource } from './sources/json_udp/index.js';
 import { linuxSource } from './sources/linux/index.js';
@@ -15,6 +18,13 @@ export const registry: Registry = {
     linuxSource,
     jsonUdpSource,
     internalSource,
+    bpftraceSource,
   ] as unknown as readonly SourceDefinition[],
-  sinks: [prometheusExporterSink, consoleSink, graphiteSink] as unknown as readonly SinkDefinition[],
+  sinks: [
+    prometheusExporterSink,
+    consoleSink,
+    graphiteSink,
+    influxdbSink,
+    prometheusRemoteWriteSink,
+  ] as unknown as readonly SinkDefinition[],
 };

@@ -12,10 +12,14 @@ import type {
 } from '../../core/metric.js';
 import { DDSketch } from '../../core/sketch.js';
 import { makeTags, type Tags } from '../../core/tags.js';
+import { parseInfluxLine } from '../../testing/influxdb-line.js';
 import {
   binField,
   encodeBatch,
   encodeLine,
+  formatTimestamp,
+  LineEncoder,
+  splitFieldSet,
   escapeKey,
   escapeMeasurement,
   quantileField,
@@ -84,8 +88,8 @@ function distribution(name: string, tags: Tags, values: number[], percentiles: n
 }
 
 /**
- * A reference splitter written from the line protocol reference and the v2 parser
- * (github.com/influxdata/line-protocol/v2): it throws where that parser reports a syntax error.
+ * The reader in src/testing/influxdb-line.ts reads as InfluxDB's parser does (checked against
+ * InfluxDB 1.6.7): it throws where the server would refuse the line.
  */
 interface Parsed {
   measurement: string;
@@ -94,63 +98,21 @@ interface Parsed {
   timestamp: string | undefined;
 }
 
+function parseLine(line: string): Parsed {
+  const p = parseInfluxLine(line);
+  if (p === undefined) throw new Error('comment line');
+  for (const f of p.fields) if (f.type !== 'float') throw new Error(`${f.key} is ${f.type}, not float`);
+  return { ...p, fields: p.fields.map((f) => [f.key, f.text]) };
+}
+
 function isControl(c: string): boolean {
   const code = c.charCodeAt(0);
   return code < 0x20 || code === 0x7f;
 }
 
-function parseLine(line: string): Parsed {
-  let i = 0;
-  // Reads a token up to the first unescaped stop character; `\x` unescapes only for x in `escapes`.
-  const token = (stops: string, escapes: string, what: string): string => {
-    let out = '';
-    while (i < line.length) {
-      const c = line[i] as string;
-      if (c === '\\' && i + 1 < line.length && escapes.includes(line[i + 1] as string)) {
-        out += line[i + 1];
-        i += 2;
-        continue;
-      }
-      if (stops.includes(c) || isControl(c)) break;
-      out += c;
-      i++;
-    }
-    if (out === '') throw new Error(`empty ${what} at ${i} in ${JSON.stringify(line)}`);
-    return out;
-  };
-  if (line.startsWith('#')) throw new Error('comment line');
-  const measurement = token(', ', ', ', 'measurement');
-  const tags: [string, string][] = [];
-  while (line[i] === ',') {
-    i++;
-    const k = token(',= ', ',= ', 'tag key');
-    if (line[i] !== '=') throw new Error(`expected = after tag key in ${JSON.stringify(line)}`);
-    i++;
-    tags.push([k, token(',= ', ',= ', 'tag value')]);
-  }
-  if (line[i] !== ' ') throw new Error(`expected space before fields at ${i} in ${JSON.stringify(line)}`);
-  i++;
-  const fields: [string, string][] = [];
-  for (;;) {
-    const k = token(',= ', ',= ', 'field key');
-    if (line[i] !== '=') throw new Error(`expected = after field key in ${JSON.stringify(line)}`);
-    i++;
-    let v = '';
-    while (i < line.length && line[i] !== ',' && line[i] !== ' ') v += line[i++];
-    if (!/^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v)) throw new Error(`bad float ${v}`);
-    fields.push([k, v]);
-    if (line[i] !== ',') break;
-    i++;
-  }
-  let timestamp: string | undefined;
-  if (line[i] === ' ') {
-    i++;
-    timestamp = line.slice(i);
-    if (!/^-?\d+$/.test(timestamp)) throw new Error(`bad timestamp ${timestamp}`);
-    i = line.length;
-  }
-  if (i !== line.length) throw new Error(`trailing text in ${JSON.stringify(line)}`);
-  return { measurement, tags, fields, timestamp };
+/** What InfluxDB's reserved keys become. */
+function reserved(k: string): string {
+  return k === 'time' || k === '_field' || k === '_measurement' ? k + '_' : k;
 }
 
 /** What a string is expected to become: control characters → space, trailing backslashes dropped. */
@@ -340,7 +302,7 @@ describe('encodeLine properties', () => {
         const parsed = parseLine(line);
         assert.equal(parsed.measurement, wantName);
         const wantTags = m.tags
-          .map(([k, v]) => [adjusted(k), adjusted(v)] as [string, string])
+          .map(([k, v]) => [reserved(adjusted(k)), adjusted(v)] as [string, string])
           .filter(([k, v]) => k !== '' && v !== '');
         assert.deepEqual(parsed.tags, wantTags);
         assert.equal(parsed.fields.length, 1);
@@ -400,4 +362,126 @@ describe('fields of one point', () => {
     assert.equal(out.lines, 3);
     assert.equal(encodeLine(field('a', 1)), 'json,env=dev a=1 1700000000000000000');
   });
+});
+
+describe('reserved keys', () => {
+  it('appends _ to tag and field keys InfluxDB refuses, and leaves look-alikes alone', () => {
+    const m = gauge('m', makeTags({ time: 'a', _field: 'b', _measurement: 'c', times: 'd' }), 1);
+    assert.equal(encodeLine(m), 'm,_field_=b,_measurement_=c,time_=a,times=d value=1 1700000000000000000');
+    const point: Metric = { ...gauge('x', [], 2), point: { measurement: 'json', field: 'time' } };
+    assert.equal(encodeLine(point), 'json time_=2 1700000000000000000');
+  });
+});
+
+describe('formatTimestamp', () => {
+  const cases: [number, 'ns' | 'us' | 'ms' | 's', string][] = [
+    [TS, 'ns', '1700000000000000000'],
+    [TS + 123, 'us', '1700000000123000'],
+    [TS + 123, 'ms', '1700000000123'],
+    [TS + 999, 's', '1700000000'],
+    [1.5, 'us', '1500'],
+    [1.5, 'ms', '1'],
+    [-1, 's', '-1'],
+  ];
+  for (const [ms, p, want] of cases) it(`${ms} ms in ${p}`, () => assert.equal(formatTimestamp(ms, p), want));
+});
+
+describe('LineEncoder', () => {
+  it('writes newline-terminated lines in the precision asked for', () => {
+    const e = new LineEncoder({ precision: 's', integerCounters: false });
+    assert.equal(e.encode(gauge('g', makeTags({ a: 'b' }), 1.5)), 'g,a=b value=1.5 1700000000\n');
+    assert.equal(e.encode(gauge('g', [], NaN)), undefined);
+  });
+
+  it('writes counter values as integers with integerCounters, and nothing else', () => {
+    const e = new LineEncoder({ precision: 'ns', integerCounters: true });
+    assert.equal(e.encode(counter('c', [], 3)), 'c value=3i,rate=0.3 1700000000000000000\n');
+    assert.equal(e.encode(counter('c', [], 2.5, { intervalMs: 0 })), 'c value=3i 1700000000000000000\n');
+    assert.equal(e.encode(counter('c', [], -0.4, { intervalMs: 0 })), 'c value=0i 1700000000000000000\n');
+    assert.equal(
+      e.encode(counter('c', [], 2 ** 62, { temporality: 'cumulative', intervalMs: 0 })),
+      'c value=4611686018427387904i 1700000000000000000\n',
+    );
+    // Beyond int64 there is no integer to write; the rate alone remains.
+    assert.equal(e.encode(counter('c', [], 1e19)), 'c rate=1000000000000000000 1700000000000000000\n');
+    assert.equal(e.encode(gauge('g', [], 3)), 'g value=3 1700000000000000000\n');
+    assert.equal(new LineEncoder().encode(counter('c', [], 3)), 'c value=3,rate=0.3 1700000000000000000\n');
+  });
+
+  it('keeps field types a function of kind and field, whatever the value', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), (v, ints) => {
+        const e = new LineEncoder({ precision: 'ns', integerCounters: ints });
+        // A value beyond int64 whose rate overflows has no field left: no line at all.
+        const c = parseInfluxLine((e.encode(counter('c', [], v)) ?? 'c none=0').trimEnd());
+        const g = parseInfluxLine((e.encode(gauge('g', [], v)) as string).trimEnd());
+        const value = c?.fields.find((f) => f.key === 'value');
+        if (value !== undefined) assert.equal(value.type, ints ? 'integer' : 'float');
+        assert.equal(g?.fields[0]?.type, 'float');
+        assert.equal(Number(g?.fields[0]?.text), v === 0 ? 0 : v);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('splits the fields of a long point over lines that fit, losing none', () => {
+    const tagStr = fc.string({ unit: fc.constantFrom('a', 'é', ' ', ',', '=', '\\', '水'), maxLength: 20 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(tagStr, tagStr), { maxLength: 3 }),
+        fc.uniqueArray(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 20, max: 400 }),
+        (pairs, bounds, max) => {
+          const m = histogram(
+            'h,x',
+            makeTags(pairs),
+            bounds.sort((a, b) => a - b),
+            [1, 5, 500],
+          );
+          const whole = (new LineEncoder().encode(m) as string).trimEnd();
+          const split = new LineEncoder(undefined, max).encode(m) as string;
+          assert.ok(split.endsWith('\n'));
+          const lines = split.slice(0, -1).split('\n');
+          const want = parseInfluxLine(whole);
+          const got = lines.map((l) => parseInfluxLine(l));
+          for (const [k, line] of lines.entries()) {
+            const p = got[k];
+            assert.equal(p?.measurement, want?.measurement);
+            assert.deepEqual(p?.tags, want?.tags);
+            assert.equal(p?.timestamp, want?.timestamp);
+            // Over the limit only when one field alone does not fit.
+            if (Buffer.byteLength(line) + 1 > max) assert.equal(p?.fields.length, 1, line);
+          }
+          assert.deepEqual(
+            got.flatMap((p) => p?.fields ?? []),
+            want?.fields,
+          );
+          if (Buffer.byteLength(whole) + 1 <= max) assert.equal(lines.length, 1);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('splits field sets at separators only, not at escaped commas', () => {
+    assert.deepEqual(splitFieldSet('a=1,b\\,c=2,d\\\\,=3'), ['a=1', 'b\\,c=2', 'd\\\\,=3']);
+  });
+});
+
+describe('backslashes, as InfluxDB 1.6.7 stored them', () => {
+  // Each wire form was written with curl to a real influxd, and SHOW TAG VALUES returned the
+  // value beside it.
+  const cases: [string, string][] = [
+    ['a\\,b', 'a\\\\,b'],
+    ['c\\\\,d', 'c\\\\\\,d'],
+    ['e\\\\f', 'e\\\\f'],
+    ['k\\\\ l', 'k\\\\\\ l'],
+  ];
+  for (const [value, wire] of cases) {
+    it(`${JSON.stringify(value)} is written ${JSON.stringify(wire)} and read back as itself`, () => {
+      const line = encodeLine(gauge('m', makeTags({ t: value }), 1)) as string;
+      assert.equal(line, `m,t=${wire} value=1 1700000000000000000`);
+      assert.deepEqual(parseInfluxLine(line)?.tags, [['t', value]]);
+    });
+  }
 });

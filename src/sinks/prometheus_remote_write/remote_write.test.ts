@@ -1,0 +1,328 @@
+/**
+ * The remote-write sink's config, its HTTP transport against a real HTTP server on 127.0.0.1
+ * (what it sends, and what each status makes of the batch), and the whole sink through PushSink.
+ * Prometheus itself is in remote_write.integration.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { formatPath, type Issue } from '../../config/schema.js';
+import { systemClock } from '../../core/clock.js';
+import type { Metric } from '../../core/metric.js';
+import { makeTags } from '../../core/tags.js';
+import {
+  DecodeError,
+  decodeWriteRequest,
+  encodeTimeSeries,
+  type RwWriteRequest,
+} from '../../protocols/remote_write/protobuf.js';
+import { snappyUncompress } from '../../protocols/remote_write/snappy.js';
+import { recordingLogger, testContext } from '../../testing/context.js';
+import { waitFor } from '../../testing/processes.js';
+import { stat } from '../../testing/push.js';
+import { PushRejected } from '../push/push.js';
+import type { Payload } from '../push/queue.js';
+import { HttpStatusError, HttpTransport } from './http.js';
+import { prometheusRemoteWriteSink } from './index.js';
+import { createRemoteWriteSink, pushConfig, requestHeaders } from './remote_write.js';
+import { schema, type RemoteWriteConfig } from './schema.js';
+
+function parseConfig(options: Record<string, unknown>): { config: RemoteWriteConfig; issues: string[] } {
+  const issues: Issue[] = [];
+  const config = schema.parse(options, [], issues) as RemoteWriteConfig;
+  return { config, issues: issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
+}
+
+describe('prometheus_remote_write config', () => {
+  const doc = parse(prometheusRemoteWriteSink.sample) as Record<string, Record<string, unknown>>;
+  const { type, ...options } = doc.remote_write ?? {};
+
+  it('has a sample that parses, passes its schema and shows the defaults', () => {
+    assert.equal(type, 'prometheus_remote_write');
+    const { config, issues } = parseConfig(options);
+    assert.deepEqual(issues, []);
+    assert.deepEqual(config, parseConfig({}).config);
+    assert.equal(config.url, 'http://127.0.0.1:9090/api/v1/write');
+  });
+
+  it('documents every option, in the schema and in the sample', () => {
+    const lines = prometheusRemoteWriteSink.sample.split('\n');
+    for (const [key, field] of Object.entries(schema.fields)) {
+      assert.ok(field.doc, `${key} has no doc`);
+      assert.ok(key in options, `the sample lacks ${key}`);
+      let above = lines.findIndex((l) => l.startsWith(`    ${key}:`)) - 1;
+      while (above > 0 && /^ {4}\w+:/.test(lines[above] as string)) above--;
+      assert.ok((lines[above] ?? '').trimStart().startsWith('#'), `${key} has no comment above it`);
+    }
+    assert.ok(!('endpoints' in options) && !('mode' in options), 'the URL names the one endpoint');
+  });
+
+  it('has a README that embeds the sample verbatim', () => {
+    const beside = new URL('../../../src/sinks/prometheus_remote_write/README.md', import.meta.url);
+    const file = existsSync(beside) ? beside : path.resolve('src/sinks/prometheus_remote_write/README.md');
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(prometheusRemoteWriteSink.sample));
+    assert.ok(text.includes('<!-- prettier-ignore -->'));
+  });
+
+  it('explains bad URLs, headers and auth', () => {
+    assert.deepEqual(parseConfig({ url: 'ftp://x/y' }).issues, [
+      'url: "ftp://x/y" is not an http:// or https:// URL',
+    ]);
+    assert.deepEqual(parseConfig({ url: 'http://u:p@x/y' }).issues, [
+      'url: has credentials in it; use basic_auth with password_env instead',
+    ]);
+    assert.deepEqual(parseConfig({ headers: { Authorization: 'x' } }).issues, [
+      'headers: "Authorization" is set by the sink (use bearer_token_env or basic_auth)',
+    ]);
+    assert.deepEqual(parseConfig({ headers: { 'X-A': 'a\r\nInjected: 1' } }).issues, [
+      'headers: the value of "X-A" is not a header value (one line of text)',
+    ]);
+    assert.deepEqual(
+      parseConfig({ bearer_token_env: 'T', basic_auth: { username: 'u', password_env: 'P' } }).issues,
+      ['basic_auth: cannot be used with bearer_token_env: a request carries one Authorization header'],
+    );
+    assert.deepEqual(parseConfig({ bearer_token_env: 'not a name' }).issues, [
+      'bearer_token_env: expected an environment variable name, got "not a name"',
+    ]);
+    assert.deepEqual(parseConfig({ endpoints: ['x:1'] }).issues.length, 1);
+  });
+
+  it('derives the endpoint from the URL, default ports included', () => {
+    const ep = (url: string) => pushConfig(parseConfig({ url }).config).endpoints;
+    assert.deepEqual(ep('http://mimir.example:9009/api/v1/push'), [{ host: 'mimir.example', port: 9009 }]);
+    assert.deepEqual(ep('https://vm.example/api/v1/write'), [{ host: 'vm.example', port: 443 }]);
+    assert.deepEqual(ep('http://[::1]/api/v1/write'), [{ host: '::1', port: 80 }]);
+  });
+
+  it('reads credentials from the environment, and names a missing variable, never a value', () => {
+    const { config } = parseConfig({ bearer_token_env: 'RW_TOKEN' });
+    assert.equal(requestHeaders(config, { RW_TOKEN: 's3cret' }).Authorization, 'Bearer s3cret');
+    assert.throws(() => requestHeaders(config, {}), /RW_TOKEN \(bearer_token_env\) is not set or empty/);
+    const basic = parseConfig({ basic_auth: { username: 'sluice', password_env: 'RW_PASSWORD' } }).config;
+    assert.equal(
+      requestHeaders(basic, { RW_PASSWORD: 'pw' }).Authorization,
+      `Basic ${Buffer.from('sluice:pw').toString('base64')}`,
+    );
+  });
+});
+
+/** A remote-write receiver stand-in on 127.0.0.1: records requests, answers as told. */
+class Receiver {
+  private server: http.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+  status = 204;
+  body = '';
+  hang = false;
+  readonly requests: { headers: http.IncomingHttpHeaders; url: string; body: Buffer }[] = [];
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        this.requests.push({ headers: req.headers, url: req.url ?? '', body: Buffer.concat(chunks) });
+        if (this.hang) return;
+        res.writeHead(this.status, { 'Content-Type': 'text/plain' });
+        res.end(this.body);
+      });
+    });
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The WriteRequest of request `i`. */
+  request(i: number): RwWriteRequest {
+    const r = this.requests[i];
+    assert.ok(r !== undefined, `request ${i} arrived`);
+    const req = decodeWriteRequest(snappyUncompress(r.body));
+    assert.ok(!(req instanceof DecodeError));
+    return req;
+  }
+}
+
+function payloadOf(...records: Uint8Array[]): Payload {
+  return {
+    records,
+    sizes: records.map((r) => r.length),
+    points: records.length,
+    bytes: records.reduce((a, r) => a + r.length, 0),
+  };
+}
+
+const series = (name: string, value: number) =>
+  encodeTimeSeries({ labels: [['__name__', name]], samples: [{ value, timestamp: 1000 }] });
+
+describe('HttpTransport against an HTTP server on 127.0.0.1', () => {
+  const rx = new Receiver();
+  before(() => rx.start());
+  after(() => rx.stop());
+
+  function transport(addresses = ['127.0.0.1'], extra: Record<string, string> = {}): HttpTransport {
+    const url = new URL(`http://localhost:${rx.port}/api/v1/write?tenant=a`);
+    const { config } = parseConfig({ url: url.href, headers: { 'X-Scope-OrgID': 'team-a' } });
+    return new HttpTransport(
+      { endpoint: { host: 'localhost', port: rx.port }, label: `localhost:${rx.port}`, addresses },
+      { url, headers: { ...requestHeaders(config), ...extra } },
+    );
+  }
+
+  it('POSTs one snappy WriteRequest per batch with the headers remote write 1.0 requires', async () => {
+    rx.status = 204;
+    const t = transport();
+    const before = rx.requests.length;
+    await t.send(payloadOf(series('a', 1), series('b', 2)));
+    await t.close();
+    const r = rx.requests[before];
+    assert.ok(r !== undefined);
+    assert.equal(r.url, '/api/v1/write?tenant=a');
+    assert.equal(r.headers['content-encoding'], 'snappy');
+    assert.equal(r.headers['content-type'], 'application/x-protobuf');
+    assert.equal(r.headers['x-prometheus-remote-write-version'], '0.1.0');
+    // The version, read from package.json beside the build ("unknown" in a build elsewhere).
+    assert.match(r.headers['user-agent'] ?? '', /^sluice\/(\d+\.\d+\.\d+|unknown)$/);
+    assert.equal(r.headers['x-scope-orgid'], 'team-a');
+    // Connected to 127.0.0.1, the URL's host name kept for the server.
+    assert.equal(r.headers.host, `localhost:${rx.port}`);
+    assert.deepEqual(
+      rx.request(before).timeseries.map((ts) => [ts.labels[0]?.[1], ts.samples[0]?.value]),
+      [
+        ['a', 1],
+        ['b', 2],
+      ],
+    );
+  });
+
+  it('rejects 4xx as PushRejected, with the server’s reason, but retries 5xx, 429 and 408', async () => {
+    const t = transport();
+    rx.status = 400;
+    rx.body = 'out of order sample';
+    await assert.rejects(t.send(payloadOf(series('a', 1))), (e: unknown) => {
+      assert.ok(e instanceof PushRejected);
+      assert.equal(e.message, 'HTTP 400: out of order sample');
+      return true;
+    });
+    for (const status of [500, 503, 429, 408]) {
+      rx.status = status;
+      rx.body = '';
+      await assert.rejects(t.send(payloadOf(series('a', 1))), (e: unknown) => {
+        assert.ok(e instanceof HttpStatusError && !(e instanceof PushRejected), String(status));
+        assert.equal(e.status, status);
+        return true;
+      });
+    }
+    rx.status = 200;
+    await t.send(payloadOf(series('a', 1)));
+    await t.close();
+  });
+
+  it('moves on to the next address after a refused connection', async () => {
+    rx.status = 204;
+    // 127.0.0.2 is loopback too, but nothing listens on it at this port.
+    const t = transport(['127.0.0.2', '127.0.0.1']);
+    await assert.rejects(t.send(payloadOf(series('a', 1))), /ECONNREFUSED/);
+    await t.send(payloadOf(series('a', 1)));
+    await t.close();
+  });
+
+  it('close() ends a request the server never answers', async () => {
+    rx.hang = true;
+    const t = transport();
+    const sent = t.send(payloadOf(series('a', 1)));
+    await waitFor(() => (rx.requests.at(-1)?.body.length ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 5,
+      what: 'the request to arrive',
+    });
+    const started = Date.now();
+    await t.close();
+    await assert.rejects(sent);
+    assert.ok(Date.now() - started < 1000);
+    rx.hang = false;
+    await assert.rejects(t.send(payloadOf(series('a', 1))), /closed/);
+  });
+});
+
+describe('prometheus_remote_write sink through PushSink', () => {
+  const rx = new Receiver();
+  before(() => rx.start());
+  after(() => rx.stop());
+
+  const gauge = (name: string, value: number): Metric => ({
+    kind: 'gauge',
+    name,
+    tags: makeTags({ host: 'web01' }),
+    value,
+    timestamp: 1_700_000_000_000,
+  });
+
+  it('delivers, retries a 503 until the server accepts, drops and counts a 400, never logs the token', async () => {
+    const { log, lines } = recordingLogger();
+    const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write', log });
+    const { config } = parseConfig({
+      url: `http://127.0.0.1:${rx.port}/api/v1/write`,
+      bearer_token_env: 'RW_TEST_TOKEN',
+      flush_interval: '20ms',
+      retry_initial: '20ms',
+      max_retry_interval: '50ms',
+    });
+    const sink = createRemoteWriteSink(config, ctx, { env: { RW_TEST_TOKEN: 'tok-5ecret' } });
+    await sink.start();
+    try {
+      const first = rx.requests.length;
+      rx.status = 204;
+      sink.write([gauge('a', 1), gauge('b', 2)]);
+      await waitFor(() => (stat(ctx, 'points_sent') === 2 ? true : undefined), {
+        timeoutMs: 5000,
+        what: 'delivery',
+      });
+      assert.equal(rx.requests[first]?.headers.authorization, 'Bearer tok-5ecret');
+
+      rx.status = 503;
+      rx.body = 'overloaded';
+      sink.write([gauge('c', 3)]);
+      await waitFor(() => (stat(ctx, 'retries') >= 2 ? true : undefined), {
+        timeoutMs: 5000,
+        what: 'retries',
+      });
+      rx.status = 204;
+      await waitFor(() => (stat(ctx, 'points_sent') === 3 ? true : undefined), {
+        timeoutMs: 5000,
+        what: 'recovery',
+      });
+
+      rx.status = 400;
+      rx.body = 'bad';
+      sink.write([gauge('d', 4)]);
+      await waitFor(() => (stat(ctx, 'dropped_metrics', { reason: 'rejected' }) === 1 ? true : undefined), {
+        timeoutMs: 5000,
+        what: 'the rejection',
+      });
+      assert.equal(stat(ctx, 'points_sent'), 3);
+    } finally {
+      rx.status = 204;
+      rx.body = '';
+      await sink.stop();
+    }
+    const logged = JSON.stringify(lines);
+    assert.match(logged, /HTTP 503: overloaded/, 'the failure was logged');
+    assert.ok(!logged.includes('tok-5ecret'), 'the token never is');
+  });
+});

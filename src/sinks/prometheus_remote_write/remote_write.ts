@@ -1,0 +1,106 @@
+/**
+ * The Prometheus remote-write sink: the shared push machinery with the remote-write encoder (one
+ * metric → its TimeSeries entries) and an HTTP transport (one batch → one snappy-compressed
+ * WriteRequest). Batching, the bounded buffer, retries and self-stats are PushSink's.
+ */
+import { readFileSync } from 'node:fs';
+import type { ComponentContext } from '../../core/component.js';
+import { PushSink, type PushDeps } from '../push/push.js';
+import type { PushConfig } from '../push/schema.js';
+import { RemoteWriteEncoder } from './encoder.js';
+import { HttpTransport } from './http.js';
+import type { RemoteWriteConfig } from './schema.js';
+
+let userAgent: string | undefined;
+
+/** `sluice/<version>`, as the spec asks every sender to identify itself. */
+function agentName(): string {
+  if (userAgent === undefined) {
+    let version = 'unknown';
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+        version?: string;
+      };
+      version = pkg.version ?? version;
+    } catch {
+      // A bundled build without package.json still sends a User-Agent.
+    }
+    userAgent = `sluice/${version}`;
+  }
+  return userAgent;
+}
+
+/** Reads a secret from the environment; the error names the variable, never a value. */
+function secret(name: string, env: NodeJS.ProcessEnv, option: string): string {
+  const value = env[name];
+  if (value === undefined || value === '')
+    throw new Error(`The environment variable ${name} (${option}) is not set or empty.`);
+  return value;
+}
+
+/** Every header of a request: the protocol's, the user's, and authorization. */
+export function requestHeaders(
+  config: RemoteWriteConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...config.headers,
+    'Content-Encoding': 'snappy',
+    'Content-Type': 'application/x-protobuf',
+    'User-Agent': agentName(),
+    'X-Prometheus-Remote-Write-Version': '0.1.0',
+  };
+  if (config.bearer_token_env !== undefined)
+    headers.Authorization = `Bearer ${secret(config.bearer_token_env, env, 'bearer_token_env')}`;
+  if (config.basic_auth !== undefined) {
+    const { username, password_env } = config.basic_auth;
+    const password = secret(password_env, env, 'basic_auth.password_env');
+    headers.Authorization = `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+  }
+  return headers;
+}
+
+/** The push options with the one endpoint the URL names. */
+export function pushConfig(config: RemoteWriteConfig): PushConfig {
+  const url = new URL(config.url);
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  // URL keeps IPv6 hosts in brackets; endpoints hold them bare.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { ...config, endpoints: [{ host, port }], mode: 'fanout' };
+}
+
+export function createRemoteWriteSink(
+  config: RemoteWriteConfig,
+  ctx: ComponentContext,
+  deps: PushDeps & { env?: NodeJS.ProcessEnv } = {},
+): PushSink {
+  const headers = requestHeaders(config, deps.env);
+  const url = new URL(config.url);
+  let lastRejectLog = -Infinity;
+  const encoder = new RemoteWriteEncoder({
+    expiryMs: config.expiry,
+    metadataIntervalMs: config.metadata_interval,
+    now: () => ctx.clock.now(),
+    onReject: (reason, metric) => {
+      // Counted by PushSink as dropped_metrics{reason="unencodable"}; the log says why.
+      const now = ctx.clock.now();
+      if (now - lastRejectLog < 60_000) return;
+      lastRejectLog = now;
+      ctx.log.warn(
+        'A metric has no Prometheus series (as the prometheus_exporter would refuse it); it is dropped.',
+        {
+          metric: metric.name,
+          kind: metric.kind,
+          reason,
+        },
+      );
+    },
+  });
+  return new PushSink(
+    pushConfig(config),
+    encoder,
+    (target) => new HttpTransport(target, { url, headers }),
+    ctx,
+    deps,
+  );
+}
