@@ -5,8 +5,11 @@ import { consoleSink } from './sinks/console/index.js';
 import { graphiteSink } from './sinks/graphite/index.js';
 import { influxdbSink } from './sinks/influxdb/index.js';
 import { prometheusRemoteWriteSink } from './sinks/prometheus_remote_write/index.js';
+import { statsdSink } from './sinks/statsd/index.js';
 import { prometheusExporterSink } from './sinks/prometheus_exporter/index.js';
 import { bpftraceSource } from './sources/bpftrace/index.js';
+import { commandSource } from './sources/command/index.js';
+import { dockerSource } from './sources/docker/index.js';
 import { internalSource } from './sources/internal/index.js';
 import { jsonUdpSource } from './sources/json_udp/index.js';
 import { linuxSource } from './sources/linux/index.js';
@@ -19,6 +22,8 @@ export const registry: Registry = {
     jsonUdpSource,
     internalSource,
     bpftraceSource,
+    dockerSource,
+    commandSource,
   ] as unknown as readonly SourceDefinition[],
   sinks: [
     prometheusExporterSink,
@@ -26,5 +31,6 @@ export const registry: Registry = {
     graphiteSink,
     influxdbSink,
     prometheusRemoteWriteSink,
+    statsdSink,
   ] as unknown as readonly SinkDefinition[],
 };

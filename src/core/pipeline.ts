@@ -73,6 +73,7 @@ export class Pipeline {
       counter('metrics_delivered', this.delivered, 'Metrics handed to the sinks after filtering.'),
       counter('events_received', this.eventsReceived, 'Events and service checks the sources handed over.'),
       counter('events_ignored', this.eventsIgnored, 'Events no configured sink can carry.'),
+      counter('raw_lines_received', this.rawReceived, 'Raw lines handed to the sinks that relay them.'),
     ];
   }
 

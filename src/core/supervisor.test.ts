@@ -219,10 +219,11 @@ test('start jitter delays the first collection by up to half the interval; ticks
   const first = (at[0] as number) - started;
   // random() = 0.999 puts the first tick just before half the interval.
   assert.ok(first >= interval / 2 - 2, `first collection after ${first} ms`);
-  // Every tick k is due at first + k * interval: timer lateness does not accumulate.
+  // Every tick is due at first + k * interval: timer lateness does not accumulate, and a tick
+  // missed under load is skipped, so the last tick still falls early in one of its slots.
   const last = at.length - 1;
-  const drift = (at[last] as number) - (at[0] as number) - last * interval;
-  assert.ok(drift >= -2 && drift < interval, `tick ${last} is ${drift} ms off its schedule`);
+  const offset = ((at[last] as number) - (at[0] as number)) % interval;
+  assert.ok(offset < interval / 2, `tick ${last} is ${offset} ms into its slot`);
 });
 
 test('without start jitter the first collection runs at once', async () => {

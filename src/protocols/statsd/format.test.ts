@@ -77,6 +77,33 @@ describe('formatStatsdLine: full grammar, per dialect', () => {
   }
 });
 
+describe('tagSeparator', () => {
+  it("writes DogStatsD's key:value when asked, in lines, events and service checks", () => {
+    const tags: [string, string][] = [
+      ['env', 'prod'],
+      ['flag', ''],
+      ['url', 'http://x:80/y'],
+    ];
+    const colon = { tagSeparator: ':' } as const;
+    assert.equal(
+      formatStatsdLine({ name: 'a', type: 'c', value: 1, tags }, 'dogstatsd', colon),
+      'a:1|c|#env:prod,flag,url:http://x:80/y',
+    );
+    assert.equal(
+      formatStatsdLine({ name: 'a', type: 'g', value: 1, tags: [['k', 'v']] }, 'etsy', colon),
+      'a:1|g|#k:v',
+    );
+    assert.equal(
+      formatStatsdEvent({ kind: 'event', title: 't', text: 'x', tags, timestamp: 0 }, colon),
+      '_e{1,1}:t|x|d:0|#env:prod,flag,url:http://x:80/y',
+    );
+    assert.equal(
+      formatStatsdServiceCheck({ kind: 'service_check', name: 'db', status: 0, tags, timestamp: 0 }, colon),
+      '_sc|db|0|d:0|#env:prod,flag,url:http://x:80/y',
+    );
+  });
+});
+
 describe('formatStatsdEvent and formatStatsdServiceCheck', () => {
   it('writes lengths in bytes, line breaks as \\n, and the message last', () => {
     assert.equal(

@@ -5,7 +5,8 @@
  *   name:value|type[|@rate]:value|type...[|#k=v,...]                              (etsy)
  *   name:value|type[|@rate][|#k=v,...,timestamp=<s>,bucket=<b>]                    (bucky)
  *
- * Tags are written `k=v`, sluice's canonical spelling. Characters that would change a line's
+ * Tags are written `k=v`, sluice's canonical spelling, or `k:v` (DogStatsD's, which the Datadog
+ * agent needs to see a key) when asked. Characters that would change a line's
  * structure are replaced by `_` (or, in bucky tag values, escaped with a backslash), so whatever
  * the input, the output parses back as exactly one line.
  */
@@ -32,6 +33,11 @@ export interface StatsdPoint {
   readonly containerId?: string | undefined;
   /** Bucky3's `bucket=` destination. */
   readonly bucket?: string | undefined;
+}
+
+export interface StatsdFormatOptions {
+  /** Between a tag's key and value: `=` (default) or `:`, DogStatsD's. Bucky3 reads both. */
+  readonly tagSeparator?: '=' | ':';
 }
 
 // A name may not hold ':' (ends the name), '|' or a line break.
@@ -68,7 +74,7 @@ function escapeTagValue(text: string): string {
   return out;
 }
 
-function formatTags(tags: readonly Tag[], dialect: StatsdDialect, extra: string): string {
+function formatTags(tags: readonly Tag[], dialect: StatsdDialect, extra: string, sep: string): string {
   let out = '';
   for (const [k, v] of tags) {
     if (k === '') continue;
@@ -77,7 +83,7 @@ function formatTags(tags: readonly Tag[], dialect: StatsdDialect, extra: string)
     out += sanitise(k, TAG_KEY_BAD);
     // Bucky3 has no valueless tags.
     if (v !== '' || dialect === 'bucky')
-      out += '=' + (dialect === 'bucky' ? escapeTagValue(v) : sanitise(v, TAG_VALUE_BAD));
+      out += sep + (dialect === 'bucky' ? escapeTagValue(v) : sanitise(v, TAG_VALUE_BAD));
   }
   if (extra !== '') out += (out === '' ? '' : ',') + extra;
   return out === '' ? '' : '|#' + out;
@@ -99,6 +105,7 @@ function number(v: number, delta: boolean): string | undefined {
 export function formatStatsdLine(
   point: StatsdPoint,
   dialect: StatsdDialect = 'dogstatsd',
+  options: StatsdFormatOptions = {},
 ): string | undefined {
   if (point.name === '') return undefined;
   let name = sanitise(point.name, NAME_BAD);
@@ -141,7 +148,7 @@ export function formatStatsdLine(
   } else if (point.bucket !== undefined) {
     return undefined;
   }
-  const tags = formatTags(point.tags ?? [], dialect, extraTags);
+  const tags = formatTags(point.tags ?? [], dialect, extraTags, options.tagSeparator ?? '=');
 
   if (dialect === 'etsy') {
     if (point.containerId !== undefined) return undefined;
@@ -161,20 +168,20 @@ export function formatStatsdLine(
   return line;
 }
 
-function eventTags(tags: Tags): string {
+function eventTags(tags: Tags, sep: string): string {
   let out = '';
   for (const [k, v] of tags) {
     if (k === '') continue;
     out +=
       (out === '' ? '|#' : ',') +
       sanitise(k, TAG_KEY_BAD) +
-      (v === '' ? '' : '=' + sanitise(v, TAG_VALUE_BAD));
+      (v === '' ? '' : sep + sanitise(v, TAG_VALUE_BAD));
   }
   return out;
 }
 
 /** `_e{…}:title|text|…` for an event; a line break in title or text is written `\n`. */
-export function formatStatsdEvent(event: AlertEvent): string | undefined {
+export function formatStatsdEvent(event: AlertEvent, options: StatsdFormatOptions = {}): string | undefined {
   const title = event.title.replaceAll('\r', '').replaceAll('\n', '\\n');
   const text = event.text.replaceAll('\r', '').replaceAll('\n', '\\n');
   if (title === '') return undefined;
@@ -185,16 +192,19 @@ export function formatStatsdEvent(event: AlertEvent): string | undefined {
   if (event.priority !== undefined) line += `|p:${event.priority}`;
   if (event.sourceType !== undefined) line += `|s:${sanitise(event.sourceType, FIELD_BAD)}`;
   if (event.alertType !== undefined) line += `|t:${event.alertType}`;
-  return line + eventTags(event.tags);
+  return line + eventTags(event.tags, options.tagSeparator ?? '=');
 }
 
 /** `_sc|name|status|…` for a service check; the message goes last, as DogStatsD requires. */
-export function formatStatsdServiceCheck(check: ServiceCheck): string | undefined {
+export function formatStatsdServiceCheck(
+  check: ServiceCheck,
+  options: StatsdFormatOptions = {},
+): string | undefined {
   const name = sanitise(check.name, FIELD_BAD);
   if (name === '') return undefined;
   let line = `_sc|${name}|${check.status}|d:${Math.floor(check.timestamp / 1000)}`;
   if (check.hostname !== undefined) line += `|h:${sanitise(check.hostname, FIELD_BAD)}`;
-  line += eventTags(check.tags);
+  line += eventTags(check.tags, options.tagSeparator ?? '=');
   if (check.message !== undefined) line += `|m:${sanitise(check.message, '\n\r')}`;
   return line;
 }

@@ -79,7 +79,7 @@ export const sample = `  graphite:
     # absent, except to gauges and cumulative counters), {tags} (values of the other tags,
     # by key), {KEY} or {tag:KEY} (the value of tag KEY). Tag values have ".", spaces and
     # other unsafe characters replaced by "_". The bpftrace client's layout is
-    # "{host}.{name}.{bucket}"; Bucky3's is "{name}.{team}.{app}.{host}.{tag:name}.{value}.{tags}".
+    # "{host}.cpu-lat.{bucket}"; Bucky3's is "{name}.{team}.{app}.{host}.{tag:name}.{value}.{tags}".
     template: '${DEFAULT_TEMPLATE}'
     # path: tags become nodes of the dotted path; tagged: Graphite 1.1 tagged series
     # (name;tag=value), the template building the name.

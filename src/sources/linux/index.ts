@@ -1,7 +1,7 @@
 /**
- * The `linux` source: CPU, load, memory, filesystem, disk and network statistics of the host,
- * read from /proc and statfs(2) at every interval, as Bucky3's linux_stats and Telegraf's system
- * inputs do. It is polled rather than listening because the kernel keeps the running totals:
+ * The `linux` source: CPU, kernel activity, load, memory, filesystem, disk, network interface and
+ * protocol statistics of the host, read from /proc and statfs(2) at every interval, as Bucky3's
+ * linux_stats and Telegraf's system inputs do. It is polled rather than listening because the kernel keeps the running totals:
  * reading them costs a few small files, and sampling on the agent's schedule lines every
  * series up on the same timestamps.
  *
@@ -16,7 +16,8 @@ import { LinuxSource } from './source.js';
 
 export const linuxSource = defineSource({
   type: 'linux',
-  description: 'Linux system statistics (CPU, load, memory, filesystems, disks, network) from /proc.',
+  description:
+    'Linux system statistics (CPU, kernel, load, memory, filesystems, disks, network, protocols) from /proc.',
   schema,
   sample,
   create: (config, ctx) => new LinuxSource(config, ctx),

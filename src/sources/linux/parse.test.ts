@@ -12,10 +12,16 @@ import {
   parseMeminfo,
   parseMounts,
   parseNetDev,
+  parseSnmp,
   parseStat,
+  parseUptime,
+  parseVmstat,
   splitFields,
   unescapeMountField,
+  UNKNOWN_KERNEL_COUNTERS,
+  type KernelCounters,
 } from './parse.js';
+import { VMSTAT_KEYS } from './metrics.js';
 
 /** testdata/ lives next to the sources; tests run compiled, from dist/ or another outDir. */
 function fixture(...parts: string[]): string {
@@ -31,6 +37,10 @@ function fixture(...parts: string[]): string {
 }
 
 const N = NaN;
+
+function kernel(values: Partial<KernelCounters>): KernelCounters {
+  return { ...UNKNOWN_KERNEL_COUNTERS, ...values };
+}
 
 describe('splitFields and parseDecimal', () => {
   const splits: [string, string[]][] = [
@@ -73,6 +83,15 @@ describe('parseStat', () => {
           { cpu: '0', ticks: [7981, 0, 1484, 45537, 225, 0, 277, 171] },
           { cpu: '1', ticks: [6521, 0, 1227, 47362, 117, 0, 266, 199] },
         ],
+        kernel: {
+          interrupts: 506400,
+          softirqs: 9498022,
+          contextSwitches: 923850,
+          forks: 8129,
+          running: 4,
+          blocked: 0,
+          bootTime: 1795304983,
+        },
         malformed: 0,
       },
     },
@@ -85,26 +104,45 @@ describe('parseStat', () => {
           { cpu: '0', ticks: [1132, 34, 1441, 11311718, 3675, 127, 438, N] },
           { cpu: '1', ticks: [1123, 0, 849, 11313845, 2614, 0, 18, N] },
         ],
+        // No softirq line before 2.6.31.
+        kernel: kernel({
+          interrupts: 114930548,
+          contextSwitches: 1990473,
+          forks: 2915,
+          running: 1,
+          blocked: 0,
+          bootTime: 1062191376,
+        }),
         malformed: 0,
       },
     },
     {
       name: 'kernel 2.4 (4 columns)',
       text: 'cpu 1 2 3 4\n',
-      want: { cpus: [{ cpu: 'total', ticks: [1, 2, 3, 4, N, N, N, N] }], malformed: 0 },
+      want: {
+        cpus: [{ cpu: 'total', ticks: [1, 2, 3, 4, N, N, N, N] }],
+        kernel: UNKNOWN_KERNEL_COUNTERS,
+        malformed: 0,
+      },
     },
     {
       name: 'bad lines are counted, good values kept',
-      text: 'cpu 1 x 3\ncpufoo 1 2\ncpu7\ncpu2 5\nctxt 9\n',
+      text: 'cpu 1 x 3\ncpufoo 1 2\ncpu7\ncpu2 5\nctxt 9\nbtime\nprocesses -1\nintr 12x 1 2\npage 1 2\n',
       want: {
         cpus: [
           { cpu: 'total', ticks: [1, N, 3, N, N, N, N, N] },
           { cpu: '2', ticks: [5, N, N, N, N, N, N, N] },
         ],
-        malformed: 3,
+        kernel: kernel({ contextSwitches: 9 }),
+        malformed: 6,
       },
     },
-    { name: 'empty', text: '', want: { cpus: [], malformed: 0 } },
+    {
+      name: 'the intr total only, however long the line, and tabs or CRs around values',
+      text: `intr 7 ${'0 '.repeat(5000)}1\nctxt\t42\r\nprocs_blocked   3\n`,
+      want: { cpus: [], kernel: kernel({ interrupts: 7, contextSwitches: 42, blocked: 3 }), malformed: 0 },
+    },
+    { name: 'empty', text: '', want: { cpus: [], kernel: UNKNOWN_KERNEL_COUNTERS, malformed: 0 } },
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(parseStat(c.text), c.want));
 });
@@ -289,6 +327,34 @@ describe('parseDiskstats', () => {
     assert.equal(disks[0].discardTimeMs, 15);
     assert.ok(Number.isNaN(disks[0].flushesCompleted));
   });
+  it('reads the kernel 5.4 file (18 fields on every line, partitions included)', () => {
+    const { disks, malformed } = parseDiskstats(fixture('kernel-5.4', 'proc', 'diskstats'));
+    assert.equal(malformed, 0);
+    assert.deepEqual(
+      disks.map((d) => d.device),
+      ['loop0', 'nvme0n1', 'nvme0n1p1', 'nvme0n1p2', 'dm-0'],
+    );
+    const nvme = disks[1];
+    assert.deepEqual(
+      [
+        nvme?.ioTimeMs,
+        nvme?.weightedIoTimeMs,
+        nvme?.discardsCompleted,
+        nvme?.sectorsDiscarded,
+        nvme?.discardTimeMs,
+      ],
+      [3312093, 18223118, 40211, 120334112, 1203],
+    );
+    assert.ok(Number.isNaN(nvme?.flushesCompleted) && Number.isNaN(nvme?.flushTimeMs));
+  });
+  it('reads the kernel 3.10 file (14 fields on every line, partitions included)', () => {
+    const { disks, malformed } = parseDiskstats(fixture('kernel-3.10', 'proc', 'diskstats'));
+    assert.equal(malformed, 0);
+    assert.equal(disks.length, 6);
+    const sda1 = disks[1];
+    assert.deepEqual([sda1?.device, sda1?.readsCompleted, sda1?.weightedIoTimeMs], ['sda1', 2211, 4402]);
+    assert.ok(disks.every((d) => Number.isNaN(d.discardsCompleted)));
+  });
   const bad: [string, string, number][] = [
     ['too short', '8 0 sda\n', 0],
     ['non-numeric major', 'x 0 sda 1 2 3 4 5 6 7 8 9 10 11\n', 0],
@@ -360,11 +426,164 @@ describe('parseNetDev', () => {
   }
 });
 
+describe('parseStat on kernel 3.10', () => {
+  it('reads the activity lines after 4 CPUs with 10 columns', () => {
+    const r = parseStat(fixture('kernel-3.10', 'proc', 'stat'));
+    assert.equal(r.malformed, 0);
+    assert.equal(r.cpus.length, 5);
+    assert.deepEqual(r.kernel, {
+      interrupts: 187674993,
+      softirqs: 216107702,
+      contextSwitches: 4190228731,
+      forks: 9920391,
+      running: 2,
+      blocked: 1,
+      bootTime: 1588156372,
+    });
+  });
+});
+
+describe('parseUptime', () => {
+  const cases: [string, string, ReturnType<typeof parseUptime>][] = [
+    ['this machine', fixture('vm-6.18', 'proc', 'uptime'), { uptime: 9128.26, idle: 7658.15, malformed: 0 }],
+    [
+      'kernel 3.10',
+      fixture('kernel-3.10', 'proc', 'uptime'),
+      { uptime: 825098.31, idle: 3186635.43, malformed: 0 },
+    ],
+    ['one number', '12.5\n', { uptime: 12.5, idle: N, malformed: 1 }],
+    ['three numbers', '1 2 3\n', { uptime: 1, idle: 2, malformed: 1 }],
+    ['not numbers', 'up 2\n', { uptime: N, idle: 2, malformed: 1 }],
+    ['empty', '', { uptime: N, idle: N, malformed: 1 }],
+  ];
+  for (const [name, text, want] of cases) it(name, () => assert.deepEqual(parseUptime(text), want));
+});
+
+describe('parseVmstat', () => {
+  it('reads the wanted counters of this machine (kernel 6.18)', () => {
+    const r = parseVmstat(fixture('vm-6.18', 'proc', 'vmstat'), VMSTAT_KEYS);
+    assert.equal(r.malformed, 0);
+    assert.deepEqual(
+      [...r.values],
+      [
+        ['pswpin', 0],
+        ['pswpout', 0],
+        ['pgfault', 110512102],
+        ['pgmajfault', 827],
+        ['oom_kill', 0],
+      ],
+    );
+  });
+  it('has no oom_kill before kernel 4.13', () => {
+    const r = parseVmstat(fixture('kernel-3.10', 'proc', 'vmstat'), VMSTAT_KEYS);
+    assert.equal(r.malformed, 0);
+    assert.deepEqual(Object.fromEntries(r.values), {
+      pswpin: 18211,
+      pswpout: 57274,
+      pgfault: 38811028830,
+      pgmajfault: 411290,
+    });
+  });
+  it('counts bad lines, wanted or not, but does not read unwanted values', () => {
+    const r = parseVmstat('pswpin x\nnoseparator\npgfault 5\nnr_free_pages y\n', VMSTAT_KEYS);
+    assert.deepEqual([...r.values], [['pgfault', 5]]);
+    assert.equal(r.malformed, 2);
+  });
+});
+
+describe('parseSnmp', () => {
+  it('reads /proc/net/snmp and /proc/net/netstat of this machine into one map', () => {
+    const groups = parseSnmp(fixture('vm-6.18', 'proc', 'net', 'snmp')).groups;
+    const netstat = parseSnmp(fixture('vm-6.18', 'proc', 'net', 'netstat'), groups);
+    assert.equal(netstat.malformed, 0);
+    assert.equal(netstat.groups, groups);
+    assert.deepEqual(
+      [...groups.keys()],
+      ['Ip', 'Icmp', 'IcmpMsg', 'Tcp', 'Udp', 'UdpLite', 'TcpExt', 'IpExt', 'MPTcpExt'],
+    );
+    assert.equal(groups.get('Tcp')?.get('MaxConn'), -1);
+    assert.equal(groups.get('Udp')?.get('RcvbufErrors'), 48221974);
+    assert.equal(groups.get('Ip')?.get('OutTransmits'), 105460233);
+    assert.equal(groups.get('IpExt')?.get('InOctets'), 42621100620);
+    assert.equal(groups.get('TcpExt')?.get('TCPKeepAlive'), 2687);
+  });
+  it('reads a kernel 3.10 file, which lacks later fields', () => {
+    const r = parseSnmp(fixture('kernel-3.10', 'proc', 'net', 'snmp'));
+    assert.equal(r.malformed, 0);
+    assert.deepEqual(
+      [...(r.groups.get('Udp')?.keys() ?? [])],
+      ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors'],
+    );
+    assert.equal(r.groups.get('IcmpMsg')?.get('OutType3'), 9288);
+    assert.equal(r.groups.get('Ip')?.get('Forwarding'), 1);
+  });
+  const cases: { name: string; text: string; want: [string, [string, number][]][]; malformed: number }[] = [
+    {
+      name: 'IcmpMsg split over two pairs of lines (16 types per line)',
+      text: 'IcmpMsg: InType0 InType3\nIcmpMsg: 1 2\nIcmpMsg: OutType3\nIcmpMsg: 4\n',
+      want: [
+        [
+          'IcmpMsg',
+          [
+            ['InType0', 1],
+            ['InType3', 2],
+            ['OutType3', 4],
+          ],
+        ],
+      ],
+      malformed: 0,
+    },
+    {
+      name: 'a values line of the wrong length is skipped whole',
+      text: 'Udp: InDatagrams NoPorts\nUdp: 1\nTcp: CurrEstab\nTcp: 3\n',
+      want: [['Tcp', [['CurrEstab', 3]]]],
+      malformed: 1,
+    },
+    {
+      name: 'a header without values, and a line without a group',
+      text: 'Ip: Forwarding\nUdp: NoPorts\nUdp: 2\nno colon here\n',
+      want: [['Udp', [['NoPorts', 2]]]],
+      malformed: 2,
+    },
+    {
+      name: 'a bad value is skipped, its neighbours kept',
+      text: 'Udp: InDatagrams NoPorts InErrors\nUdp: 1 x -\n',
+      want: [['Udp', [['InDatagrams', 1]]]],
+      malformed: 1,
+    },
+    {
+      name: 'a trailing header',
+      text: 'Tcp: A\nTcp: 1\nUdp: B\n',
+      want: [['Tcp', [['A', 1]]]],
+      malformed: 1,
+    },
+    { name: 'empty', text: '', want: [], malformed: 0 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = parseSnmp(c.text);
+      assert.deepEqual(
+        [...r.groups].map(([g, m]) => [g, [...m]]),
+        c.want,
+      );
+      assert.equal(r.malformed, c.malformed);
+    });
+  }
+});
+
 describe('parsers on arbitrary text', () => {
   // Text that looks like /proc often enough to reach the deep branches, and pure noise.
   const token = fc.constantFrom(
     'cpu',
     'cpu0',
+    'intr',
+    'ctxt',
+    'btime',
+    'procs_running',
+    'Tcp:',
+    'Udp:',
+    'pswpin',
+    'pgfault',
     'MemTotal:',
     'kB',
     'eth0:',
@@ -411,6 +630,79 @@ describe('parsers on arbitrary text', () => {
       fc.property(text, (t) => {
         const r = parseLoadAvg(t);
         return malformedOk(r.malformed) && Object.values(r.load).every(isNumberOrNaN);
+      }),
+    );
+  });
+  it('parseUptime never throws', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const r = parseUptime(t);
+        return malformedOk(r.malformed) && isNumberOrNaN(r.uptime) && isNumberOrNaN(r.idle);
+      }),
+    );
+  });
+  it('parseStat reads back the activity counters it is given', () => {
+    const value = fc.bigInt({ min: 0n, max: 2n ** 53n - 1n });
+    fc.assert(
+      fc.property(value, value, value, fc.array(value, { maxLength: 20 }), (ctxt, forks, intr, rest) => {
+        const t = `cpu 1 2 3 4\nintr ${intr} ${rest.join(' ')}\nctxt ${ctxt}\nprocesses ${forks}\n`;
+        const r = parseStat(t);
+        return (
+          r.malformed === 0 &&
+          r.kernel.contextSwitches === Number(ctxt) &&
+          r.kernel.forks === Number(forks) &&
+          r.kernel.interrupts === Number(intr)
+        );
+      }),
+    );
+  });
+  it('parseVmstat never throws and keeps only wanted names', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const r = parseVmstat(t, VMSTAT_KEYS);
+        return (
+          malformedOk(r.malformed) &&
+          [...r.values].every(([k, v]) => VMSTAT_KEYS.has(k) && isNumberOrNaN(v) && !Number.isNaN(v))
+        );
+      }),
+    );
+  });
+  it('parseSnmp never throws', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const r = parseSnmp(t);
+        return (
+          malformedOk(r.malformed) &&
+          [...r.groups.values()].every((m) => [...m.values()].every((v) => Number.isInteger(v)))
+        );
+      }),
+    );
+  });
+  it('parseSnmp reads back what the kernel would print', () => {
+    // Group and field names as the kernel prints them: letters and digits, no spaces or colons.
+    const ident = fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,11}$/);
+    const group = fc.record({
+      name: ident,
+      fields: fc.uniqueArray(fc.tuple(ident, fc.integer({ min: -1, max: 2 ** 40 })), {
+        minLength: 1,
+        maxLength: 12,
+        selector: ([k]) => k,
+      }),
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(group, { maxLength: 6, selector: (g) => g.name }), (groups) => {
+        const t = groups
+          .map(
+            (g) =>
+              `${g.name}: ${g.fields.map(([k]) => k).join(' ')}\n${g.name}: ${g.fields.map(([, v]) => v).join(' ')}\n`,
+          )
+          .join('');
+        const r = parseSnmp(t);
+        assert.equal(r.malformed, 0);
+        assert.deepEqual(
+          [...r.groups].map(([g, m]) => [g, [...m]]),
+          groups.map((g) => [g.name, g.fields]),
+        );
       }),
     );
   });

@@ -2,9 +2,10 @@
  * Pure parsers for the /proc files the Linux source reads. Each takes the file's text and returns
  * what it could read plus a count of lines it had to skip; none throws, whatever the input.
  *
- * Kernels add columns over time (and old ones lack them), so every parser reads by position and
- * marks a value it could not find or read as NaN; callers emit only finite values. Formats are
- * from proc(5) and the kernel's Documentation/admin-guide/iostats.rst.
+ * Kernels add columns over time (and old ones lack them), so parsers read by position (by name
+ * where the file names its fields: meminfo, vmstat, snmp) and mark a value they could not find
+ * or read as NaN; callers emit only finite values. Formats are
+ * from proc(5), the kernel's Documentation/admin-guide/iostats.rst and net/ipv4/proc.c.
  */
 
 /** Splits a line on runs of spaces and tabs, the only separators /proc uses. No regex: cheap. */
@@ -71,16 +72,97 @@ export interface CpuTimes {
   readonly ticks: readonly number[];
 }
 
+/**
+ * The single-number lines of /proc/stat after the CPU lines (proc(5)). Each is NaN when the
+ * kernel does not print it: `procs_running`/`procs_blocked` appeared in 2.5.45, `softirq` in
+ * 2.6.31; the others are older than any kernel Node.js runs on.
+ */
+export interface KernelCounters {
+  /** `intr`: interrupts serviced since boot, all sources (the first number of the line). */
+  readonly interrupts: number;
+  /** `softirq`: softirqs serviced since boot, all kinds (the first number of the line). */
+  readonly softirqs: number;
+  /** `ctxt`: context switches since boot. */
+  readonly contextSwitches: number;
+  /** `processes`: processes and threads created (forks and clones) since boot. */
+  readonly forks: number;
+  /** `procs_running`: threads runnable now. */
+  readonly running: number;
+  /** `procs_blocked`: threads blocked waiting for I/O now. */
+  readonly blocked: number;
+  /** `btime`: boot time, seconds since the Unix epoch. */
+  readonly bootTime: number;
+}
+
+type MutableKernelCounters = { -readonly [K in keyof KernelCounters]: number };
+
+/** What is known without /proc/stat: nothing. */
+export const UNKNOWN_KERNEL_COUNTERS: KernelCounters = Object.freeze({
+  interrupts: NaN,
+  softirqs: NaN,
+  contextSwitches: NaN,
+  forks: NaN,
+  running: NaN,
+  blocked: NaN,
+  bootTime: NaN,
+});
+
+/** /proc/stat line keys, mapped to the field each fills. */
+const STAT_KEYS: ReadonlyMap<string, keyof KernelCounters> = new Map([
+  ['intr', 'interrupts'],
+  ['softirq', 'softirqs'],
+  ['ctxt', 'contextSwitches'],
+  ['processes', 'forks'],
+  ['procs_running', 'running'],
+  ['procs_blocked', 'blocked'],
+  ['btime', 'bootTime'],
+]);
+
 export interface StatFile {
   readonly cpus: CpuTimes[];
+  readonly kernel: KernelCounters;
   readonly malformed: number;
+}
+
+/** Where a line's key ends: at its first space or tab, or -1. */
+function keyEnd(line: string): number {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x20 || c === 0x09) return i;
+  }
+  return -1;
+}
+
+/**
+ * The first value after a line's key, without splitting the rest: the `intr` line holds one
+ * number per interrupt source, thousands on a large machine, and only its total is reported.
+ */
+function firstValue(line: string, from: number): string {
+  let start = from;
+  while (start < line.length && (line.charCodeAt(start) === 0x20 || line.charCodeAt(start) === 0x09)) start++;
+  let end = start;
+  while (end < line.length) {
+    const c = line.charCodeAt(end);
+    if (c === 0x20 || c === 0x09 || c === 0x0d) break;
+    end++;
+  }
+  return line.slice(start, end);
 }
 
 export function parseStat(text: string): StatFile {
   const cpus: CpuTimes[] = [];
+  const kernel: MutableKernelCounters = { ...UNKNOWN_KERNEL_COUNTERS };
   let malformed = 0;
   for (const line of text.split('\n')) {
-    if (!line.startsWith('cpu')) continue; // intr, ctxt, btime, processes...: a later reader
+    if (!line.startsWith('cpu')) {
+      const space = keyEnd(line);
+      const field = STAT_KEYS.get(space > 0 ? line.slice(0, space) : line);
+      if (field === undefined) continue; // page, swap (2.4), blank lines: not reported
+      const v = parseDecimal(space > 0 ? firstValue(line, space) : undefined);
+      if (Number.isNaN(v)) malformed++;
+      else kernel[field] = v;
+      continue;
+    }
     const f = splitFields(line);
     const name = f[0] as string;
     let cpu: string;
@@ -103,7 +185,26 @@ export function parseStat(text: string): StatFile {
     if (bad || read === 0) malformed++;
     if (read > 0) cpus.push({ cpu, ticks });
   }
-  return { cpus, malformed };
+  return { cpus, kernel, malformed };
+}
+
+// ---- /proc/uptime --------------------------------------------------------------------------
+
+export interface UptimeFile {
+  /** Seconds since boot (including time suspended, CLOCK_BOOTTIME). */
+  readonly uptime: number;
+  /** Seconds the CPUs spent idle, summed over the CPUs. */
+  readonly idle: number;
+  readonly malformed: number;
+}
+
+/** "8738.39 7457.50": uptime and idle time in seconds (proc(5)). */
+export function parseUptime(text: string): UptimeFile {
+  const newline = text.indexOf('\n');
+  const f = splitFields(newline < 0 ? text : text.slice(0, newline));
+  const uptime = parseDecimal(f[0]);
+  const idle = parseDecimal(f[1]);
+  return { uptime, idle, malformed: Number.isNaN(uptime + idle) || f.length !== 2 ? 1 : 0 };
 }
 
 // ---- /proc/loadavg -------------------------------------------------------------------------
@@ -208,6 +309,101 @@ export function memoryUsage(values: ReadonlyMap<string, number>): MemoryUsage {
     swapFree,
     swapUsed: Math.max(0, swapTotal - swapFree),
   };
+}
+
+// ---- /proc/vmstat --------------------------------------------------------------------------
+
+export interface VmstatFile {
+  readonly values: Map<string, number>;
+  readonly malformed: number;
+}
+
+/**
+ * "pswpin 0": one name and one count per line (mm/vmstat.c, vmstat_text). Only the names in
+ * `wanted` are kept: the file has 150 to 250 lines and the source reports a handful.
+ */
+export function parseVmstat(text: string, wanted: ReadonlySet<string>): VmstatFile {
+  const values = new Map<string, number>();
+  let malformed = 0;
+  for (const line of text.split('\n')) {
+    if (line.length === 0) continue;
+    const space = keyEnd(line);
+    if (space <= 0) {
+      malformed++;
+      continue;
+    }
+    const name = line.slice(0, space);
+    if (!wanted.has(name)) continue;
+    const v = parseDecimal(firstValue(line, space));
+    if (Number.isNaN(v)) malformed++;
+    else values.set(name, v);
+  }
+  return { values, malformed };
+}
+
+// ---- /proc/net/snmp and /proc/net/netstat --------------------------------------------------
+
+/** Counters by group ("Tcp", "TcpExt", ...) and then by field name ("RetransSegs"). */
+export type SnmpCounters = Map<string, Map<string, number>>;
+
+export interface SnmpFile {
+  readonly groups: SnmpCounters;
+  readonly malformed: number;
+}
+
+/** An integer, possibly negative (Tcp MaxConn is -1, printed with %ld), or NaN. */
+function parseSigned(token: string | undefined): number {
+  if (token !== undefined && token.length > 1 && token.charCodeAt(0) === 0x2d) {
+    return isDigits(token.slice(1)) ? -Number(token.slice(1)) : NaN;
+  }
+  return token !== undefined && isDigits(token) ? Number(token) : NaN;
+}
+
+/**
+ * Both files print each group as two lines with the same "Group:" prefix, the field names and
+ * then their values (net/ipv4/proc.c, snmp_seq_show and netstat_seq_show). Fields come and go
+ * between kernels, so values are read by name, never by position. A values line whose length
+ * differs from its header's cannot be matched up and is skipped whole, as is a header without
+ * values. Results are added to `into`, so both files can fill one map.
+ */
+export function parseSnmp(text: string, into: SnmpCounters = new Map()): SnmpFile {
+  let malformed = 0;
+  let header: { group: string; names: string[] } | undefined;
+  for (const line of text.split('\n')) {
+    if (line.length === 0) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      malformed++;
+      continue;
+    }
+    const group = line.slice(0, colon);
+    const fields = splitFields(line.slice(colon + 1));
+    if (header === undefined || header.group !== group) {
+      if (header !== undefined) malformed++; // a header not followed by its values
+      header = { group, names: fields };
+      continue;
+    }
+    const names = header.names;
+    header = undefined;
+    if (names.length !== fields.length) {
+      malformed++;
+      continue;
+    }
+    let counters = into.get(group);
+    if (counters === undefined) {
+      counters = new Map();
+      into.set(group, counters);
+    }
+    let bad = false;
+    for (let i = 0; i < names.length; i++) {
+      const v = parseSigned(fields[i]);
+      if (Number.isNaN(v)) bad = true;
+      else counters.set(names[i] as string, v);
+    }
+    if (bad) malformed++;
+  }
+  if (header !== undefined) malformed++;
+  return { groups: into, malformed };
 }
 
 // ---- /proc/self/mounts ---------------------------------------------------------------------

@@ -17,10 +17,13 @@ describe('linux config', () => {
     assert.deepEqual(issues, []);
     assert.deepEqual(value, {
       interval: 10_000,
+      start_jitter: true,
       root: '/',
       collectors: [...COLLECTORS],
+      counters: 'cumulative',
       statfs_timeout: 5_000,
       exclude_filesystem_types: [...DEFAULT_EXCLUDED_FILESYSTEM_TYPES],
+      include_filesystem_types: [],
       include_mount_points: undefined,
       exclude_mount_points: undefined,
       include_disks: undefined,
@@ -57,6 +60,9 @@ describe('linux config', () => {
     ['no collectors', { collectors: [] }, 'collectors: expected at least 1 item'],
     ['a misspelt key', { intervall: '5s' }, 'intervall: unknown key (did you mean "interval"?)'],
     ['too short an interval', { interval: '10ms' }, 'interval: expected a duration of at least 100 ms'],
+    ['an unknown counters mode', { counters: 'rates' }, 'counters: expected one of'],
+    ['a start_jitter that is not a boolean', { start_jitter: 'no' }, 'start_jitter: expected'],
+    ['an empty filesystem type', { include_filesystem_types: [''] }, 'include_filesystem_types[0]: '],
   ];
   for (const [name, input, message] of bad) {
     it(`rejects ${name}`, () => {
@@ -68,10 +74,23 @@ describe('linux config', () => {
 });
 
 describe('linux definition', () => {
-  it('creates a polled source with the configured interval', () => {
+  it('creates a polled source with the configured interval and start jitter', () => {
     const { value } = check({ interval: '30s' });
     const source = linuxSource.create(value as never, testSourceContext({ type: 'linux' }));
     assert.equal(source.mode, 'polled');
     assert.equal(source.mode === 'polled' && source.intervalMs, 30_000);
+    assert.equal(source.mode === 'polled' && source.startJitter, true);
+    const off = linuxSource.create(check({ start_jitter: false }).value as never, testSourceContext());
+    assert.equal(off.mode === 'polled' && off.startJitter, false);
+  });
+
+  it('accepts its own sample', async () => {
+    const { parse } = await import('yaml');
+    const { sample } = await import('./schema.js');
+    const { type, ...options } = (parse(sample) as { linux: Record<string, unknown> }).linux;
+    assert.equal(type, 'linux');
+    const { value, issues } = check(options);
+    assert.deepEqual(issues, []);
+    assert.deepEqual(value, check({}).value);
   });
 });

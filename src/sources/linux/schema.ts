@@ -1,8 +1,19 @@
 /** Config of the `linux` source, and the sample block `sluice generate` prints for it. */
 import { s, type InferFields, type Schema } from '../../config/schema.js';
+import { pollingFields, pollingSample } from '../polling/index.js';
+import { COUNTER_MODES } from './rates.js';
 
-/** Groups of metrics that can be switched on and off; each reads one /proc file or statfs. */
-export const COLLECTORS = ['cpu', 'load', 'memory', 'filesystem', 'disk', 'network'] as const;
+/** Groups of metrics that can be switched on and off; each reads one or two /proc files or statfs. */
+export const COLLECTORS = [
+  'cpu',
+  'kernel',
+  'load',
+  'memory',
+  'filesystem',
+  'disk',
+  'network',
+  'protocols',
+] as const;
 export type Collector = (typeof COLLECTORS)[number];
 
 /**
@@ -61,7 +72,7 @@ function regex(doc: string, defaultSource: string): Schema<RegExp | undefined> {
 
 export const schema = s.object(
   {
-    interval: s.duration({ doc: 'How often to read the statistics.', default: 10_000, minMs: 100 }),
+    ...pollingFields(10_000),
     root: s.string({
       doc:
         'Directory under which proc/ is read and mount points are found: "/" normally, or where the ' +
@@ -75,6 +86,12 @@ export const schema = s.object(
       default: [...COLLECTORS],
       minLength: 1,
     }),
+    counters: s.oneOf(COUNTER_MODES, {
+      doc:
+        "How counters are reported: the kernel's running totals (cumulative), the change since the " +
+        'previous collection (delta), or that change per second as a gauge named <name>_per_second (rate).',
+      default: 'cumulative',
+    }),
     statfs_timeout: s.duration({
       doc:
         'How long to wait for the usage of one filesystem. A mount that does not answer (a dead NFS ' +
@@ -85,6 +102,10 @@ export const schema = s.object(
     exclude_filesystem_types: s.array(s.string({ nonEmpty: true }), {
       doc: 'Filesystem types (the third column of /proc/mounts) whose usage is not reported.',
       default: [...DEFAULT_EXCLUDED_FILESYSTEM_TYPES],
+    }),
+    include_filesystem_types: s.array(s.string({ nonEmpty: true }), {
+      doc: 'If not empty, only filesystems of these types are reported (before exclude_filesystem_types).',
+      default: [],
     }),
     include_mount_points: regex(
       'Only mount points matching this regular expression are reported ("" = all).',
@@ -115,20 +136,28 @@ export type LinuxConfig = InferFields<typeof schema.fields>;
 
 export const sample = `  linux:
     type: linux
-    # How often to read /proc and statfs the filesystems.
-    interval: 10s
+${pollingSample('10s', 'read /proc')}
     # Where proc/ is read and mount points are found: "/" on a host. In a container, where
     # the host's / is mounted (docker run -v /:/hostfs:ro ... and root: /hostfs).
     root: /
-    # Groups of metrics to collect: cpu (/proc/stat), load (/proc/loadavg), memory
-    # (/proc/meminfo), filesystem (statfs of each mount), disk (/proc/diskstats) and
-    # network (/proc/net/dev).
-    collectors: [cpu, load, memory, filesystem, disk, network]
+    # Groups of metrics to collect: cpu (/proc/stat), kernel (context switches, forks,
+    # interrupts, blocked threads, boot time: /proc/stat, /proc/uptime), load (/proc/loadavg),
+    # memory (/proc/meminfo, /proc/vmstat), filesystem (statfs of each mount), disk
+    # (/proc/diskstats), network (/proc/net/dev) and protocols (IP, ICMP, TCP and UDP
+    # counters: /proc/net/snmp, /proc/net/netstat).
+    collectors: [cpu, kernel, load, memory, filesystem, disk, network, protocols]
+    # How counters are reported: cumulative (the kernel's running totals; let the backend
+    # compute rates), delta (the change since the previous collection) or rate (that change
+    # per second, as a gauge named <name>_per_second). delta and rate start at the second
+    # collection and skip a sample where a counter went down (a reboot, a wrap).
+    counters: cumulative
     # How long to wait for one filesystem's usage; a mount that does not answer (a dead NFS
     # server) is skipped and counted, and not asked again until its pending call returns.
     statfs_timeout: 5s
-    # Filesystem types whose usage is not reported: pseudo filesystems, read-only images,
-    # and container root filesystems (overlay, aufs) that repeat the disk they live on.
+    # Filesystem types to report ([] = all), and types not to report: pseudo filesystems,
+    # read-only images, and container root filesystems (overlay, aufs) that repeat the disk
+    # they live on.
+    include_filesystem_types: []
     exclude_filesystem_types: [autofs, aufs, binfmt_misc, bpf, cgroup, cgroup2, configfs,
       debugfs, devpts, devtmpfs, efivarfs, fusectl, hugetlbfs, mqueue, nsfs, overlay, proc,
       pstore, rpc_pipefs, securityfs, selinuxfs, squashfs, sysfs, tracefs]

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { ManualClock } from '../../core/clock.js';
 import type { Issue } from '../../config/schema.js';
 import type { Metric } from '../../core/metric.js';
 import { findMetric, recordingLogger, testSourceContext } from '../../testing/context.js';
-import type { FsUsage } from './metrics.js';
+import { PROTOCOL_FIELDS, type FsUsage } from './metrics.js';
 import { schema, type LinuxConfig } from './schema.js';
 import { LinuxSource, type StatfsFn } from './source.js';
 
@@ -32,8 +32,8 @@ function config(overrides: Record<string, unknown> = {}): LinuxConfig {
   return parsed as LinuxConfig;
 }
 
-function usage(blocks: number, bfree: number, bavail: number, bsize = 4096): FsUsage {
-  return { bsize, blocks, bfree, bavail };
+function usage(blocks: number, bfree: number, bavail: number, bsize = 4096, files = 0, ffree = 0): FsUsage {
+  return { bsize, blocks, bfree, bavail, files, ffree };
 }
 
 function errno(code: string): Error {
@@ -102,7 +102,7 @@ const T = 1_700_000_000_000;
 describe("linux source on this machine's saved /proc (kernel 6.18)", async () => {
   const root = testdata('vm-6.18');
   const statfs = fakeStatfs(root, {
-    '/': usage(1000, 600, 500),
+    '/': usage(1000, 600, 500, 4096, 640, 600),
     '/dev/shm': usage(200, 200, 200),
     '/sys/fs/cgroup': usage(0, 0, 0),
   });
@@ -112,9 +112,101 @@ describe("linux source on this machine's saved /proc (kernel 6.18)", async () =>
 
   it('reports every group, well formed', () => {
     assertWellFormed(metrics, T);
-    // 3 cpu lines x 8 states, 5 load, 9 memory, 2 filesystems x 4, 2 disks x 7, 4 interfaces x 8.
-    assert.equal(metrics.length, 24 + 5 + 9 + 8 + 14 + 32);
+    // 3 cpu lines x 8 states, 7 kernel, 5 load, 9 + 16 from meminfo and 5 from vmstat,
+    // 2 filesystems x 4 and inodes of one, 2 disks x 17, 4 interfaces x 8, and every protocol
+    // counter this kernel prints.
+    assert.equal(metrics.length, 24 + 7 + 5 + 30 + 8 + 3 + 34 + 32 + PROTOCOL_FIELDS.length);
     assert.equal(ctx.stats.total('read_errors') + ctx.stats.total('malformed_lines'), 0);
+  });
+
+  it('reports context switches, forks, interrupts, blocked threads, boot time and uptime', () => {
+    assert.deepEqual(whole(metrics, 'system_context_switches'), {
+      kind: 'counter',
+      temporality: 'cumulative',
+      name: 'system_context_switches',
+      tags: [],
+      value: 923850,
+      intervalMs: 0,
+      timestamp: T,
+    });
+    assert.equal(valueOf(metrics, 'system_forks'), 8129);
+    assert.equal(valueOf(metrics, 'system_interrupts'), 506400);
+    assert.equal(valueOf(metrics, 'system_softirqs'), 9498022);
+    assert.equal(findMetric(metrics, 'system_threads_blocked').kind, 'gauge');
+    assert.equal(valueOf(metrics, 'system_threads_blocked'), 0);
+    assert.equal(valueOf(metrics, 'system_boot_time_seconds'), 1795304983);
+    assert.equal(valueOf(metrics, 'system_uptime_seconds'), 9128.26);
+  });
+
+  it('reports memory detail from meminfo and paging from vmstat', () => {
+    const KiB = 1024;
+    assert.equal(valueOf(metrics, 'system_memory_shared_bytes'), 8856 * KiB);
+    assert.equal(valueOf(metrics, 'system_memory_slab_bytes', { state: 'unreclaimable' }), 27076 * KiB);
+    assert.equal(valueOf(metrics, 'system_memory_dirty_bytes'), 10516 * KiB);
+    assert.equal(valueOf(metrics, 'system_memory_committed_bytes'), 439428 * KiB);
+    assert.equal(valueOf(metrics, 'system_memory_hugepage_size_bytes'), 2048 * KiB);
+    assert.equal(valueOf(metrics, 'system_memory_hugepages', { state: 'used' }), 0);
+    assert.deepEqual(whole(metrics, 'system_page_faults'), {
+      kind: 'counter',
+      temporality: 'cumulative',
+      name: 'system_page_faults',
+      tags: [],
+      value: 110512102,
+      intervalMs: 0,
+      timestamp: T,
+    });
+    assert.equal(valueOf(metrics, 'system_page_faults_major'), 827);
+    assert.equal(valueOf(metrics, 'system_swap_pages', { direction: 'out' }), 0);
+    assert.equal(valueOf(metrics, 'system_oom_kills'), 0);
+  });
+
+  it('reports inodes where the filesystem has an inode table', () => {
+    const tags = { device: '/dev/vda', fstype: 'ext4', mountpoint: '/' };
+    assert.equal(valueOf(metrics, 'system_filesystem_inodes_size', tags), 640);
+    assert.equal(valueOf(metrics, 'system_filesystem_inodes', { ...tags, state: 'used' }), 40);
+    assert.equal(valueOf(metrics, 'system_filesystem_inodes', { ...tags, state: 'free' }), 600);
+    assert.deepEqual(names(metrics, 'system_filesystem_inodes_size', 'mountpoint'), ['/']);
+  });
+
+  it('reports every iostats field of a 20-field line', () => {
+    const vda = { device: 'vda' };
+    assert.equal(valueOf(metrics, 'system_disk_merged_operations', { ...vda, direction: 'write' }), 17262);
+    assert.equal(valueOf(metrics, 'system_disk_io_weighted_seconds', vda), 10.928);
+    assert.equal(findMetric(metrics, 'system_disk_io_in_progress', vda).kind, 'gauge');
+    assert.equal(valueOf(metrics, 'system_disk_discard_operations', vda), 3910);
+    assert.equal(valueOf(metrics, 'system_disk_discard_merged_operations', vda), 9);
+    assert.equal(valueOf(metrics, 'system_disk_discard_bytes', vda), 213096 * 512);
+    assert.equal(valueOf(metrics, 'system_disk_discard_operation_seconds', vda), 0.259);
+    assert.equal(valueOf(metrics, 'system_disk_flush_operations', vda), 564);
+    assert.equal(valueOf(metrics, 'system_disk_flush_operation_seconds', vda), 0.012);
+  });
+
+  it('reports IP, ICMP, TCP and UDP counters, UDP receive buffer errors included', () => {
+    assert.deepEqual(whole(metrics, 'system_udp_buffer_errors', { direction: 'receive' }), {
+      kind: 'counter',
+      temporality: 'cumulative',
+      name: 'system_udp_buffer_errors',
+      tags: [['direction', 'receive']],
+      value: 48221974,
+      intervalMs: 0,
+      timestamp: T,
+    });
+    assert.equal(valueOf(metrics, 'system_udp_receive_errors'), 48221974);
+    assert.equal(valueOf(metrics, 'system_udp_no_port_datagrams'), 1);
+    assert.equal(valueOf(metrics, 'system_ip_packets', { direction: 'receive' }), 105500193);
+    assert.equal(valueOf(metrics, 'system_ip_bytes', { direction: 'receive' }), 42621100620);
+    assert.equal(valueOf(metrics, 'system_ip_forwarding'), 0);
+    assert.equal(valueOf(metrics, 'system_icmp_destination_unreachable', { direction: 'transmit' }), 1);
+    assert.equal(valueOf(metrics, 'system_tcp_retransmitted_segments'), 78);
+    assert.equal(valueOf(metrics, 'system_tcp_keepalives'), 2687);
+    assert.deepEqual(whole(metrics, 'system_tcp_established'), {
+      kind: 'gauge',
+      name: 'system_tcp_established',
+      tags: [],
+      value: 6,
+      timestamp: T,
+    });
+    assert.equal(valueOf(metrics, 'system_tcp_aborts', { reason: 'close' }), 0);
   });
 
   it('reports CPU time in seconds, per CPU and in total', () => {
@@ -261,12 +353,24 @@ describe('linux source on an old kernel (2.6.18)', async () => {
   });
   const { log, lines } = recordingLogger();
   const ctx = testSourceContext({ clock: new ManualClock(T), type: 'linux', log });
-  const source = new LinuxSource(config({ root }), ctx, { statfs });
+  // No saved /proc/net/snmp or netstat from this kernel: the protocols collector is left out.
+  const collectors = ['cpu', 'kernel', 'load', 'memory', 'filesystem', 'disk', 'network'];
+  const source = new LinuxSource(config({ root, collectors }), ctx, { statfs });
   const metrics = await source.collect();
 
   it('reports what the old formats hold, well formed', () => {
     assertWellFormed(metrics, T);
     assert.equal(ctx.stats.total('read_errors') + ctx.stats.total('malformed_lines'), 0);
+  });
+
+  it('has no softirq total, OOM kill count or slab split on a kernel that lacks them', () => {
+    assert.equal(valueOf(metrics, 'system_context_switches'), 1990473);
+    assert.equal(valueOf(metrics, 'system_boot_time_seconds'), 1062191376);
+    assert.equal(valueOf(metrics, 'system_uptime_seconds'), 113185.08);
+    assert.equal(valueOf(metrics, 'system_swap_pages', { direction: 'in' }), 12);
+    for (const name of ['system_softirqs', 'system_oom_kills', 'system_memory_slab_bytes']) {
+      assert.equal(metrics.filter((m) => m.name === name).length, 0, name);
+    }
   });
 
   it('has no steal time where /proc/stat has no steal column', () => {
@@ -338,6 +442,217 @@ describe('linux source on an old kernel (2.6.18)', async () => {
   });
 });
 
+describe('linux source on kernel 3.10 (fields that came later are missing)', async () => {
+  const root = testdata('kernel-3.10');
+  const statfs = fakeStatfs(root, {
+    '/': usage(13_100_000, 9_000_000, 9_000_000, 4096, 26_214_400, 26_000_000),
+    '/boot': usage(127_000, 80_000, 80_000, 4096, 512_000, 511_600),
+    '/home': usage(50_000_000, 20_000_000, 20_000_000, 4096, 0, 0),
+    '/dev/shm': usage(2_033_420, 2_033_420, 2_033_420, 4096, 2_033_420, 2_033_419),
+    '/run': usage(2_033_420, 2_031_000, 2_031_000, 4096, 2_033_420, 2_032_900),
+    '/sys/fs/cgroup': usage(2_033_420, 2_033_420, 2_033_420, 4096, 2_033_420, 2_033_407),
+    '/var/lib/docker/overlay2': usage(13_100_000, 9_000_000, 9_000_000, 4096, 26_214_400, 26_000_000),
+  });
+  const ctx = testSourceContext({ clock: new ManualClock(T), type: 'linux' });
+  const source = new LinuxSource(config({ root }), ctx, { statfs });
+  const metrics = await source.collect();
+  const absent = (name: string, tags: Record<string, string> = {}): boolean =>
+    !metrics.some(
+      (m) =>
+        m.name === name &&
+        Object.entries(tags).every(([k, v]) => m.tags.some((t) => t[0] === k && t[1] === v)),
+    );
+
+  it('reads every file, well formed', () => {
+    assertWellFormed(metrics, T);
+    assert.equal(ctx.stats.total('read_errors') + ctx.stats.total('malformed_lines'), 0);
+  });
+
+  it('reports the protocol counters this kernel has, and not the others', () => {
+    assert.equal(valueOf(metrics, 'system_udp_buffer_errors', { direction: 'receive' }), 77118);
+    assert.equal(valueOf(metrics, 'system_udp_checksum_errors'), 2);
+    assert.equal(valueOf(metrics, 'system_ip_forwarding'), 1);
+    assert.equal(valueOf(metrics, 'system_ip_forwarded_packets'), 41002301);
+    assert.equal(valueOf(metrics, 'system_ip_bytes', { direction: 'transmit' }), 880120339012);
+    assert.equal(valueOf(metrics, 'system_tcp_listen_overflows'), 5120);
+    assert.equal(valueOf(metrics, 'system_tcp_syncookies_failed'), 13);
+    assert.equal(valueOf(metrics, 'system_icmp_echo_replies', { direction: 'transmit' }), 2902);
+    assert.equal(valueOf(metrics, 'system_tcp_established'), 213);
+    for (const name of [
+      'system_udp_ignored_multicast_datagrams',
+      'system_udp_memory_errors',
+      'system_tcp_keepalives',
+      'system_tcp_receive_queue_drops',
+    ]) {
+      assert.ok(absent(name), name);
+    }
+    const reported = new Set(metrics.map((m) => `${m.name}${JSON.stringify(m.tags)}`));
+    const expected = PROTOCOL_FIELDS.filter(
+      (f) => !['IgnoredMulti', 'MemErrors', 'TCPKeepAlive', 'TCPRcvQDrop'].includes(f.field),
+    );
+    for (const f of expected) assert.ok(reported.has(`${f.name}${JSON.stringify(f.tags)}`), f.field);
+  });
+
+  it('has no MemAvailable, OOM kill count, discards or flushes before the kernels that added them', () => {
+    for (const name of [
+      'system_memory_available_bytes',
+      'system_oom_kills',
+      'system_disk_discard_operations',
+      'system_disk_flush_operations',
+    ]) {
+      assert.ok(absent(name), name);
+    }
+    assert.equal(valueOf(metrics, 'system_disk_io_weighted_seconds', { device: 'sda' }), 971390.221);
+    assert.equal(
+      valueOf(metrics, 'system_disk_merged_operations', { device: 'sda', direction: 'read' }),
+      102331,
+    );
+    assert.equal(valueOf(metrics, 'system_disk_io_in_progress', { device: 'dm-1' }), 0);
+  });
+
+  it('reports huge pages, swap traffic and the kernel counters', () => {
+    assert.equal(valueOf(metrics, 'system_memory_hugepages', { state: 'used' }), 128);
+    assert.equal(valueOf(metrics, 'system_memory_hugepages', { state: 'free' }), 384);
+    assert.equal(valueOf(metrics, 'system_swap_pages', { direction: 'out' }), 57274);
+    assert.equal(valueOf(metrics, 'system_page_faults'), 38811028830);
+    assert.equal(valueOf(metrics, 'system_swap_cached_bytes'), 10244 * 1024);
+    assert.equal(valueOf(metrics, 'system_context_switches'), 4190228731);
+    assert.equal(valueOf(metrics, 'system_threads_blocked'), 1);
+    assert.equal(valueOf(metrics, 'system_softirqs'), 216107702);
+  });
+
+  it('reports inodes except where the filesystem has no inode table (btrfs)', () => {
+    // In mount table order; "/" comes first, from the rootfs line it was mounted over.
+    assert.deepEqual(names(metrics, 'system_filesystem_inodes_size', 'mountpoint'), [
+      '/',
+      '/dev/shm',
+      '/run',
+      '/sys/fs/cgroup',
+      '/boot',
+      '/var/lib/docker/overlay2',
+    ]);
+    assert.equal(valueOf(metrics, 'system_filesystem_inodes', { mountpoint: '/boot', state: 'used' }), 400);
+    assert.equal(
+      valueOf(metrics, 'system_filesystem_size_bytes', { mountpoint: '/home' }),
+      50_000_000 * 4096,
+    );
+  });
+
+  it('reports only the included filesystem types, and applies Bucky3-style lists to all three', async () => {
+    const filtered = new LinuxSource(
+      config({
+        root,
+        collectors: ['filesystem', 'disk', 'network'],
+        include_filesystem_types: ['xfs', 'overlay'],
+        exclude_mount_points: '^/var/lib/docker/',
+        include_disks: '^(sd[a-z]+|dm-\\d+)$',
+        exclude_disks: '^dm-1$',
+        exclude_interfaces: '^(lo|veth.*|docker\\d+)$',
+      }),
+      testSourceContext({ type: 'linux' }),
+      { statfs: fakeStatfs(root, { '/': usage(10, 5, 5), '/boot': usage(10, 5, 5) }) },
+    );
+    const m = await filtered.collect();
+    assert.deepEqual(names(m, 'system_filesystem_size_bytes', 'mountpoint'), ['/', '/boot']);
+    assert.deepEqual([...new Set(names(m, 'system_disk_operations', 'device'))], ['sda', 'dm-0']);
+    assert.deepEqual([...new Set(names(m, 'system_network_bytes', 'interface'))], ['eth0']);
+  });
+});
+
+describe('linux source on kernel 5.4 (18-field diskstats)', () => {
+  it('reports discards but no flushes, and leaves loop devices out by default', async () => {
+    const ctx = testSourceContext({ clock: new ManualClock(T), type: 'linux' });
+    const source = new LinuxSource(config({ root: testdata('kernel-5.4'), collectors: ['disk'] }), ctx);
+    const metrics = await source.collect();
+    assertWellFormed(metrics, T);
+    assert.equal(ctx.stats.total('read_errors') + ctx.stats.total('malformed_lines'), 0);
+    assert.deepEqual(
+      [...new Set(metrics.map((m) => m.tags[0]?.[1]))],
+      ['nvme0n1', 'nvme0n1p1', 'nvme0n1p2', 'dm-0'],
+    );
+    assert.equal(valueOf(metrics, 'system_disk_discard_bytes', { device: 'nvme0n1' }), 120334112 * 512);
+    assert.equal(valueOf(metrics, 'system_disk_discard_operation_seconds', { device: 'dm-0' }), 1.401);
+    assert.equal(metrics.filter((m) => m.name.startsWith('system_disk_flush')).length, 0);
+    // 15 of the 17 metrics per device: everything but the two flush ones.
+    assert.equal(metrics.length, 4 * 15);
+  });
+});
+
+describe('linux source counters option', () => {
+  async function twoCollections(
+    counters: string,
+    before: string,
+    after: string,
+  ): Promise<{ first: readonly Metric[]; second: readonly Metric[] }> {
+    const root = await mkdtemp(path.join(tmpdir(), 'sluice-linux-'));
+    try {
+      await mkdir(path.join(root, 'proc'));
+      const clock = new ManualClock(T);
+      const ctx = testSourceContext({ clock, type: 'linux' });
+      const source = new LinuxSource(config({ root, collectors: ['cpu', 'kernel'], counters }), ctx);
+      await writeFile(path.join(root, 'proc', 'stat'), before);
+      await writeFile(path.join(root, 'proc', 'uptime'), '100.00 150.00\n');
+      const first = await source.collect();
+      clock.advance(10_000);
+      await writeFile(path.join(root, 'proc', 'stat'), after);
+      await writeFile(path.join(root, 'proc', 'uptime'), '110.00 165.00\n');
+      const second = await source.collect();
+      return { first, second };
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+  const before = 'cpu 1000 0 500 9000\nctxt 5000\nprocesses 70\nprocs_blocked 2\nbtime 1700000000\n';
+  const after = 'cpu 1800 0 600 9100\nctxt 4000\nprocesses 90\nprocs_blocked 1\nbtime 1700000000\n';
+
+  it('cumulative (the default) reports the running totals', async () => {
+    const { first, second } = await twoCollections('cumulative', before, after);
+    assert.equal(valueOf(first, 'system_forks'), 70);
+    assert.equal(valueOf(second, 'system_forks'), 90);
+  });
+
+  it('delta reports the change from the second collection on, and skips a counter that went down', async () => {
+    const { first, second } = await twoCollections('delta', before, after);
+    assert.deepEqual(
+      first.map((m) => m.name),
+      ['system_threads_blocked', 'system_boot_time_seconds', 'system_uptime_seconds'],
+    );
+    assertWellFormedDelta(second);
+    const forks = findMetric(second, 'system_forks');
+    assert.deepEqual(forks.kind === 'counter' && [forks.temporality, forks.value, forks.intervalMs], [
+      'delta',
+      20,
+      10_000,
+    ]);
+    assert.equal(valueOf(second, 'system_cpu_seconds', { state: 'user' }), 8);
+    assert.equal(valueOf(second, 'system_cpu_seconds', { state: 'nice' }), 0);
+    // ctxt went from 5000 to 4000: a reset (a reboot) is no change of -1000.
+    assert.equal(second.filter((m) => m.name === 'system_context_switches').length, 0);
+    assert.equal(valueOf(second, 'system_threads_blocked'), 1);
+  });
+
+  it('rate reports the change per second as a gauge named <name>_per_second', async () => {
+    const { second } = await twoCollections('rate', before, after);
+    const forks = findMetric(second, 'system_forks_per_second');
+    assert.equal(forks.kind, 'gauge');
+    assert.equal(valueOf(second, 'system_forks_per_second'), 2);
+    // CPU seconds per second: the number of CPUs busy in that state.
+    assert.ok(Math.abs(valueOf(second, 'system_cpu_seconds_per_second', { state: 'user' }) - 0.8) < 1e-9);
+    assert.ok(findMetric(second, 'system_forks_per_second').help?.includes('Per second'));
+    assert.equal(second.filter((m) => m.name.startsWith('system_context_switches')).length, 0);
+    assert.equal(second.filter((m) => m.kind === 'counter').length, 0);
+  });
+});
+
+function assertWellFormedDelta(metrics: readonly Metric[]): void {
+  for (const m of metrics) {
+    if (m.kind === 'counter') {
+      assert.equal(m.temporality, 'delta');
+      assert.ok(m.value >= 0 && m.intervalMs > 0);
+    }
+  }
+}
+
 describe('linux source with missing files', () => {
   it('reports what it can, counts each missing file, and warns once per file', async () => {
     const { log, lines } = recordingLogger();
@@ -362,21 +677,32 @@ describe('linux source with missing files', () => {
         'system_memory_bytes',
         'system_swap_total_bytes',
         'system_swap_bytes',
+        'system_memory_slab_bytes',
       ],
     );
-    for (const file of ['proc/stat', 'proc/diskstats', 'proc/1/net/dev', 'proc/1/mounts']) {
+    const missing = [
+      'proc/stat',
+      'proc/uptime',
+      'proc/vmstat',
+      'proc/diskstats',
+      'proc/1/net/dev',
+      'proc/1/net/snmp',
+      'proc/1/net/netstat',
+      'proc/1/mounts',
+    ];
+    for (const file of missing) {
       assert.equal(ctx.stats.counter('read_errors', '', { file }).value, 2, file);
     }
-    assert.equal(ctx.stats.total('read_errors'), 8);
-    assert.equal(lines.filter((l) => l.level === 'warn').length, 4);
-    assert.equal(lines.filter((l) => l.level === 'debug').length, 4);
+    assert.equal(ctx.stats.total('read_errors'), 2 * missing.length);
+    assert.equal(lines.filter((l) => l.level === 'warn').length, missing.length);
+    assert.equal(lines.filter((l) => l.level === 'debug').length, missing.length);
   });
 
   it('returns an empty batch, not a rejection, when root holds nothing', async () => {
     const ctx = testSourceContext({ type: 'linux' });
     const source = new LinuxSource(config({ root: path.join(here, 'no-such-dir') }), ctx);
     assert.deepEqual(await source.collect(), []);
-    assert.equal(ctx.stats.total('read_errors'), 6);
+    assert.equal(ctx.stats.total('read_errors'), 10);
   });
 
   it('counts malformed lines per file and reports the good ones', async () => {
@@ -523,40 +849,127 @@ describe('linux source options', () => {
   });
 });
 
-describe("linux source on this machine's live /proc", () => {
-  it('reports CPU time and memory', async () => {
-    const clock = new ManualClock(T);
-    const ctx = testSourceContext({ clock, type: 'linux' });
-    const source = new LinuxSource(config(), ctx);
-    const metrics = await source.collect();
+describe("linux source on this machine's live /proc and /sys", () => {
+  const counterValues = (metrics: readonly Metric[]): Map<string, number> =>
+    new Map(
+      metrics.flatMap((m) =>
+        m.kind === 'counter' ? [[`${m.name}${JSON.stringify(m.tags)}`, m.value] as const] : [],
+      ),
+    );
+
+  it('reads every file without error, with real statfs', async () => {
+    const ctx = testSourceContext({ clock: new ManualClock(T), type: 'linux' });
+    const metrics = await new LinuxSource(config(), ctx).collect();
     assertWellFormed(metrics, T);
+    assert.equal(ctx.stats.total('read_errors'), 0);
+    assert.equal(ctx.stats.total('malformed_lines'), 0);
+    for (const name of [
+      'system_cpu_seconds',
+      'system_context_switches',
+      'system_forks',
+      'system_interrupts',
+      'system_uptime_seconds',
+      'system_memory_total_bytes',
+      'system_page_faults',
+      'system_filesystem_size_bytes',
+      'system_disk_io_seconds',
+      'system_network_bytes',
+      'system_tcp_segments',
+      'system_udp_datagrams',
+      'system_ip_packets',
+    ]) {
+      assert.ok(
+        metrics.some((m) => m.name === name),
+        name,
+      );
+    }
     const total = metrics.filter(
       (m) => m.name === 'system_cpu_seconds' && m.tags.some((t) => t[0] === 'cpu' && t[1] === 'total'),
     );
     assert.ok(total.length >= 4, 'at least user, nice, system, idle');
-    assert.ok(
-      total.reduce((a, m) => a + (m.kind === 'counter' || m.kind === 'gauge' ? m.value : NaN), 0) > 0,
+    // The root filesystem's usage adds up, as df shows it.
+    const root = metrics.filter(
+      (m) => m.name === 'system_filesystem_bytes' && m.tags.some((t) => t[1] === '/'),
     );
-    assert.ok(valueOf(metrics, 'system_memory_total_bytes') > 0);
-    assert.equal(ctx.stats.total('read_errors'), 0);
+    if (root.length === 3) {
+      const sum = root.reduce((a, m) => a + (m.kind === 'gauge' ? m.value : NaN), 0);
+      assert.equal(sum, valueOf(metrics, 'system_filesystem_size_bytes', { mountpoint: '/' }));
+    }
+  });
+
+  it('has a boot time consistent with the uptime and the clock', async () => {
+    const metrics = await new LinuxSource(config({ collectors: ['kernel'] }), testSourceContext()).collect();
+    const booted = valueOf(metrics, 'system_boot_time_seconds') + valueOf(metrics, 'system_uptime_seconds');
+    // btime is whole seconds; the rest is clock adjustments since boot.
+    assert.ok(
+      Math.abs(booted - Date.now() / 1000) < 5,
+      `btime + uptime = ${booted}, now ${Date.now() / 1000}`,
+    );
+  });
+
+  it('has counters that never go down between two collections', async () => {
+    const source = new LinuxSource(config(), testSourceContext());
+    const first = counterValues(await source.collect());
+    // Some work in between, so that counters move: a fork, file reads, a context switch.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = counterValues(await source.collect());
+    let compared = 0;
+    let moved = 0;
+    for (const [key, before] of first) {
+      const after = second.get(key);
+      if (after === undefined) continue;
+      compared++;
+      if (after > before) moved++;
+      assert.ok(after >= before, `${key} went from ${before} to ${after}`);
+    }
+    assert.ok(compared > 50, `${compared} counters compared`);
+    assert.ok(moved > 0, 'some counters moved');
+  });
+
+  it('reports the block devices of /sys/block and the interfaces of /sys/class/net', async (t) => {
+    if (!existsSync('/sys/block') || !existsSync('/sys/class/net')) {
+      t.skip('no /sys/block or /sys/class/net here');
+      return;
+    }
+    const metrics = await new LinuxSource(
+      config({ collectors: ['disk', 'network'], exclude_disks: '' }),
+      testSourceContext(),
+    ).collect();
+    const disks = new Set(names(metrics, 'system_disk_operations', 'device'));
+    // /sys/block names use '!' where the device name has '/' (cciss!c0d0 for cciss/c0d0).
+    for (const dev of readdirSync('/sys/block')) assert.ok(disks.has(dev.replaceAll('!', '/')), dev);
+    const interfaces = new Set(names(metrics, 'system_network_bytes', 'interface'));
+    for (const nic of readdirSync('/sys/class/net')) {
+      if (nic !== 'bonding_masters') assert.ok(interfaces.has(nic), nic);
+    }
   });
 });
 
 describe('linux docs', () => {
   it('document every metric the source emits, and embed the sample config', async () => {
     const emitted = new Set<string>();
-    for (const name of ['vm-6.18', 'kernel-2.6.18']) {
+    for (const name of ['vm-6.18', 'kernel-2.6.18', 'kernel-3.10', 'kernel-5.4', 'missing-files']) {
       const root = testdata(name);
-      const statfs = fakeStatfs(root, { '/': usage(10, 5, 5) });
-      const source = new LinuxSource(config({ root }), testSourceContext({ type: 'linux' }), { statfs });
-      for (const m of await source.collect()) emitted.add(m.name);
+      const statfs = fakeStatfs(root, { '/': usage(10, 5, 5, 4096, 10, 5) });
+      for (const counters of ['cumulative', 'rate']) {
+        const source = new LinuxSource(config({ root, counters }), testSourceContext({ type: 'linux' }), {
+          statfs,
+        });
+        await source.collect();
+        for (const m of await source.collect()) emitted.add(m.name.replace(/_per_second$/, ''));
+      }
     }
-    assert.equal(emitted.size, 21);
+    for (const f of PROTOCOL_FIELDS) assert.ok(emitted.has(f.name), `${f.name} is emitted by a fixture`);
+    assert.equal(emitted.size, 107);
     const { sample } = await import('./schema.js');
     for (const doc of ['src/sources/linux/README.md', 'docs/sources/linux.md']) {
       const text = readFileSync(repoPath(doc), 'utf8');
       for (const name of emitted) assert.ok(text.includes(`\`${name}\``), `${doc} documents ${name}`);
       if (doc.endsWith('README.md')) assert.ok(text.includes(sample), `${doc} embeds the sample`);
     }
+    // Each protocol counter's kernel field is named in the reference.
+    const reference = readFileSync(repoPath('docs/sources/linux.md'), 'utf8');
+    for (const f of PROTOCOL_FIELDS)
+      assert.ok(reference.includes(f.field), `docs name ${f.group} ${f.field}`);
   });
 });

@@ -11,7 +11,7 @@
  * lose counts. Other transports (TCP, Unix sockets, compressed payloads) hand their datagrams
  * to `receive`, the single entry point for bytes.
  */
-import type { SourceContext } from '../../core/component.js';
+import type { RawLinesHandler, SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
 import type { Event } from '../../core/event.js';
 import { Mapper } from '../../core/mapping.js';
@@ -71,6 +71,26 @@ class Ingest implements StatsdSink {
   }
 }
 
+/**
+ * Every non-empty line of a datagram, as received, for repeaters. Valid or not: like Etsy
+ * statsd's repeater, which forwards packets verbatim, a relay passes on what it got, and the
+ * upstream (perhaps of another dialect) judges it. Bytes that are not UTF-8 become U+FFFD.
+ */
+export function rawLines(datagram: Buffer): string[] {
+  const out: string[] = [];
+  const end = datagram.length;
+  let pos = 0;
+  while (pos < end) {
+    let eol = datagram.indexOf(0x0a, pos);
+    if (eol < 0) eol = end;
+    let stop = eol;
+    if (stop > pos && datagram[stop - 1] === 0x0d) stop--;
+    if (stop > pos) out.push(datagram.toString('utf8', pos, stop));
+    pos = eol + 1;
+  }
+  return out;
+}
+
 export class StatsdSource extends AggregatingListener {
   private readonly parser: StatsdParser;
   private readonly aggregator: StatsdAggregator;
@@ -83,12 +103,15 @@ export class StatsdSource extends AggregatingListener {
   private readonly seriesEvicted: StatCounter;
   private lastWarnAt = -Infinity;
   private warnedCounts: Record<RejectReason, number>;
+  /** Set only when a sink relays raw StatsD lines (a repeater): otherwise no line is decoded for it. */
+  private readonly raw: RawLinesHandler | undefined;
 
   constructor(
     private readonly config: StatsdConfig,
     ctx: SourceContext,
   ) {
     super(ctx, config.listen, config, config.flush_interval);
+    this.raw = ctx.rawLines?.('statsd');
     const now = (): number => ctx.clock.now();
     this.parser = new StatsdParser({
       dialect: config.dialect,
@@ -157,6 +180,7 @@ export class StatsdSource extends AggregatingListener {
     this.bytes.inc(datagram.length);
     const ingest = this.ingest;
     this.lines.inc(this.parser.parse(datagram, ingest));
+    if (this.raw !== undefined) this.raw(rawLines(datagram));
     if (ingest.events.length > 0) {
       const events = ingest.events;
       ingest.events = [];
