@@ -4,6 +4,7 @@ import type { SinkDefinition, SourceDefinition } from './core/definition.js';
 import { consoleSink } from './sinks/console/index.js';
 import { graphiteSink } from './sinks/graphite/index.js';
 import { influxdbSink } from './sinks/influxdb/index.js';
+import { kafkaSink } from './sinks/kafka/index.js';
 import { prometheusRemoteWriteSink } from './sinks/prometheus_remote_write/index.js';
 import { statsdSink } from './sinks/statsd/index.js';
 import { prometheusExporterSink } from './sinks/prometheus_exporter/index.js';
@@ -32,5 +33,6 @@ export const registry: Registry = {
     influxdbSink,
     prometheusRemoteWriteSink,
     statsdSink,
+    kafkaSink,
   ] as unknown as readonly SinkDefinition[],
 };
