@@ -89,26 +89,26 @@ sources:
     type: prometheus_exporter
     listen: 127.0.0.1:${exporterPort}
 `;
-  const polled = (fast) => `  linux:
-    type: linux
-    interval: ${fast ? '1s' : '10s'}
-  internal:
-    type: internal
-    interval: ${fast ? '1s' : '10s'}
-  docker:
+  const linux = (interval) => `  linux:\n    type: linux\n    interval: ${interval}\n`;
+  const internal = (interval) => `  internal:\n    type: internal\n    interval: ${interval}\n`;
+  const docker = `  docker:
     type: docker
     socket: ${replay.socketPath}
     interval: 1s
-  loadavg:
+`;
+  const command = `  loadavg:
     type: command
     command: [awk, '{ print "load.1m", $1; print "load.5m", $2; print "load.15m", $3 }', /proc/loadavg]
     data_format: graphite
     interval: 1s
 `;
+  // The first three attribute the cost; the last two are the configurations the docs quote.
   const configs = {
     'no polled sources': head + sinks,
-    'default + docker + command at 1 s': head + polled(false) + sinks,
-    'every polled source at 1 s': head + polled(true) + sinks,
+    'docker alone at 1 s': head + docker + sinks,
+    'command alone at 1 s': head + command + sinks,
+    'default + docker + command at 1 s': head + linux('10s') + internal('10s') + docker + command + sinks,
+    'every polled source at 1 s': head + linux('1s') + internal('1s') + docker + command + sinks,
   };
   const runs = [];
   runs.push(

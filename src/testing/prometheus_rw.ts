@@ -1,12 +1,13 @@
 /**
  * A Prometheus server of a test's own, with its remote-write receiver enabled and no scrape jobs:
  * a temp TSDB directory, a free loopback port, stop and restart on the same port and directory,
- * and the query API read back as plain values. Needs `prometheus` (Debian: apt-get install
+ * and the query API read back as plain values; `startPrometheusServers` runs several side by side.
+ * Needs `prometheus` (Debian: apt-get install
  * prometheus; 2.33 or later for --web.enable-remote-write-receiver).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { httpGet, startProcess, waitFor, type RunningProcess } from './processes.js';
+import { freePort, httpGet, startProcess, waitFor, type RunningProcess } from './processes.js';
 
 /** One series of a range query: its labels, and its samples as [ms, value text]. */
 export interface PromSeries {
@@ -92,4 +93,31 @@ export class PrometheusRw {
     };
     return json.data.result.map((r) => ({ labels: r.metric, value: r.value[1] }));
   }
+}
+
+/**
+ * `count` servers, each in its own subdirectory of `dir` and on a port of its own, started in
+ * parallel (each replays an empty WAL in a second or two).
+ */
+export async function startPrometheusServers(
+  bin: string,
+  dir: string,
+  count: number,
+): Promise<PrometheusRw[]> {
+  const ports = new Set<number>();
+  // freePort closes its socket before answering, so two calls may, rarely, name the same port.
+  for (let tries = 0; ports.size < count && tries < 20 * count; tries++) ports.add(await freePort('tcp'));
+  if (ports.size < count) throw new Error(`could not find ${count} distinct free ports`);
+  const servers = [...ports].map((port, i) => {
+    const sub = path.join(dir, `prometheus-${i}`);
+    mkdirSync(sub, { recursive: true });
+    return new PrometheusRw(bin, sub, port);
+  });
+  const started = await Promise.allSettled(servers.map((p) => p.start()));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(servers.map((p) => p.stop()));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return servers;
 }

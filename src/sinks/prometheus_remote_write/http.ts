@@ -5,9 +5,10 @@
  * 429 retried with backoff; any other 4xx (a malformed or refused batch) dropped and counted,
  * since sending it again would fail again.
  *
- * The connection goes to the addresses PushSink resolved (so it follows DNS changes) while the
- * Host header, and TLS's server name, stay the URL's host. One keep-alive socket per endpoint,
- * as PushSink sends one batch at a time; `close` destroys it, and with it a request in flight.
+ * One transport per URL (PushSink's endpoint, which carries it). The connection goes to the
+ * addresses PushSink resolved (so it follows DNS changes) while the Host header, and TLS's server
+ * name, stay the URL's host. One keep-alive socket per endpoint, as PushSink sends one batch at a
+ * time; `close` destroys it, and with it a request in flight.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -16,9 +17,9 @@ import { joinEntries } from '../../protocols/remote_write/protobuf.js';
 import { snappyCompress } from '../../protocols/remote_write/snappy.js';
 import { PushRejected, type PushTransport, type Target } from '../push/push.js';
 import type { Payload } from '../push/queue.js';
+import type { RemoteWriteUrl } from './schema.js';
 
 export interface HttpTransportOptions {
-  readonly url: URL;
   /** Every header of the request, the protocol's and the user's, authorization included. */
   readonly headers: Readonly<Record<string, string>>;
 }
@@ -49,16 +50,19 @@ export class HttpTransport implements PushTransport {
   private address = 0;
   private closed = false;
   private readonly servername: string | undefined;
+  private readonly url: URL;
 
+  /** `target.endpoint` is the RemoteWriteUrl it was made from. */
   constructor(
     private readonly target: Target,
     private readonly options: HttpTransportOptions,
   ) {
-    const tls = options.url.protocol === 'https:';
+    this.url = new URL((target.endpoint as RemoteWriteUrl).href);
+    const tls = this.url.protocol === 'https:';
     this.module = tls ? https : http;
     const agentOptions = { keepAlive: true, maxSockets: 1 };
     this.agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    const host = options.url.hostname;
+    const host = this.url.hostname;
     // SNI takes names only; an IP URL is checked against the address itself.
     this.servername = net.isIP(host.replace(/^\[|\]$/g, '')) === 0 ? host : undefined;
   }
@@ -69,7 +73,7 @@ export class HttpTransport implements PushTransport {
     const parts: Uint8Array[] = new Array<Uint8Array>(records.length);
     for (let i = 0; i < records.length; i++) parts[i] = toBuffer(records[i] as string | Uint8Array);
     const body = snappyCompress(joinEntries(parts));
-    const url = this.options.url;
+    const url = this.url;
     const address = this.target.addresses[this.address % this.target.addresses.length] as string;
     return new Promise<void>((resolve, reject) => {
       const req = this.module.request(

@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import type { Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
@@ -23,11 +24,13 @@ import { DDSketch } from '../../core/sketch.js';
 import { makeTags } from '../../core/tags.js';
 import { testContext } from '../../testing/context.js';
 import { freePort, serverPrograms, waitFor } from '../../testing/processes.js';
-import { PrometheusRw, type PromSeries } from '../../testing/prometheus_rw.js';
+import { PrometheusRw, startPrometheusServers, type PromSeries } from '../../testing/prometheus_rw.js';
 import { stat, WriteTimer } from '../../testing/push.js';
-import type { PushSink } from '../push/push.js';
+import { PushRejected, type PushSink } from '../push/push.js';
+import { encodeTimeSeries } from '../../protocols/remote_write/protobuf.js';
+import { HttpTransport } from './http.js';
 import { createRemoteWriteSink } from './remote_write.js';
-import { schema, type RemoteWriteConfig } from './schema.js';
+import { parseRemoteWriteUrl, schema, type RemoteWriteConfig, type RemoteWriteUrl } from './schema.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
 const skip = servers.skip;
@@ -85,7 +88,7 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
   ): { sink: PushSink; ctx: ComponentContext } {
     const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write' });
     const config = schema.parse(
-      { url: p.writeUrl, flush_interval: '100ms', ...options },
+      { urls: [p.writeUrl], flush_interval: '100ms', ...options },
       [],
       [],
     ) as RemoteWriteConfig;
@@ -369,5 +372,283 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
       idx.map((_, k) => (idx[0] as number) + k),
     );
     assert.ok(timer.max < 50, `write() took up to ${timer.max} ms`);
+  });
+});
+
+/**
+ * One sink, two real Prometheus servers (`urls` with both): fanout gives each every sample,
+ * spread gives each sample to one of them, and in fanout a server stopped under traffic holds
+ * back nothing for the other and catches up after its restart. Also what a receiver makes of a
+ * batch sent twice, which at-least-once delivery can do.
+ */
+describe('prometheus_remote_write into two real Prometheus servers', { skip, timeout: 300_000 }, () => {
+  let tmp = '';
+  let proms: PrometheusRw[] = [];
+  const sinks: PushSink[] = [];
+  let setupError: unknown;
+  let setupReported = false;
+
+  function ready(): [PrometheusRw, PrometheusRw] {
+    if (setupError !== undefined) {
+      if (setupReported) throw new Error('Setup failed; see the first test of this suite.');
+      setupReported = true;
+      throw setupError;
+    }
+    return [proms[0] as PrometheusRw, proms[1] as PrometheusRw];
+  }
+
+  before(async () => {
+    try {
+      servers.assertInstalled();
+      tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-rw2-'));
+      proms = await startPrometheusServers(servers.paths.prometheus as string, tmp, 2);
+    } catch (e) {
+      setupError = e;
+    }
+  });
+
+  after(async () => {
+    for (const s of sinks) await s.stop();
+    for (const p of proms) await p.stop();
+    if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
+  });
+
+  function sink(options: Record<string, unknown>): { sink: PushSink; ctx: ComponentContext } {
+    const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write' });
+    const issues: Issue[] = [];
+    const config = schema.parse(
+      { urls: proms.map((p) => p.writeUrl), flush_interval: '100ms', ...options },
+      [],
+      issues,
+    ) as RemoteWriteConfig;
+    assert.deepEqual(issues, []);
+    const s = createRemoteWriteSink(config, ctx);
+    sinks.push(s);
+    return { sink: s, ctx };
+  }
+
+  const label = (p: PrometheusRw): { endpoint: string } => ({ endpoint: `127.0.0.1:${p.port}` });
+
+  async function stored(p: PrometheusRw, name: string): Promise<Map<number, string>> {
+    const series = await p.range(name, Date.now() + 1000);
+    assert.ok(series.length <= 1, `one series: ${JSON.stringify(series.map((x) => x.labels))}`);
+    return new Map(series[0]?.samples ?? []);
+  }
+
+  /** Writes `count` points of a delta counter `name`, one per `everyMs`; the expected running totals. */
+  async function writeCounter(
+    s: PushSink,
+    name: string,
+    count: number,
+    everyMs: number,
+    during?: (i: number) => Promise<void>,
+  ): Promise<Map<number, string>> {
+    const expected = new Map<number, string>();
+    let last = 0;
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      await during?.(i);
+      const ts = Math.max(Date.now(), last + 1);
+      last = ts;
+      total += i + 1;
+      expected.set(ts, String(total));
+      s.write([
+        {
+          kind: 'counter',
+          temporality: 'delta',
+          name,
+          tags: makeTags({ test: name }),
+          value: i + 1,
+          intervalMs: everyMs,
+          timestamp: ts,
+        },
+      ]);
+      if (everyMs > 0) await new Promise((r) => setTimeout(r, everyMs));
+    }
+    return expected;
+  }
+
+  test('fanout: both servers hold every sample, with the same running totals', async () => {
+    const [a, b] = ready();
+    const { sink: s, ctx } = sink({ mode: 'fanout', batch_size: 7 });
+    await s.start();
+    const expected = await writeCounter(s, 'fan', 60, 5);
+    await waitFor(() => (stat(ctx, 'points_sent') === 2 * expected.size ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'every point delivered to both',
+      describe: () => `sent ${stat(ctx, 'points_sent')} of ${2 * expected.size}`,
+    });
+    assert.equal(stat(ctx, 'points_sent', label(a)), expected.size);
+    assert.equal(stat(ctx, 'points_sent', label(b)), expected.size);
+    assert.equal(stat(ctx, 'dropped_metrics'), 0);
+    assert.deepEqual(await stored(a, 'fan_total'), expected);
+    assert.deepEqual(await stored(b, 'fan_total'), expected);
+  });
+
+  test('spread: the two servers together hold every sample exactly once', async (t) => {
+    const [a, b] = ready();
+    const { sink: s, ctx } = sink({ mode: 'spread', batch_size: 5 });
+    await s.start();
+    const expected = await writeCounter(s, 'spread', 100, 2);
+    await waitFor(() => (stat(ctx, 'points_sent') === expected.size ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'every point delivered once',
+      describe: () => `sent ${stat(ctx, 'points_sent')} of ${expected.size}`,
+    });
+    const gotA = await stored(a, 'spread_total');
+    const gotB = await stored(b, 'spread_total');
+    assert.equal(stat(ctx, 'points_sent', label(a)), gotA.size);
+    assert.equal(stat(ctx, 'points_sent', label(b)), gotB.size);
+    t.diagnostic(`${expected.size} samples: ${gotA.size} on A, ${gotB.size} on B`);
+    assert.ok(gotA.size > 0 && gotB.size > 0, `both took batches (${gotA.size} and ${gotB.size})`);
+    for (const ts of gotA.keys()) assert.ok(!gotB.has(ts), `sample at ${ts} stored on both`);
+    assert.deepEqual(new Map([...gotA, ...gotB].sort((x, y) => x[0] - y[0])), expected);
+    assert.equal(stat(ctx, 'dropped_metrics'), 0);
+  });
+
+  test('fanout with one server stopped under traffic: the other gets everything, the stopped one catches up', async (t) => {
+    const [a, b] = ready();
+    const { sink: s, ctx } = sink({
+      mode: 'fanout',
+      flush_interval: '100ms',
+      retry_initial: '100ms',
+      max_retry_interval: '500ms',
+      timeout: '2s',
+    });
+    await s.start();
+    const timer = new WriteTimer();
+    const expected = new Map<number, string>();
+    let written = 0;
+    let last = 0;
+    const writeOne = (): void => {
+      const ts = Math.max(Date.now(), last + 1);
+      last = ts;
+      expected.set(ts, String(written));
+      timer.write(s, [{ kind: 'gauge', name: 'fan_fault', tags: [], value: written, timestamp: ts }]);
+      written++;
+    };
+    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 40));
+    const inFlight = (p: PrometheusRw): number =>
+      written -
+      stat(ctx, 'points_sent', label(p)) -
+      stat(ctx, 'buffered_points', label(p)) -
+      stat(ctx, 'dropped_metrics', label(p));
+
+    for (let i = 0; i < 10; i++) {
+      writeOne();
+      await tick();
+    }
+    await b.stop();
+    const stoppedAt = Date.now();
+    const sentToB = stat(ctx, 'points_sent', label(b));
+    // Two seconds of outage: A must keep up with the writes throughout.
+    while (Date.now() - stoppedAt < 2000) {
+      writeOne();
+      await tick();
+    }
+    await waitFor(
+      () => (stat(ctx, 'points_sent', label(a)) === written && inFlight(a) === 0 ? true : undefined),
+      {
+        timeoutMs: 5000,
+        intervalMs: 20,
+        what: 'A to have everything while B is down',
+        describe: () => `A: sent ${stat(ctx, 'points_sent', label(a))} of ${written}`,
+      },
+    );
+    assert.equal(stat(ctx, 'points_sent', label(b)), sentToB, 'nothing delivered to B while it was down');
+    assert.ok(stat(ctx, 'buffered_points', label(b)) > 0, 'B has a backlog');
+    assert.ok(stat(ctx, 'retries', label(b)) > 0);
+    assert.equal(stat(ctx, 'retries', label(a)), 0, 'A never failed');
+    assert.equal(stat(ctx, 'endpoint_up', label(b)), 0);
+    assert.equal(stat(ctx, 'endpoint_up', label(a)), 1);
+    assert.deepEqual(await stored(a, 'fan_fault'), expected, 'A holds every sample while B is down');
+    // Writes go on while B restarts and replays its WAL.
+    let starting = true;
+    const restarted = b.start().finally(() => (starting = false));
+    while (starting) {
+      writeOne();
+      await tick();
+    }
+    await restarted;
+    const downMs = Date.now() - stoppedAt;
+    for (let i = 0; i < 10; i++) {
+      writeOne();
+      await tick();
+    }
+    for (const p of [a, b])
+      await waitFor(
+        () => (inFlight(p) === 0 && stat(ctx, 'buffered_points', label(p)) === 0 ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          what: `the backlog for ${label(p).endpoint} delivered`,
+          describe: () => `sent ${stat(ctx, 'points_sent', label(p))} of ${written}`,
+        },
+      );
+    t.diagnostic(
+      `${written} points written, B down ${downMs} ms; write(): max ${timer.max.toFixed(3)} ms; ` +
+        `retries to B ${stat(ctx, 'retries', label(b))}`,
+    );
+    assert.equal(stat(ctx, 'dropped_metrics'), 0);
+    assert.equal(stat(ctx, 'points_sent', label(a)), written);
+    assert.equal(stat(ctx, 'points_sent', label(b)), written);
+    assert.deepEqual(await stored(a, 'fan_fault'), expected);
+    assert.deepEqual(await stored(b, 'fan_fault'), expected, 'B caught up on everything');
+    assert.ok(timer.max < 50, `write() took up to ${timer.max} ms`);
+  });
+
+  test('a batch sent twice: Prometheus ignores a repeated latest sample, and refuses older ones with 400', async () => {
+    const [a] = ready();
+    const url = parseRemoteWriteUrl(a.writeUrl) as RemoteWriteUrl;
+    const transport = new HttpTransport(
+      { endpoint: url, label: `127.0.0.1:${a.port}`, addresses: ['127.0.0.1'] },
+      { headers: { 'Content-Encoding': 'snappy', 'Content-Type': 'application/x-protobuf' } },
+    );
+    const t0 = Date.now();
+    const request = (...parts: Uint8Array[]) => ({
+      records: parts,
+      sizes: parts.map((p) => p.length),
+      points: parts.length,
+      bytes: parts.reduce((n, p) => n + p.length, 0),
+    });
+    const one = encodeTimeSeries({
+      labels: [['__name__', 'dup_one']],
+      samples: [{ value: 1, timestamp: t0 }],
+    });
+    const two = encodeTimeSeries({
+      labels: [['__name__', 'dup_two']],
+      samples: [
+        { value: 1, timestamp: t0 },
+        { value: 2, timestamp: t0 + 1 },
+      ],
+    });
+    const fresh = encodeTimeSeries({
+      labels: [['__name__', 'dup_fresh']],
+      samples: [{ value: 5, timestamp: t0 }],
+    });
+    try {
+      // A series' latest sample again, same value: accepted (2xx) and stored once.
+      await transport.send(request(one));
+      await transport.send(request(one));
+      // Older samples again: "out of order sample", a 400, which the sink drops as rejected.
+      await transport.send(request(two));
+      await assert.rejects(transport.send(request(two)), (e: unknown) => {
+        assert.ok(e instanceof PushRejected, String(e));
+        assert.match(e.message, /^HTTP 400: .*out of order/);
+        return true;
+      });
+      // And the whole request is refused: a new series sent with an out-of-order sample is not stored.
+      await assert.rejects(transport.send(request(fresh, two)), PushRejected);
+    } finally {
+      await transport.close();
+    }
+    assert.deepEqual([...(await stored(a, 'dup_one'))], [[t0, '1']]);
+    assert.deepEqual(
+      [...(await stored(a, 'dup_two'))],
+      [
+        [t0, '1'],
+        [t0 + 1, '2'],
+      ],
+    );
+    assert.deepEqual([...(await stored(a, 'dup_fresh'))], []);
   });
 });

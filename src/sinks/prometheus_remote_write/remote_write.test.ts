@@ -29,7 +29,7 @@ import type { Payload } from '../push/queue.js';
 import { HttpStatusError, HttpTransport } from './http.js';
 import { prometheusRemoteWriteSink } from './index.js';
 import { createRemoteWriteSink, pushConfig, requestHeaders } from './remote_write.js';
-import { schema, type RemoteWriteConfig } from './schema.js';
+import { schema, type RemoteWriteConfig, type RemoteWriteUrl } from './schema.js';
 
 function parseConfig(options: Record<string, unknown>): { config: RemoteWriteConfig; issues: string[] } {
   const issues: Issue[] = [];
@@ -46,7 +46,10 @@ describe('prometheus_remote_write config', () => {
     const { config, issues } = parseConfig(options);
     assert.deepEqual(issues, []);
     assert.deepEqual(config, parseConfig({}).config);
-    assert.equal(config.url, 'http://127.0.0.1:9090/api/v1/write');
+    assert.deepEqual(config.urls, [
+      { host: '127.0.0.1', port: 9090, href: 'http://127.0.0.1:9090/api/v1/write' },
+    ]);
+    assert.equal(config.mode, 'fanout');
   });
 
   it('documents every option, in the schema and in the sample', () => {
@@ -58,7 +61,7 @@ describe('prometheus_remote_write config', () => {
       while (above > 0 && /^ {4}\w+:/.test(lines[above] as string)) above--;
       assert.ok((lines[above] ?? '').trimStart().startsWith('#'), `${key} has no comment above it`);
     }
-    assert.ok(!('endpoints' in options) && !('mode' in options), 'the URL names the one endpoint');
+    assert.ok(!('endpoints' in options), 'urls name the endpoints');
   });
 
   it('has a README that embeds the sample verbatim', () => {
@@ -70,11 +73,14 @@ describe('prometheus_remote_write config', () => {
   });
 
   it('explains bad URLs, headers and auth', () => {
-    assert.deepEqual(parseConfig({ url: 'ftp://x/y' }).issues, [
-      'url: "ftp://x/y" is not an http:// or https:// URL',
+    assert.deepEqual(parseConfig({ urls: ['ftp://x/y'] }).issues, [
+      'urls[0]: "ftp://x/y" is not an http:// or https:// URL',
     ]);
-    assert.deepEqual(parseConfig({ url: 'http://u:p@x/y' }).issues, [
-      'url: has credentials in it; use basic_auth with password_env instead',
+    assert.deepEqual(parseConfig({ urls: ['http://a:9090/api/v1/write', 'http://u:p@x/y'] }).issues, [
+      'urls[1]: has credentials in it; use basic_auth with password_env instead',
+    ]);
+    assert.deepEqual(parseConfig({ urls: ['http://x:9090/w#frag'] }).issues, [
+      'urls[0]: "http://x:9090/w#frag" has a #fragment',
     ]);
     assert.deepEqual(parseConfig({ headers: { Authorization: 'x' } }).issues, [
       'headers: "Authorization" is set by the sink (use bearer_token_env or basic_auth)',
@@ -92,11 +98,43 @@ describe('prometheus_remote_write config', () => {
     assert.deepEqual(parseConfig({ endpoints: ['x:1'] }).issues.length, 1);
   });
 
-  it('derives the endpoint from the URL, default ports included', () => {
-    const ep = (url: string) => pushConfig(parseConfig({ url }).config).endpoints;
+  it('derives one endpoint per URL, default ports included, and keeps the mode', () => {
+    const ep = (...urls: string[]) =>
+      pushConfig(parseConfig({ urls }).config).endpoints.map((e) => ({ host: e.host, port: e.port }));
     assert.deepEqual(ep('http://mimir.example:9009/api/v1/push'), [{ host: 'mimir.example', port: 9009 }]);
     assert.deepEqual(ep('https://vm.example/api/v1/write'), [{ host: 'vm.example', port: 443 }]);
     assert.deepEqual(ep('http://[::1]/api/v1/write'), [{ host: '::1', port: 80 }]);
+    assert.deepEqual(ep('http://a:9090/api/v1/write', 'http://b:9090/api/v1/write'), [
+      { host: 'a', port: 9090 },
+      { host: 'b', port: 9090 },
+    ]);
+    const { config } = parseConfig({ urls: ['http://a/w', 'http://b/w'], mode: 'spread' });
+    assert.equal(pushConfig(config).mode, 'spread');
+  });
+
+  it('takes several URLs: schemes and paths may differ, but not host:port', () => {
+    // A local Prometheus over http and a remote Mimir over https, in fanout: each transport
+    // uses its own URL's scheme, path and query.
+    const mixed = parseConfig({
+      urls: ['http://127.0.0.1:9090/api/v1/write', 'https://mimir.example/api/v1/push?x=1'],
+    });
+    assert.deepEqual(mixed.issues, []);
+    assert.deepEqual(
+      mixed.config.urls.map((u) => u.href),
+      ['http://127.0.0.1:9090/api/v1/write', 'https://mimir.example/api/v1/push?x=1'],
+    );
+    assert.deepEqual(parseConfig({ urls: ['http://a:9090/api/v1/write', 'http://A:9090/other'] }).issues, [
+      'urls[1]: names a:9090 again; each URL must have a host:port of its own (use another sink)',
+    ]);
+    // The default port is filled in before comparing.
+    assert.deepEqual(parseConfig({ urls: ['https://vm.example/x', 'https://vm.example:443/y'] }).issues, [
+      'urls[1]: names vm.example:443 again; each URL must have a host:port of its own (use another sink)',
+    ]);
+    assert.deepEqual(parseConfig({ urls: ['http://[::1]:9090/a', 'http://[::1]:9091/a'] }).issues, []);
+    assert.deepEqual(parseConfig({ urls: [] }).issues.length, 1);
+    assert.deepEqual(parseConfig({ mode: 'roundrobin' }).issues.length, 1);
+    // One spelling only: the list.
+    assert.deepEqual(parseConfig({ url: 'http://a/w' }).issues.length, 1);
   });
 
   it('reads credentials from the environment, and names a missing variable, never a value', () => {
@@ -176,11 +214,14 @@ describe('HttpTransport against an HTTP server on 127.0.0.1', () => {
   after(() => rx.stop());
 
   function transport(addresses = ['127.0.0.1'], extra: Record<string, string> = {}): HttpTransport {
-    const url = new URL(`http://localhost:${rx.port}/api/v1/write?tenant=a`);
-    const { config } = parseConfig({ url: url.href, headers: { 'X-Scope-OrgID': 'team-a' } });
+    const { config } = parseConfig({
+      urls: [`http://localhost:${rx.port}/api/v1/write?tenant=a`],
+      headers: { 'X-Scope-OrgID': 'team-a' },
+    });
+    const endpoint = config.urls[0] as RemoteWriteUrl;
     return new HttpTransport(
-      { endpoint: { host: 'localhost', port: rx.port }, label: `localhost:${rx.port}`, addresses },
-      { url, headers: { ...requestHeaders(config), ...extra } },
+      { endpoint, label: `localhost:${rx.port}`, addresses },
+      { headers: { ...requestHeaders(config), ...extra } },
     );
   }
 
@@ -277,7 +318,7 @@ describe('prometheus_remote_write sink through PushSink', () => {
     const { log, lines } = recordingLogger();
     const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write', log });
     const { config } = parseConfig({
-      url: `http://127.0.0.1:${rx.port}/api/v1/write`,
+      urls: [`http://127.0.0.1:${rx.port}/api/v1/write`],
       bearer_token_env: 'RW_TEST_TOKEN',
       flush_interval: '20ms',
       retry_initial: '20ms',
@@ -324,5 +365,101 @@ describe('prometheus_remote_write sink through PushSink', () => {
     const logged = JSON.stringify(lines);
     assert.match(logged, /HTTP 503: overloaded/, 'the failure was logged');
     assert.ok(!logged.includes('tok-5ecret'), 'the token never is');
+  });
+});
+
+describe('prometheus_remote_write sink with two receivers', () => {
+  const rxs = [new Receiver(), new Receiver()];
+  before(async () => {
+    for (const rx of rxs) await rx.start();
+  });
+  after(async () => {
+    for (const rx of rxs) await rx.stop();
+  });
+
+  const counter = (name: string, value: number, timestamp: number): Metric => ({
+    kind: 'counter',
+    temporality: 'delta',
+    name,
+    tags: makeTags({ host: 'web01' }),
+    value,
+    intervalMs: 1000,
+    timestamp,
+  });
+
+  /** Every request each receiver got since `from`, decoded. */
+  function received(from: number[]): RwWriteRequest[][] {
+    return rxs.map((rx, k) => rx.requests.slice(from[k]).map((_, i) => rx.request((from[k] as number) + i)));
+  }
+
+  async function run(
+    mode: 'fanout' | 'spread',
+    batches: Metric[][],
+  ): Promise<{ got: RwWriteRequest[][]; bodies: Buffer[][] }> {
+    const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write' });
+    const { config, issues } = parseConfig({
+      urls: rxs.map((rx) => `http://127.0.0.1:${rx.port}/api/v1/write`),
+      mode,
+      batch_size: 1,
+      flush_interval: '10ms',
+    });
+    assert.deepEqual(issues, []);
+    const from = rxs.map((rx) => rx.requests.length);
+    const sink = createRemoteWriteSink(config, ctx);
+    await sink.start();
+    const points = batches.reduce((a, b) => a + b.length, 0);
+    const copies = mode === 'fanout' ? rxs.length : 1;
+    try {
+      for (const b of batches) sink.write(b);
+      await waitFor(() => (stat(ctx, 'points_sent') === points * copies ? true : undefined), {
+        timeoutMs: 5000,
+        what: 'delivery',
+        describe: () => `sent ${stat(ctx, 'points_sent')} of ${points * copies}`,
+      });
+    } finally {
+      await sink.stop();
+    }
+    assert.equal(stat(ctx, 'dropped_metrics'), 0);
+    return {
+      got: received(from),
+      bodies: rxs.map((rx, k) => rx.requests.slice(from[k]).map((r) => r.body)),
+    };
+  }
+
+  it('fanout: each receiver gets the same requests, cumulative values and metadata included', async () => {
+    const t = 1_700_000_000_000;
+    const { got, bodies } = await run('fanout', [
+      [counter('hits', 3, t)],
+      [counter('hits', 4, t + 1000)],
+      [counter('misses', 1, t + 1000)],
+    ]);
+    // The encoder ran once per metric: both got the very same bytes, in the same order.
+    assert.deepEqual(bodies[0], bodies[1]);
+    const samples = (reqs: RwWriteRequest[]) =>
+      reqs.flatMap((r) => r.timeseries.map((ts) => [ts.labels[0]?.[1], ts.samples[0]?.value]));
+    for (const reqs of got) {
+      assert.deepEqual(samples(reqs), [
+        ['hits_total', 3],
+        ['hits_total', 7],
+        ['misses_total', 1],
+      ]);
+      // metadata_interval (1m) holds for each receiver: each family's metadata with its first sample.
+      assert.deepEqual(
+        reqs.map((r) => r.metadata.map((m) => m.family)),
+        [['hits_total'], [], ['misses_total']],
+      );
+    }
+  });
+
+  it('spread: each metric reaches one receiver, and both take turns', async () => {
+    const t = 1_700_000_000_000;
+    const batches = Array.from({ length: 20 }, (_, i) => [counter(`c${i}`, i + 1, t)]);
+    const { got } = await run('spread', batches);
+    const [a = [], b = []] = got.map((reqs) =>
+      reqs.flatMap((r) => r.timeseries.map((ts) => ts.labels[0]?.[1])),
+    );
+    assert.ok(a.length > 0 && b.length > 0, `both took batches: ${JSON.stringify([a, b])}`);
+    const all = [...a, ...b].sort();
+    assert.deepEqual(all, Array.from({ length: 20 }, (_, i) => `c${i}_total`).sort());
   });
 });

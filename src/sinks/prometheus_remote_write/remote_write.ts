@@ -60,13 +60,13 @@ export function requestHeaders(
   return headers;
 }
 
-/** The push options with the one endpoint the URL names. */
+/**
+ * The push options, with one endpoint per URL. The encoder runs once per metric and its records
+ * are shared by every endpoint's queue, so in fanout mode each receiver gets the same bytes: the
+ * same cumulative values, and the metadata entries that ride along with them.
+ */
 export function pushConfig(config: RemoteWriteConfig): PushConfig {
-  const url = new URL(config.url);
-  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-  // URL keeps IPv6 hosts in brackets; endpoints hold them bare.
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { ...config, endpoints: [{ host, port }], mode: 'fanout' };
+  return { ...config, endpoints: config.urls };
 }
 
 export function createRemoteWriteSink(
@@ -75,7 +75,6 @@ export function createRemoteWriteSink(
   deps: PushDeps & { env?: NodeJS.ProcessEnv } = {},
 ): PushSink {
   const headers = requestHeaders(config, deps.env);
-  const url = new URL(config.url);
   let lastRejectLog = -Infinity;
   const encoder = new RemoteWriteEncoder({
     expiryMs: config.expiry,
@@ -99,7 +98,7 @@ export function createRemoteWriteSink(
   return new PushSink(
     pushConfig(config),
     encoder,
-    (target) => new HttpTransport(target, { url, headers }),
+    (target) => new HttpTransport(target, { headers }),
     ctx,
     deps,
   );

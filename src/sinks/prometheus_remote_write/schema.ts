@@ -1,5 +1,6 @@
 /** Config of the `prometheus_remote_write` sink, and the sample block `sluice generate` prints for it. */
 import { INVALID, s, type InferFields, type ObjectSchema } from '../../config/schema.js';
+import { formatEndpoint, type Endpoint } from '../push/endpoints.js';
 import { formatDuration, pushDefaults, pushOptionsSample, pushOptionsSchema } from '../push/schema.js';
 
 /**
@@ -29,35 +30,55 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Checks a remote-write URL; the value kept is its normalised text (`new URL(...).href`). */
-function parseUrl(value: unknown): { ok: true; value: string } | { ok: false; message?: string } {
-  if (typeof value !== 'string') return { ok: false };
+/**
+ * One `urls` entry: an Endpoint (host and port, which PushSink resolves and labels stats with)
+ * that keeps its whole URL, since each receiver may have its own scheme and path.
+ */
+export interface RemoteWriteUrl extends Endpoint {
+  /** The URL, normalised (`new URL(...).href`). */
+  readonly href: string;
+}
+
+/** Parses a remote-write URL; an error message when it is not one. */
+export function parseRemoteWriteUrl(text: string): RemoteWriteUrl | string {
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(text);
   } catch {
-    return { ok: false, message: `"${value}" is not a URL` };
+    return `"${text}" is not a URL`;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    return { ok: false, message: `"${value}" is not an http:// or https:// URL` };
+    return `"${text}" is not an http:// or https:// URL`;
   // Credentials in the URL would show in logs and stat labels; they go in basic_auth instead.
   if (url.username !== '' || url.password !== '')
-    return { ok: false, message: 'has credentials in it; use basic_auth with password_env instead' };
-  if (url.hash !== '') return { ok: false, message: `"${value}" has a #fragment` };
-  return { ok: true, value: url.href };
+    return 'has credentials in it; use basic_auth with password_env instead';
+  if (url.hash !== '') return `"${text}" has a #fragment`;
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  // URL keeps IPv6 hosts in brackets; endpoints hold them bare.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port, href: url.href };
 }
 
 const envName = (doc: string) =>
   s.string({ pattern: ENV_NAME, patternHint: 'an environment variable name', optional: true, doc });
 
 const fields = {
-  url: s.custom<string>('an http:// or https:// URL', parseUrl, {
-    default: DEFAULT_URL,
-    doc:
-      "The receiver's remote-write URL: Prometheus /api/v1/write (started with " +
-      '--web.enable-remote-write-receiver), Mimir and Cortex /api/v1/push, VictoriaMetrics ' +
-      '/api/v1/write, Thanos Receive /api/v1/receive.',
-  }),
+  urls: s.array(
+    s.custom<RemoteWriteUrl>('an http:// or https:// URL', (v) => {
+      if (typeof v !== 'string') return { ok: false };
+      const u = parseRemoteWriteUrl(v);
+      return typeof u === 'string' ? { ok: false, message: u } : { ok: true, value: u };
+    }),
+    {
+      minLength: 1,
+      default: [parseRemoteWriteUrl(DEFAULT_URL) as RemoteWriteUrl],
+      doc:
+        "The receivers' remote-write URLs: Prometheus /api/v1/write (started with " +
+        '--web.enable-remote-write-receiver), Mimir and Cortex /api/v1/push, VictoriaMetrics ' +
+        '/api/v1/write, Thanos Receive /api/v1/receive. Each names its own host:port; host names ' +
+        'are resolved at start and every resolve_interval.',
+    },
+  ),
   headers: s.custom<Record<string, string>>(
     'a mapping of header names to values',
     (value) => {
@@ -113,35 +134,45 @@ const fields = {
   ...withoutEndpoints(pushOptionsSchema(REMOTE_WRITE_PUSH)),
 };
 
-/** One receiver per sink: endpoints come from the URL, and with one there is no mode to pick. */
-function withoutEndpoints<T extends { endpoints: unknown; mode: unknown }>(
-  f: T,
-): Omit<T, 'endpoints' | 'mode'> {
-  const { endpoints: _endpoints, mode: _mode, ...rest } = f;
+/** The push options less `endpoints`, which `urls` replaces (a receiver needs a scheme and a path). */
+function withoutEndpoints<T extends { endpoints: unknown }>(f: T): Omit<T, 'endpoints'> {
+  const { endpoints: _endpoints, ...rest } = f;
   return rest;
 }
 
 const base = s.object(fields, { allowKeys: ['type'] });
 
-/** The object schema, plus the one rule that spans two fields. */
+/** The object schema, plus the rules that span fields. */
 export const schema: ObjectSchema<typeof fields> = {
   ...base,
   parse(value, path, issues) {
     const parsed = base.parse(value, path, issues);
-    if (parsed !== INVALID && parsed.bearer_token_env !== undefined && parsed.basic_auth !== undefined) {
+    if (parsed === INVALID) return parsed;
+    const before = issues.length;
+    if (parsed.bearer_token_env !== undefined && parsed.basic_auth !== undefined)
       issues.push({
         path: [...path, 'basic_auth'],
         message: 'cannot be used with bearer_token_env: a request carries one Authorization header',
       });
-      return INVALID;
+    // Stats are labelled, and endpoints told apart, by host:port; two receivers behind one
+    // host:port (two paths of one server) take two sinks.
+    const seen = new Set<string>();
+    for (const [i, u] of parsed.urls.entries()) {
+      const label = formatEndpoint(u);
+      if (seen.has(label))
+        issues.push({
+          path: [...path, 'urls', i],
+          message: `names ${label} again; each URL must have a host:port of its own (use another sink)`,
+        });
+      seen.add(label);
     }
-    return parsed;
+    return issues.length > before ? INVALID : parsed;
   },
 };
 
 export type RemoteWriteConfig = InferFields<typeof fields>;
 
-/** The shared push options' block, without `endpoints` and `mode` (the URL says where). */
+/** The shared push options' block, without `endpoints` (`urls` says where) and `mode` (above, reworded). */
 function pushSample(): string {
   const text = pushOptionsSample(REMOTE_WRITE_PUSH);
   const at = text.indexOf('    # A batch is sent');
@@ -151,10 +182,17 @@ function pushSample(): string {
 
 export const sample = `  remote_write:
     type: prometheus_remote_write
-    # The receiver's remote-write URL: Prometheus /api/v1/write (run with
-    # --web.enable-remote-write-receiver), Mimir or Cortex /api/v1/push, VictoriaMetrics
-    # /api/v1/write, Thanos Receive /api/v1/receive. http:// or https://.
-    url: ${DEFAULT_URL}
+    # The receivers' remote-write URLs, http:// or https:// (ports 80 and 443 by default):
+    # Prometheus /api/v1/write (run with --web.enable-remote-write-receiver), Mimir or
+    # Cortex /api/v1/push, VictoriaMetrics /api/v1/write, Thanos Receive /api/v1/receive.
+    # Each needs a host:port of its own. Host names are resolved at start and again every
+    # resolve_interval; requests still carry the URL's host (Host header, TLS name).
+    urls: ['${DEFAULT_URL}']
+    # With several URLs: fanout sends every sample to each receiver, each with its own
+    # buffer, so one that was down catches up; spread sends each batch to one receiver in
+    # turn, skipping one that fails: for receivers sharing one storage (Mimir, Cortex or
+    # VictoriaMetrics nodes), as each sample reaches only one of them.
+    mode: ${REMOTE_WRITE_PUSH.mode}
     # Extra HTTP headers on every request, e.g. {X-Scope-OrgID: tenant1} for Mimir.
     headers: {}
     # Authentication, at most one of the two, the secret read from an environment

@@ -225,7 +225,8 @@ function sizeReceiveBuffer(
   if (effective < expected) {
     ctx.log.warn(
       'The socket receive buffer is smaller than receive_buffer_bytes; raise sysctl net.core.rmem_max to get it.',
-      { address: url, requested, effective },
+      // What the kernel gave, in the same unit as what was asked for (not its doubled figure).
+      { address: url, requested, granted: effective / (expected / requested) },
     );
   }
   return effective;
