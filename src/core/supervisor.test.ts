@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { systemClock } from './clock.js';
+import { ManualClock, systemClock } from './clock.js';
 import type { ComponentContext, ListeningSource, Sink, SourceContext } from './component.js';
 import type { Batch, Metric } from './metric.js';
 import { SinkRunner, SourceRunner, type RestartPolicy } from './supervisor.js';
@@ -193,9 +193,13 @@ test('polled sources are collected on the interval; an overrunning collection is
   );
 });
 
-test('start jitter delays the first collection by up to half the interval; ticks then keep their phase', async () => {
-  const at: number[] = [];
+test('start jitter delays the first collection by up to half the interval; late timers do not make ticks drift', async (t) => {
+  // Timers are mocked and the clock is manual, so lateness is exact and the load of the machine
+  // running the tests cannot blur it: every timer below fires 7 ms after it was due.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const clock = new ManualClock(1_000_000);
   const interval = 40;
+  const at: number[] = [];
   const runner = new SourceRunner(
     'poll',
     'fake',
@@ -204,26 +208,42 @@ test('start jitter delays the first collection by up to half the interval; ticks
       intervalMs: interval,
       startJitter: true,
       collect: () => {
-        at.push(Date.now());
-        return Promise.resolve([gauge(at.length)]);
+        at.push(clock.now());
+        return Promise.resolve([]);
       },
     }),
     () => {},
-    { log: recordingLogger().log, clock: systemClock, policy: fast, random: () => 0.999 },
+    { log: recordingLogger().log, clock, policy: fast, random: () => 0.999 },
   );
-  const started = Date.now();
   await runner.start();
   assert.equal(at.length, 0, 'nothing is collected at once');
-  await until(() => at.length >= 8, 'eight collections');
+  const LATE = 7;
+  // random() = 0.999 puts the first tick 19 ms after the start: just under half the interval.
+  let due = 1_000_000 + 19;
+  for (let k = 0; k < 10; k++) {
+    const wait = due + LATE - clock.now();
+    clock.advance(wait);
+    t.mock.timers.tick(wait);
+    // Let the collection's promise settle, as the event loop would between two ticks.
+    await new Promise((resolve) => setImmediate(resolve));
+    due += interval;
+  }
+  // A drifting schedule (each timer armed `interval` after the previous one fired) would put
+  // tick k at 19 + k * (interval + 7); this one keeps every tick 7 ms after its slot.
+  assert.deepEqual(
+    at.map((ms) => ms - 1_000_000),
+    Array.from({ length: 10 }, (_, k) => 19 + k * interval + LATE),
+  );
+  // A stall of two intervals and more: the overdue tick runs late, the one after it would be
+  // overdue too and is skipped (counted), and the schedule keeps its phase.
+  const stall = 2 * interval + 15;
+  clock.advance(stall);
+  t.mock.timers.tick(stall);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(runner.stats.total('collection_skipped'), 1);
+  assert.equal(at.length, 11);
   await runner.stop();
-  const first = (at[0] as number) - started;
-  // random() = 0.999 puts the first tick just before half the interval.
-  assert.ok(first >= interval / 2 - 2, `first collection after ${first} ms`);
-  // Every tick is due at first + k * interval: timer lateness does not accumulate, and a tick
-  // missed under load is skipped, so the last tick still falls early in one of its slots.
-  const last = at.length - 1;
-  const offset = ((at[last] as number) - (at[0] as number)) % interval;
-  assert.ok(offset < interval / 2, `tick ${last} is ${offset} ms into its slot`);
+  assert.equal(((at.at(-1) as number) - 1_000_000 - 19) % interval, (LATE + stall) % interval);
 });
 
 test('without start jitter the first collection runs at once', async () => {

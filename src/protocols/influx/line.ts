@@ -48,9 +48,12 @@
  * Timestamps are written in nanoseconds (the default precision) from the model's milliseconds,
  * or in the precision asked for (rounded down).
  */
-import { counterRate, type Histogram, type Metric, type Quantile } from '../../core/metric.js';
+import type { Metric } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
-import { formatGoFloat } from '../prometheus/text.js';
+import { foldFields } from '../fields.js';
+
+// Their home is the field visitor now; exported here still for the encoders that name fields.
+export { binField, quantileField } from '../fields.js';
 
 const BACKSLASH = 0x5c;
 
@@ -154,73 +157,6 @@ export function encodeTags(tags: Tags): string {
   return out;
 }
 
-/** Memo of quantileField: the quantiles are a handful of configured values, formatting them is not free. */
-const quantileNames = new Map<number, string>();
-
-/** Field name for a quantile: 0.9 → `p90`, 0.999 → `p99_9`. */
-export function quantileField(q: number): string {
-  let name = quantileNames.get(q);
-  if (name !== undefined) return name;
-  // toPrecision cleans float noise such as 0.9999 * 100 = 99.99000000000001.
-  const pct = String(Number((q * 100).toPrecision(12)));
-  name = 'p';
-  for (let i = 0; i < pct.length; i++) name += pct[i] === '.' ? '_' : pct[i];
-  if (quantileNames.size < 1024) quantileNames.set(q, name);
-  return name;
-}
-
-/** Memo of binField, for the same reason. */
-const binNames = new Map<number, string>();
-
-/** Field name for the bin of upper bound `le`: 2.5 → `le_2.5`, 1e6 → `le_1e+06`, +Inf → `le_inf`. */
-export function binField(le: number): string {
-  let name = binNames.get(le);
-  if (name !== undefined) return name;
-  name = le === Infinity ? 'le_inf' : 'le_' + formatGoFloat(le);
-  if (binNames.size < 1024) binNames.set(le, name);
-  return name;
-}
-
-/** Per-percentile field names (`p90_count`…), memoised per quantile. */
-const statNames = new Map<number, readonly [string, string, string]>();
-
-function quantileStatFields(q: number): readonly [string, string, string] {
-  let names = statNames.get(q);
-  if (names === undefined) {
-    const p = quantileField(q);
-    names = [p + '_count', p + '_sum', p + '_mean'];
-    if (statNames.size < 1024) statNames.set(q, names);
-  }
-  return names;
-}
-
-function quantileFields(out: string, quantiles: readonly Quantile[]): string {
-  for (const q of quantiles) {
-    out = field(out, quantileField(q.quantile), q.value);
-    if (q.count !== undefined || q.sum !== undefined || q.mean !== undefined) {
-      const [c, s, m] = quantileStatFields(q.quantile);
-      if (q.count !== undefined) out = field(out, c, q.count);
-      if (q.sum !== undefined) out = field(out, s, q.sum);
-      if (q.mean !== undefined) out = field(out, m, q.mean);
-    }
-  }
-  return out;
-}
-
-function histogramFields(h: Histogram): string {
-  let out = field('', 'count', h.count);
-  out = field(out, 'sum', h.sum);
-  out = field(out, 'min', h.min);
-  out = field(out, 'max', h.max);
-  out = field(out, 'mean', h.count > 0 ? h.sum / h.count : NaN);
-  let cumulative = 0;
-  for (const bin of h.bins) {
-    cumulative += bin.count;
-    out = field(out, binField(bin.le), cumulative);
-  }
-  return out;
-}
-
 function field(out: string, key: string, value: number): string {
   if (!Number.isFinite(value)) return out;
   return out + (out === '' ? '' : ',') + key + '=' + String(value);
@@ -245,41 +181,14 @@ export interface LineOptions {
 
 export const DEFAULT_LINE_OPTIONS: LineOptions = { precision: 'ns', integerCounters: false };
 
+/** integerCounters' step: a counter's `value` as an integer field, its `rate` as a float. */
+function counterField(out: string, key: string, value: number): string {
+  return key === 'value' ? integerField(out, key, value) : field(out, key, value);
+}
+
 /** The field set of a metric (`value=3,rate=0.3`); '' when no field has a finite value. */
 export function encodeFields(m: Metric, options: LineOptions = DEFAULT_LINE_OPTIONS): string {
-  switch (m.kind) {
-    case 'counter': {
-      let out = options.integerCounters ? integerField('', 'value', m.value) : field('', 'value', m.value);
-      const rate = counterRate(m);
-      if (rate !== undefined) out = field(out, 'rate', rate);
-      return out;
-    }
-    case 'gauge':
-      return field('', 'value', m.value);
-    case 'summary': {
-      const s = m.summary;
-      let out = field('', 'count', s.count);
-      out = field(out, 'sum', s.sum);
-      out = field(out, 'mean', s.mean);
-      out = field(out, 'min', s.min);
-      out = field(out, 'max', s.max);
-      out = field(out, 'stdev', s.stdev);
-      out = field(out, 'median', s.median);
-      return quantileFields(out, s.quantiles);
-    }
-    case 'histogram':
-      return histogramFields(m.histogram);
-    case 'distribution': {
-      const d = m.distribution;
-      let out = field('', 'count', d.count);
-      out = field(out, 'sum', d.sum);
-      out = field(out, 'min', d.min);
-      out = field(out, 'max', d.max);
-      out = field(out, 'mean', d.count > 0 ? d.sum / d.count : NaN);
-      out = field(out, 'median', d.count > 0 ? d.quantile(0.5) : NaN);
-      return quantileFields(out, d.quantiles);
-    }
-  }
+  return foldFields(m, '', options.integerCounters && m.kind === 'counter' ? counterField : field);
 }
 
 interface LineParts {

@@ -7,20 +7,21 @@
  *   2026-11-21T12:00:00.000Z summary api.latency{route=/a} count=4 sum=10 mean=2.5 … p90=4
  *   2026-11-21T12:00:00.000Z histogram req.size count=6 sum=21 … le_1=2 le_2.5=3 le_inf=6
  *   2026-11-21T12:00:00.000Z distribution db.latency count=5 sum=110 … median=3 p90=100
- * Field names are those of the Influx encoder: quantiles p90, p99_9, Etsy's per-percentile
- * statistics p90_count, p90_sum, p90_mean; histogram bins le_<bound>, cumulative (observations
- * at or below the bound, so le_inf = count), as in Prometheus and the Influx lines. A tag key,
- * tag value or name that is empty or holds a space, `,`, `=`, `{`, `}`, `"`, `\` or a control
- * character is written as a JSON string, so every line stays one unambiguous line.
+ * Field names are those of the Influx encoder (src/protocols/fields.ts): quantiles p90, p99_9,
+ * Etsy's per-percentile statistics p90_count, p90_sum, p90_mean; histogram bins le_<bound>,
+ * cumulative (observations at or below the bound, so le_inf = count), as in Prometheus and the
+ * Influx lines. A tag key, tag value or name that is empty or holds a space, `,`, `=`, `{`, `}`,
+ * `"`, `\` or a control character is written as a JSON string, so every line stays one
+ * unambiguous line.
  *
  * json, for jq: each metric as the model holds it (src/core/metric.ts), with the tags as an
  * object; NaN and infinities become null, as JSON has no such numbers, except the last
  * histogram bin's `le`, written "+Inf". Histogram bins are the model's: not cumulative.
  */
 import type { Event } from '../../core/event.js';
-import { counterRate, type Batch, type Metric, type Quantile } from '../../core/metric.js';
+import type { Batch, Metric, Quantile } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
-import { binField, quantileField } from '../../protocols/influx/line.js';
+import { foldFields } from '../../protocols/fields.js';
 
 function needsQuotes(s: string): boolean {
   if (s === '') return true;
@@ -59,57 +60,13 @@ function isoTime(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
 }
 
-function textQuantiles(quantiles: readonly Quantile[]): string {
-  let out = '';
-  for (const q of quantiles) {
-    const p = quantileField(q.quantile);
-    out += ' ' + p + '=' + q.value;
-    if (q.count !== undefined) out += ' ' + p + '_count=' + q.count;
-    if (q.sum !== undefined) out += ' ' + p + '_sum=' + q.sum;
-    if (q.mean !== undefined) out += ' ' + p + '_mean=' + q.mean;
-  }
-  return out;
+/** Unlike the line and JSON encoders, the text keeps non-finite values: NaN says "no data". */
+function textField(out: string, key: string, value: number): string {
+  return out + ' ' + key + '=' + value;
 }
 
 export function formatTextLine(m: Metric, time: string): string {
-  let out = time + ' ' + m.kind + ' ' + readable(m.name) + readableTags(m.tags);
-  switch (m.kind) {
-    case 'counter': {
-      out += ' value=' + m.value;
-      const rate = counterRate(m);
-      if (rate !== undefined) out += ' rate=' + rate;
-      break;
-    }
-    case 'gauge':
-      out += ' value=' + m.value;
-      break;
-    case 'summary': {
-      const s = m.summary;
-      out += ` count=${s.count} sum=${s.sum} mean=${s.mean} min=${s.min} max=${s.max} stdev=${s.stdev} median=${s.median}`;
-      out += textQuantiles(s.quantiles);
-      break;
-    }
-    case 'histogram': {
-      const h = m.histogram;
-      const mean = h.count > 0 ? h.sum / h.count : NaN;
-      out += ` count=${h.count} sum=${h.sum} min=${h.min} max=${h.max} mean=${mean}`;
-      let cumulative = 0;
-      for (const bin of h.bins) {
-        cumulative += bin.count;
-        out += ' ' + binField(bin.le) + '=' + cumulative;
-      }
-      break;
-    }
-    case 'distribution': {
-      const d = m.distribution;
-      const mean = d.count > 0 ? d.sum / d.count : NaN;
-      const median = d.count > 0 ? d.quantile(0.5) : NaN;
-      out += ` count=${d.count} sum=${d.sum} min=${d.min} max=${d.max} mean=${mean} median=${median}`;
-      out += textQuantiles(d.quantiles);
-      break;
-    }
-  }
-  return out;
+  return foldFields(m, time + ' ' + m.kind + ' ' + readable(m.name) + readableTags(m.tags), textField);
 }
 
 export function formatText(batch: Batch): string {

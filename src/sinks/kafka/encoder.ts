@@ -24,15 +24,10 @@
  * unpacks it without copying): u8 topic length, the topic (ASCII), f64 timestamp (ms, BE), i32
  * key length (-1: no key, BE), the key, then the value up to the end.
  */
-import { counterRate, type Histogram, type Metric, type Quantile } from '../../core/metric.js';
+import type { Metric } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
-import {
-  binField,
-  encodeLine,
-  encodeTags,
-  escapeMeasurement,
-  quantileField,
-} from '../../protocols/influx/line.js';
+import { foldFields } from '../../protocols/fields.js';
+import { encodeLine, encodeTags, escapeMeasurement } from '../../protocols/influx/line.js';
 import type { PushEncoder } from '../push/push.js';
 import { renderTopic, type TopicTemplate } from './topic.js';
 
@@ -97,66 +92,11 @@ function jsonField(out: string, key: string, value: number): string {
   return out + (out === '' ? '' : ',') + JSON.stringify(key) + ':' + String(value);
 }
 
-function jsonQuantiles(out: string, quantiles: readonly Quantile[]): string {
-  for (const q of quantiles) {
-    const p = quantileField(q.quantile);
-    out = jsonField(out, p, q.value);
-    if (q.count !== undefined) out = jsonField(out, p + '_count', q.count);
-    if (q.sum !== undefined) out = jsonField(out, p + '_sum', q.sum);
-    if (q.mean !== undefined) out = jsonField(out, p + '_mean', q.mean);
-  }
-  return out;
-}
-
-function jsonHistogram(h: Histogram): string {
-  let out = jsonField('', 'count', h.count);
-  out = jsonField(out, 'sum', h.sum);
-  out = jsonField(out, 'min', h.min);
-  out = jsonField(out, 'max', h.max);
-  out = jsonField(out, 'mean', h.count > 0 ? h.sum / h.count : NaN);
-  let cumulative = 0;
-  for (const bin of h.bins) {
-    cumulative += bin.count;
-    out = jsonField(out, binField(bin.le), cumulative);
-  }
-  return out;
-}
-
-/** The `fields` object's members, as the Influx encoder names them (encodeFields there). */
+/** The `fields` object's members, as the Influx encoder names them (src/protocols/fields.ts). */
 function jsonFields(m: Metric): string {
-  switch (m.kind) {
-    case 'counter': {
-      let out = jsonField('', 'value', m.value);
-      const rate = counterRate(m);
-      if (rate !== undefined) out = jsonField(out, 'rate', rate);
-      return out;
-    }
-    case 'gauge':
-      return jsonField('', m.point?.field ?? 'value', m.value);
-    case 'summary': {
-      const s = m.summary;
-      let out = jsonField('', 'count', s.count);
-      out = jsonField(out, 'sum', s.sum);
-      out = jsonField(out, 'mean', s.mean);
-      out = jsonField(out, 'min', s.min);
-      out = jsonField(out, 'max', s.max);
-      out = jsonField(out, 'stdev', s.stdev);
-      out = jsonField(out, 'median', s.median);
-      return jsonQuantiles(out, s.quantiles);
-    }
-    case 'histogram':
-      return jsonHistogram(m.histogram);
-    case 'distribution': {
-      const d = m.distribution;
-      let out = jsonField('', 'count', d.count);
-      out = jsonField(out, 'sum', d.sum);
-      out = jsonField(out, 'min', d.min);
-      out = jsonField(out, 'max', d.max);
-      out = jsonField(out, 'mean', d.count > 0 ? d.sum / d.count : NaN);
-      out = jsonField(out, 'median', d.count > 0 ? d.quantile(0.5) : NaN);
-      return jsonQuantiles(out, d.quantiles);
-    }
-  }
+  return m.kind === 'gauge' && m.point !== undefined
+    ? jsonField('', m.point.field, m.value)
+    : foldFields(m, '', jsonField);
 }
 
 function primaryValue(m: Metric): number {
