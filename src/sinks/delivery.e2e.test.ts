@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DeliveryCarbon } from '../testing/delivery-carbon.js';
+import { Carbon } from '../testing/carbon.js';
 import { Influxd } from '../testing/influxdb-server.js';
 import { consumeAll, KafkaBroker, kafkaRequirements } from '../testing/kafka-broker.js';
 import { freePort, listeningOn, serverPrograms, startSluice, waitFor } from '../testing/processes.js';
@@ -135,12 +135,12 @@ async function influxValues(influx: Influxd): Promise<Map<string, number>> {
 }
 
 /** Every whisper file, by its tagged series when it is one we expect, else by its path. */
-function carbonValues(carbon: DeliveryCarbon, names: Map<string, string>): Map<string, number> {
-  const byFile = new Map([...names].map(([series, k]) => [carbon.taggedFile(series), k]));
+function carbonValues(carbon: Carbon, names: Map<string, string>): Map<string, number> {
+  const byFile = new Map([...names].map(([series, k]) => [carbon.file(series), k]));
   const out = new Map<string, number>();
   for (const rel of carbon.files()) {
     const file = path.join(carbon.whisper, rel);
-    const points = [...carbon.read(file).values()];
+    const points = [...carbon.readFile(file).values()];
     out.set(
       byFile.get(file) ?? rel,
       points.reduce((a, b) => a + b, 0),
@@ -179,7 +179,7 @@ describe(
   () => {
     let tmp = '';
     let influx: Influxd | undefined;
-    let carbon: DeliveryCarbon | undefined;
+    let carbon: Carbon | undefined;
     let prom: PrometheusRw | undefined;
     let kafka: KafkaBroker | undefined;
     // A failing `before` only cancels the test; rethrowing it from the test makes it a failure.
@@ -193,7 +193,7 @@ describe(
           udpDatabase: DATABASE,
           udpPrecision: '',
         });
-        carbon = new DeliveryCarbon(servers.paths['carbon-cache'] as string, tmp, await freePort('tcp'));
+        carbon = new Carbon(servers.paths['carbon-cache'] as string, tmp, await freePort('tcp'));
         prom = new PrometheusRw(servers.paths.prometheus as string, tmp, await freePort('tcp'));
         // The JVM starts while the others do: together about as long as the slowest alone.
         const starting: Promise<unknown>[] = [influx.start(), carbon.start(), prom.start()];
@@ -213,7 +213,8 @@ describe(
     after(async () => {
       await Promise.all([
         influx?.destroy(),
-        carbon?.stop(),
+        // A carbon that would not stop is killed; the test has its answer by then.
+        carbon?.stop().catch(() => undefined),
         prom?.stop().catch(() => prom?.process?.kill()),
         kafka?.destroy(),
       ]);
@@ -223,7 +224,7 @@ describe(
     test('every backend holds exactly the totals sent, with their tags, and the agent exits 0', async (t) => {
       if (setupError !== undefined) throw setupError;
       if (kafkaSkip !== undefined) t.diagnostic(`Kafka left out: ${kafkaSkip}`);
-      const [i, c, p] = [influx as Influxd, carbon as DeliveryCarbon, prom as PrometheusRw];
+      const [i, c, p] = [influx as Influxd, carbon as Carbon, prom as PrometheusRw];
       const statsdPort = await freePort('udp');
       const kafkaSink =
         kafka === undefined

@@ -3,25 +3,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { GaugeMetric, Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
+import { bytesOrTokens, parseLines, type Parsed } from '../../testing/line-parser.js';
 import { parseCarbonLines, type CarbonRejectReason } from './parse.js';
 import { CarbonEncoder } from './plaintext.js';
 import { compileTemplate, type Template } from './template.js';
 
 const NOW = 1_700_000_000_000;
 
-function parse(text: string | Buffer): {
-  metrics: Metric[];
-  rejected: [CarbonRejectReason, string][];
-  lines: number;
-} {
-  const metrics: Metric[] = [];
-  const rejected: [CarbonRejectReason, string][] = [];
-  const buf = typeof text === 'string' ? Buffer.from(text) : text;
-  const lines = parseCarbonLines(buf, NOW, metrics, (reason, b, start, end) =>
-    rejected.push([reason, b.toString('utf8', start, end)]),
-  );
-  return { metrics, rejected, lines };
-}
+const parse = (text: string | Buffer): Parsed<CarbonRejectReason> => parseLines(parseCarbonLines, text, NOW);
 
 describe('carbon plaintext parser', () => {
   it('reads path, value and timestamp; a line without a timestamp takes now', () => {
@@ -89,11 +78,7 @@ describe('carbon plaintext parser', () => {
   });
 
   it('property: any bytes give one gauge or one rejection per non-blank line, and never throw', () => {
-    const alphabet = fc.constantFrom(...'ab. ;=\t1-e\n'.split(''));
-    const input = fc.oneof(
-      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-      fc.array(alphabet, { maxLength: 80 }).map((a) => Buffer.from(a.join(''))),
-    );
+    const input = bytesOrTokens('ab. ;=\t1-e\n'.split(''));
     fc.assert(
       fc.property(input, (buf) => {
         const r = parse(buf);

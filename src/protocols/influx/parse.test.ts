@@ -3,24 +3,13 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { GaugeMetric, Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
+import { bytesOrTokens, parseLines, type Parsed } from '../../testing/line-parser.js';
 import { encodeBatch } from './line.js';
 import { parseInfluxLines, type InfluxRejectReason } from './parse.js';
 
 const NOW = 1_700_000_000_000;
 
-function parse(text: string | Buffer): {
-  metrics: Metric[];
-  rejected: [InfluxRejectReason, string][];
-  lines: number;
-} {
-  const metrics: Metric[] = [];
-  const rejected: [InfluxRejectReason, string][] = [];
-  const buf = typeof text === 'string' ? Buffer.from(text) : text;
-  const lines = parseInfluxLines(buf, NOW, metrics, (reason, b, start, end) =>
-    rejected.push([reason, b.toString('utf8', start, end)]),
-  );
-  return { metrics, rejected, lines };
-}
+const parse = (text: string | Buffer): Parsed<InfluxRejectReason> => parseLines(parseInfluxLines, text, NOW);
 
 describe('influx line protocol parser', () => {
   it('reads measurement, tags, every numeric field type and the timestamp', () => {
@@ -138,11 +127,7 @@ describe('influx line protocol parser', () => {
   });
 
   it('property: any bytes give metrics or one rejection per line, and never throw', () => {
-    const alphabet = fc.constantFrom(...'ab=, "\\\n#.1-ei tuf'.split(''));
-    const input = fc.oneof(
-      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-      fc.array(alphabet, { maxLength: 80 }).map((a) => Buffer.from(a.join(''))),
-    );
+    const input = bytesOrTokens('ab=, "\\\n#.1-ei tuf'.split(''));
     fc.assert(
       fc.property(input, (buf) => {
         const r = parse(buf);

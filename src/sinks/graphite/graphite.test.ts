@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { formatPath, type Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
+import { assertSampleDocumented, componentReadme, configIssues, parseConfig } from '../../testing/config.js';
 import { testContext } from '../../testing/context.js';
 import { createGraphiteSink } from './graphite.js';
 import { graphiteSink } from './index.js';
-import { schema, type GraphiteConfig } from './schema.js';
-
-function parseConfig(options: Record<string, unknown>): { config: GraphiteConfig; issues: string[] } {
-  const issues: Issue[] = [];
-  const config = schema.parse(options, [], issues) as GraphiteConfig;
-  return { config, issues: issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
-}
+import { schema } from './schema.js';
 
 describe('graphite sink config', () => {
   const doc = parse(graphiteSink.sample) as Record<string, Record<string, unknown>>;
@@ -26,37 +18,28 @@ describe('graphite sink config', () => {
   it('has a sample that parses, passes its schema and shows the defaults', () => {
     assert.equal(type, 'graphite');
     assert.ok(graphiteSink.sample.startsWith('  graphite:\n    type: graphite\n'));
-    const { config, issues } = parseConfig(options);
+    const { config, issues } = configIssues(schema, options);
     assert.deepEqual(issues, []);
-    assert.deepEqual(config, parseConfig({}).config);
+    assert.deepEqual(config, configIssues(schema, {}).config);
   });
 
   it('documents every option, in the schema and in the sample', () => {
-    const lines = graphiteSink.sample.split('\n');
-    for (const [key, field] of Object.entries(schema.fields)) {
-      assert.ok(field.doc, `${key} has no doc`);
-      assert.ok(key in options, `the sample lacks ${key}`);
-      let above = lines.findIndex((l) => l.startsWith(`    ${key}:`)) - 1;
-      while (above > 0 && /^ {4}\w+:/.test(lines[above] as string)) above--;
-      assert.ok((lines[above] ?? '').trimStart().startsWith('#'), `${key} has no comment above it`);
-    }
+    assertSampleDocumented(graphiteSink.sample, schema.fields, options);
   });
 
   it('has a README that embeds the sample verbatim', () => {
-    const beside = new URL('../../../src/sinks/graphite/README.md', import.meta.url);
-    const file = existsSync(beside) ? beside : path.resolve('src/sinks/graphite/README.md');
-    assert.ok(readFileSync(file, 'utf8').includes(graphiteSink.sample));
+    assert.ok(componentReadme('sinks', 'graphite').includes(graphiteSink.sample));
   });
 
   it('explains a bad template, and refuses {tags} with tagged series', () => {
-    assert.deepEqual(parseConfig({ template: '{host}..{name}' }).issues, [
+    assert.deepEqual(configIssues(schema, { template: '{host}..{name}' }).issues, [
       'template: is not a usable template: it has an empty node (two dots in a row, or a dot at the start or end)',
     ]);
     assert.match(
-      parseConfig({ template: '{name}.{tags}', naming: 'tagged' }).issues[0] ?? '',
+      configIssues(schema, { template: '{name}.{tags}', naming: 'tagged' }).issues[0] ?? '',
       /^template: uses \{tags\}/,
     );
-    assert.deepEqual(parseConfig({ template: '{name}.{field}', naming: 'tagged' }).issues, []);
+    assert.deepEqual(configIssues(schema, { template: '{name}.{field}', naming: 'tagged' }).issues, []);
   });
 });
 
@@ -117,7 +100,7 @@ describe('graphite sink over TCP', () => {
     servers.push(server);
     await server.start();
     const ctx = testContext({ clock: systemClock, type: 'graphite' });
-    const { config } = parseConfig({
+    const config = parseConfig(schema, {
       endpoints: [`127.0.0.1:${server.port}`],
       template: '{host}.{name}.{bucket}',
       flush_interval: '20ms',
@@ -141,7 +124,7 @@ describe('graphite sink over TCP', () => {
     await server.start();
     const port = server.port;
     const ctx = testContext({ clock: systemClock, type: 'graphite' });
-    const { config } = parseConfig({
+    const config = parseConfig(schema, {
       endpoints: [`127.0.0.1:${port}`],
       template: '{name}',
       flush_interval: '20ms',

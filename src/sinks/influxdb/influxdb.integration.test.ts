@@ -12,19 +12,20 @@
  * token, gzip) is checked in influxdb.test.ts against a loopback HTTP server instead.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import type { Issue } from '../../config/schema.js';
+import { describe, test } from 'node:test';
 import { systemClock } from '../../core/clock.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
+import { parseConfig } from '../../testing/config.js';
 import { testContext } from '../../testing/context.js';
 import { Influxd } from '../../testing/influxdb-server.js';
 import { serverPrograms, waitFor } from '../../testing/processes.js';
-import { stat, WriteTimer } from '../../testing/push.js';
+import { assertBufferDrops, outage, PointWriter, stat, type OutageServer } from '../../testing/push.js';
+import { sharedServer } from '../../testing/suite.js';
 import type { PushSink } from '../push/push.js';
 import { createInfluxdbSink } from './influxdb.js';
-import { schema, type InfluxdbConfig } from './schema.js';
+import { schema } from './schema.js';
 
 const servers = serverPrograms(['influxd'], 'apt-get install influxdb');
 const skip = servers.skip;
@@ -33,13 +34,6 @@ const DB = 'sluice';
 const UDP_DB = 'udp';
 // Whole seconds, an hour ago: inside the autogen retention policy, and exact in every precision.
 const T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
-
-function config(options: Record<string, unknown>): InfluxdbConfig {
-  const issues: Issue[] = [];
-  const parsed = schema.parse(options, [], issues);
-  assert.deepEqual(issues, []);
-  return parsed as InfluxdbConfig;
-}
 
 function gauge(name: string, value: number, tags: Record<string, string>, timestamp: number): Metric {
   return { kind: 'gauge', name, tags: makeTags(tags), value, timestamp };
@@ -57,16 +51,8 @@ const TRICKY_STORED = { ...TRICKY_TAGS, path: 'C:\\Program Files' };
 
 describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, () => {
   let influxd: Influxd | undefined;
-  const sinks: PushSink[] = [];
-  let setupError: unknown;
-
-  function ready(): Influxd {
-    if (setupError !== undefined) throw setupError;
-    return influxd as Influxd;
-  }
-
-  before(async () => {
-    try {
+  const { ready, sinks } = sharedServer(
+    async () => {
       servers.assertInstalled();
       influxd = await Influxd.create(servers.paths.influxd as string, {
         udpDatabase: UDP_DB,
@@ -74,21 +60,16 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
       });
       await influxd.start();
       await influxd.query(`CREATE DATABASE "${DB}"`);
-    } catch (e) {
-      setupError = e;
-    }
-  });
-
-  after(async () => {
-    for (const s of sinks) await s.stop();
-    await influxd?.destroy();
-  });
+      return influxd;
+    },
+    async () => influxd?.destroy(),
+  );
 
   function sink(options: Record<string, unknown>): { sink: PushSink; ctx: ComponentContext } {
     const i = ready();
     const ctx = testContext({ clock: systemClock, type: 'influxdb' });
     const s = createInfluxdbSink(
-      config({
+      parseConfig(schema, {
         urls: [`http://127.0.0.1:${i.httpPort}`],
         database: DB,
         username: i.user,
@@ -310,7 +291,7 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
     const i = ready();
     const ctx = testContext({ clock: systemClock, type: 'influxdb' });
     const s = createInfluxdbSink(
-      config({
+      parseConfig(schema, {
         urls: [`udp://127.0.0.1:${i.udpPort}`],
         precision: 'ms',
         udp_payload: 120,
@@ -327,68 +308,24 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
   });
 
   /**
-   * Runs one outage over HTTP: `before` points are written every `everyMs` and delivered;
-   * influxd is stopped; `during` more are written while it is down, for at least `outageMs`;
-   * influxd is restarted (same ports, same data) and `after` more are written. Point i has
-   * timestamp base + i s and value i. Returns what was written.
+   * Outages over HTTP, as the fault tests of every push sink run them (src/testing/push.ts):
+   * influxd is restarted on the same ports with the same data. No pause before the stop: it may
+   * cut a request, which the sink must send again. Point i has timestamp base + i s and value i.
    */
-  async function outage(
-    t: TestContext,
-    i: Influxd,
-    s: PushSink,
-    ctx: ComponentContext,
-    measurement: string,
-    plan: { before: number; during: number; after: number; everyMs: number; outageMs: number },
-    base: number,
-  ): Promise<{ expected: Map<number, number>; timer: WriteTimer }> {
-    const expected = new Map<number, number>();
-    const timer = new WriteTimer();
-    let written = 0;
-    const writeOne = (): void => {
-      const ts = base + written * 1000;
-      expected.set(ts, written);
-      timer.write(s, [gauge(measurement, written, { run: measurement }, ts)]);
-      written++;
+  function influxdServer(i: Influxd): OutageServer {
+    return {
+      name: 'influxd',
+      stop: () => i.stop(),
+      start: () => i.start(),
+      stopping: 'under traffic',
+      drainTimeoutMs: 30_000,
     };
-    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, plan.everyMs));
-    const inFlight = (): number =>
-      written - stat(ctx, 'points_sent') - stat(ctx, 'buffered_points') - stat(ctx, 'dropped_metrics');
-
-    while (written < plan.before) {
-      writeOne();
-      await tick();
-    }
-    const stoppedAt = Date.now();
-    // No pause: the stop may cut a request, which the sink must send again.
-    const stopping = i.stop();
-    const target = written + plan.during;
-    while (written < target || Date.now() - stoppedAt < plan.outageMs) {
-      writeOne();
-      await tick();
-    }
-    await stopping;
-    const sentWhileDown = stat(ctx, 'points_sent');
-    assert.ok(stat(ctx, 'retries') > 0, 'sends failed and were retried while influxd was down');
-    assert.equal(stat(ctx, 'endpoint_up'), 0);
-    await i.start();
-    const downMs = Date.now() - stoppedAt;
-    for (let k = 0; k < plan.after; k++) {
-      writeOne();
-      await tick();
-    }
-    await waitFor(() => (inFlight() === 0 && stat(ctx, 'buffered_points') === 0 ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'the sink to deliver its backlog',
-      describe: () =>
-        `sent ${stat(ctx, 'points_sent')} of ${written}, buffered ${stat(ctx, 'buffered_points')}`,
-    });
-    t.diagnostic(
-      `${written} points written, influxd down ${downMs} ms (sent ${sentWhileDown} before it came back); ` +
-        `write(): max ${timer.max.toFixed(3)} ms, p99 ${timer.quantile(0.99).toFixed(3)} ms over ` +
-        `${timer.samples.length} calls; retries ${stat(ctx, 'retries')}, dropped ${stat(ctx, 'dropped_metrics')}`,
-    );
-    return { expected, timer };
   }
+  const point = (measurement: string, base: number) => (k: number) => [
+    gauge(measurement, k, { run: measurement }, base + k * 1000),
+  ];
+  const written = (n: number, base: number): Map<number, number> =>
+    new Map(Array.from({ length: n }, (_, k) => [base + k * 1000, k]));
 
   async function stored(measurement: string): Promise<Map<number, number>> {
     const rows = await ready().rows(`SELECT "value" FROM "${measurement}"`, DB);
@@ -410,21 +347,15 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
     });
     await s.start();
     const measurement = 'fault_roomy';
-    const { expected, timer } = await outage(
-      t,
-      i,
-      s,
-      ctx,
-      measurement,
-      {
-        before: 10,
-        during: 20,
-        after: 10,
-        everyMs: 50,
-        outageMs: 2000, // eight flush intervals
-      },
-      T0 - 600_000,
-    );
+    const base = T0 - 600_000;
+    const { written: n, timer } = await outage(t, s, ctx, influxdServer(i), point(measurement, base), {
+      before: 10,
+      during: 20,
+      after: 10,
+      everyMs: 50,
+      outageMs: 2000, // eight flush intervals
+    });
+    const expected = written(n, base);
     assert.equal(stat(ctx, 'dropped_metrics'), 0);
     assert.equal(stat(ctx, 'points_sent'), expected.size);
     assert.deepEqual(await stored(measurement), expected, 'every point, exactly once, with its value');
@@ -443,25 +374,15 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
     await s.start();
     const measurement = 'fault_tiny';
     const base = T0 - 1_200_000;
-    const { expected, timer } = await outage(
-      t,
-      i,
-      s,
-      ctx,
-      measurement,
-      {
-        before: 4,
-        during: 30,
-        after: 4,
-        everyMs: 40,
-        outageMs: 1500,
-      },
-      base,
-    );
-    const dropped = stat(ctx, 'dropped_metrics', { reason: 'buffer_full' });
-    assert.ok(dropped > 0, 'the outage overflowed the buffer');
-    assert.equal(stat(ctx, 'dropped_metrics'), dropped, 'dropped for no other reason');
-    assert.equal(stat(ctx, 'points_sent') + dropped, expected.size);
+    const { written: n, timer } = await outage(t, s, ctx, influxdServer(i), point(measurement, base), {
+      before: 4,
+      during: 30,
+      after: 4,
+      everyMs: 40,
+      outageMs: 1500,
+    });
+    const expected = written(n, base);
+    const dropped = assertBufferDrops(ctx, expected.size);
     const got = await stored(measurement);
     const lost = [...expected.keys()].filter((ts) => !got.has(ts));
     assert.equal(lost.length, dropped, 'the drop counter equals what is missing');
@@ -479,7 +400,7 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
     const i = ready();
     const ctx = testContext({ clock: systemClock, type: 'influxdb' });
     const s = createInfluxdbSink(
-      config({
+      parseConfig(schema, {
         urls: [`udp://127.0.0.1:${i.udpPort}`],
         precision: 'ms',
         flush_interval: '50ms',
@@ -492,23 +413,16 @@ describe('influxdb sink into a real influxd 1.6.7', { skip, timeout: 300_000 }, 
     await s.start();
     const measurement = 'udp_outage';
     const base = T0 - 1_800_000;
-    const timer = new WriteTimer();
-    let written = 0;
-    const writeSome = async (n: number): Promise<void> => {
-      for (let k = 0; k < n; k++) {
-        timer.write(s, [gauge(measurement, written, {}, base + written * 1000)]);
-        written++;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    await writeSome(10);
+    const w = new PointWriter(s, (k) => [gauge(measurement, k, {}, base + k * 1000)], 20);
+    await w.count(10);
     await waitRows(`SELECT * FROM "${measurement}"`, UDP_DB, 10);
     await i.stop();
-    await writeSome(30);
+    await w.count(30);
     const retries = stat(ctx, 'retries');
     await i.start();
-    const restartedAt = written;
-    await writeSome(10);
+    const restartedAt = w.written;
+    await w.count(10);
+    const { written, timer } = w;
     // Everything written after the restart arrives; what was sent while influxd was down
     // arrives only if the kernel's refusal made the sink keep and resend it.
     await waitFor(

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { formatPath, type Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
+import { assertSampleDocumented, componentReadme, configIssues, parseConfig } from '../../testing/config.js';
 import { testContext } from '../../testing/context.js';
 import { parseInfluxLines } from '../../testing/influxdb-line.js';
 import { stat } from '../../testing/push.js';
@@ -19,20 +17,8 @@ import type { Payload } from '../push/queue.js';
 import { partialWriteCount, HttpTransport, type HttpOptions } from './http.js';
 import { createInfluxdbSink } from './influxdb.js';
 import { influxdbSink } from './index.js';
-import { parseInfluxUrl, schema, type InfluxdbConfig, type InfluxUrl } from './schema.js';
+import { parseInfluxUrl, schema, type InfluxUrl } from './schema.js';
 import { packDatagrams, UdpTransport } from './udp.js';
-
-function parseConfig(options: Record<string, unknown>): { config: InfluxdbConfig; issues: string[] } {
-  const issues: Issue[] = [];
-  const config = schema.parse(options, [], issues) as InfluxdbConfig;
-  return { config, issues: issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
-}
-
-function config(options: Record<string, unknown>): InfluxdbConfig {
-  const { config: c, issues } = parseConfig(options);
-  assert.deepEqual(issues, []);
-  return c;
-}
 
 const TS = Date.UTC(2026, 10, 21, 12, 0, 0);
 
@@ -52,27 +38,18 @@ describe('influxdb sink config', () => {
   it('has a sample that parses, passes its schema and shows the defaults', () => {
     assert.equal(type, 'influxdb');
     assert.ok(influxdbSink.sample.startsWith('  influxdb:\n    type: influxdb\n'));
-    const { config: c, issues } = parseConfig(options);
+    const { config: c, issues } = configIssues(schema, options);
     assert.deepEqual(issues, []);
-    assert.deepEqual(c, parseConfig({}).config);
+    assert.deepEqual(c, configIssues(schema, {}).config);
     assert.ok(!('endpoints' in options), 'urls replaces endpoints');
   });
 
   it('documents every option, in the schema and in the sample', () => {
-    const lines = influxdbSink.sample.split('\n');
-    for (const [key, field] of Object.entries(schema.fields)) {
-      assert.ok(field.doc, `${key} has no doc`);
-      assert.ok(key in options, `the sample lacks ${key}`);
-      let above = lines.findIndex((l) => l.startsWith(`    ${key}:`)) - 1;
-      while (above > 0 && /^ {4}\w+:/.test(lines[above] as string)) above--;
-      assert.ok((lines[above] ?? '').trimStart().startsWith('#'), `${key} has no comment above it`);
-    }
+    assertSampleDocumented(influxdbSink.sample, schema.fields, options);
   });
 
   it('has a README that embeds the sample verbatim', () => {
-    const beside = new URL('../../../src/sinks/influxdb/README.md', import.meta.url);
-    const file = existsSync(beside) ? beside : path.resolve('src/sinks/influxdb/README.md');
-    const text = readFileSync(file, 'utf8');
+    const text = componentReadme('sinks', 'influxdb');
     assert.ok(text.includes(`<!-- prettier-ignore -->\n\`\`\`yaml\nsinks:\n${influxdbSink.sample}\`\`\``));
   });
 
@@ -97,23 +74,23 @@ describe('influxdb sink config', () => {
   });
 
   it('refuses what cannot work, naming the option', () => {
-    assert.deepEqual(parseConfig({ urls: ['udp://a:1', 'http://b:2'] }).issues, [
+    assert.deepEqual(configIssues(schema, { urls: ['udp://a:1', 'http://b:2'] }).issues, [
       'urls: mixes udp:// and http(s):// URLs; use one influxdb sink for each',
     ]);
-    assert.deepEqual(parseConfig({ api: 'v2' }).issues, [
+    assert.deepEqual(configIssues(schema, { api: 'v2' }).issues, [
       'organization: is required with api: v2',
       'bucket: is required with api: v2',
     ]);
     assert.match(
-      parseConfig({ api: 'v2', urls: ['udp://a'], organization: 'o', bucket: 'b' }).issues[0] ?? '',
+      configIssues(schema, { api: 'v2', urls: ['udp://a'], organization: 'o', bucket: 'b' }).issues[0] ?? '',
       /^api: /,
     );
     assert.match(
-      parseConfig({ urls: ['http://a:1', 'https://a:1'] }).issues[0] ?? '',
+      configIssues(schema, { urls: ['http://a:1', 'https://a:1'] }).issues[0] ?? '',
       /^urls\[1\]: names a:1 twice/,
     );
-    assert.match(parseConfig({ urls: ['http://u:secret@a'] }).issues[0] ?? '', /holds credentials/);
-    assert.match(parseConfig({ udp_payload: 70_000 }).issues[0] ?? '', /^udp_payload: /);
+    assert.match(configIssues(schema, { urls: ['http://u:secret@a'] }).issues[0] ?? '', /holds credentials/);
+    assert.match(configIssues(schema, { udp_payload: 70_000 }).issues[0] ?? '', /^udp_payload: /);
   });
 });
 
@@ -379,7 +356,7 @@ describe('influxdb sink over HTTP', () => {
     const r = await recorder();
     const ctx = testContext({ clock: systemClock, type: 'influxdb' });
     const sink = createInfluxdbSink(
-      config({ urls: [`http://127.0.0.1:${r.port}`], flush_interval: '10s', precision: 's' }),
+      parseConfig(schema, { urls: [`http://127.0.0.1:${r.port}`], flush_interval: '10s', precision: 's' }),
       ctx,
     );
     await sink.start();
@@ -397,7 +374,11 @@ describe('influxdb sink over HTTP', () => {
     const r = await recorder();
     const ctx = testContext({ clock: systemClock, type: 'influxdb' });
     const sink = createInfluxdbSink(
-      config({ urls: [`http://127.0.0.1:${r.port}`], flush_interval: '10ms', retry_initial: '10ms' }),
+      parseConfig(schema, {
+        urls: [`http://127.0.0.1:${r.port}`],
+        flush_interval: '10ms',
+        retry_initial: '10ms',
+      }),
       ctx,
     );
     await sink.start();

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { ComponentContext } from '../../core/component.js';
@@ -24,7 +24,8 @@ import {
   type ConsumedMessage,
 } from '../../testing/kafka-broker.js';
 import { waitFor } from '../../testing/processes.js';
-import { stat, WriteTimer } from '../../testing/push.js';
+import { assertBufferDrops, PointWriter, stat, waitDrained, type WriteTimer } from '../../testing/push.js';
+import { sharedServer } from '../../testing/suite.js';
 import type { PushSink } from '../push/push.js';
 import { createKafkaSink } from './kafka.js';
 import { schema, type KafkaConfig } from './schema.js';
@@ -52,27 +53,10 @@ function freshTopic(prefix: string): string {
 
 describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout: 600_000 }, () => {
   let broker: KafkaBroker | undefined;
-  const sinks: PushSink[] = [];
-
-  // A failing `before` only cancels the tests; rethrowing from each test makes it a failure.
-  let setupError: unknown;
-  function ready(): KafkaBroker {
-    if (setupError !== undefined) throw setupError;
-    return broker as KafkaBroker;
-  }
-
-  before(async () => {
-    try {
-      broker = await KafkaBroker.create(req);
-    } catch (e) {
-      setupError = e;
-    }
-  });
-
-  after(async () => {
-    for (const sink of sinks) await sink.stop();
-    await broker?.destroy();
-  });
+  const { ready, sinks } = sharedServer(
+    async () => (broker = await KafkaBroker.create(req)),
+    async () => broker?.destroy(),
+  );
 
   function sink(options: Record<string, unknown>): { sink: PushSink; ctx: ComponentContext } {
     const b = ready();
@@ -389,16 +373,9 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
     ctx: ComponentContext,
     plan: { before: number; after: number; everyMs: number; outageMs: number },
   ): Promise<{ written: number; timer: WriteTimer; downMs: number }> {
-    const timer = new WriteTimer();
-    let written = 0;
+    const w = new PointWriter(s, (i) => [gauge('fault.seq', i, { host: 'web01' }, T0 + i)], plan.everyMs);
     let writing = true;
-    const writer = (async () => {
-      while (writing) {
-        timer.write(s, [gauge('fault.seq', written, { host: 'web01' }, T0 + written)]);
-        written++;
-        await new Promise((r) => setTimeout(r, plan.everyMs));
-      }
-    })();
+    const writer = w.until(() => !writing);
     await waitFor(() => (stat(ctx, 'points_sent') >= plan.before ? true : undefined), {
       timeoutMs: 60_000,
       intervalMs: 20,
@@ -415,28 +392,15 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
     assert.equal(stat(ctx, 'endpoint_up'), 0);
     await b.start();
     const downMs = Date.now() - downSince;
-    const restartedAt = written;
-    await waitFor(() => (written >= restartedAt + plan.after ? true : undefined), {
+    const restartedAt = w.written;
+    await waitFor(() => (w.written >= restartedAt + plan.after ? true : undefined), {
       timeoutMs: 60_000,
       what: `${plan.after} more points written after the restart`,
     });
     writing = false;
     await writer;
-    await waitFor(
-      () =>
-        stat(ctx, 'points_sent') + stat(ctx, 'dropped_metrics') === written &&
-        stat(ctx, 'buffered_points') === 0
-          ? true
-          : undefined,
-      {
-        timeoutMs: 90_000,
-        intervalMs: 50,
-        what: 'the sink to deliver its backlog',
-        describe: () =>
-          `sent ${stat(ctx, 'points_sent')} + dropped ${stat(ctx, 'dropped_metrics')} of ${written}, buffered ${stat(ctx, 'buffered_points')}`,
-        failIf: () => b.diedReason(),
-      },
-    );
+    const { written, timer } = w;
+    await waitDrained(ctx, written, { timeoutMs: 90_000, intervalMs: 50, failIf: () => b.diedReason() });
     t.diagnostic(
       `${written} points written; broker shutdown took ${stoppedMs} ms, down ${downMs} ms, restart ${b.startTimesMs.at(-1)} ms; ` +
         `write(): max ${timer.max.toFixed(3)} ms, p99 ${timer.quantile(0.99).toFixed(3)} ms over ${timer.samples.length} calls; ` +
@@ -534,10 +498,7 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
       everyMs: 20,
       outageMs: 1500,
     });
-    const dropped = stat(ctx, 'dropped_metrics', { reason: 'buffer_full' });
-    assert.ok(dropped > 0, 'the outage overflowed the buffer');
-    assert.equal(stat(ctx, 'dropped_metrics'), dropped, 'dropped for no other reason');
-    assert.equal(stat(ctx, 'points_sent') + dropped, written);
+    const dropped = assertBufferDrops(ctx, written);
     const got = values(await consume(topic, written - dropped));
     assert.equal(got.length, written - dropped, 'exactly the points sent');
     const have = new Set(got);

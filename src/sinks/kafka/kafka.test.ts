@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MultipleErrors, ProtocolError } from '@platformatic/kafka';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { formatPath, type Issue } from '../../config/schema.js';
 import type { Distribution, Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
 import {
@@ -16,16 +13,11 @@ import {
   unpackMessage,
   type KafkaEncoderOptions,
 } from './encoder.js';
+import { assertSampleDocumented, componentReadme, configIssues } from '../../testing/config.js';
 import { kafkaSink } from './index.js';
 import { isUnretriable, producerOptions } from './kafka.js';
-import { schema, ZSTD_AVAILABLE, type KafkaConfig } from './schema.js';
+import { schema, ZSTD_AVAILABLE } from './schema.js';
 import { compileTopic, isLegalTopic, MAX_TOPIC_LENGTH, renderTopic, type TopicTemplate } from './topic.js';
-
-function parseConfig(options: Record<string, unknown>): { config: KafkaConfig; issues: string[] } {
-  const issues: Issue[] = [];
-  const config = schema.parse(options, [], issues) as KafkaConfig;
-  return { config, issues: issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
-}
 
 function topic(source: string): TopicTemplate {
   const t = compileTopic(source);
@@ -388,20 +380,13 @@ describe('kafka sink config', () => {
   it('has a sample that parses, passes its schema and shows the defaults', () => {
     assert.equal(type, 'kafka');
     assert.ok(kafkaSink.sample.startsWith('  kafka:\n    type: kafka\n'));
-    const { config, issues } = parseConfig(options);
+    const { config, issues } = configIssues(schema, options);
     assert.deepEqual(issues, []);
-    assert.deepEqual(config, parseConfig({}).config);
+    assert.deepEqual(config, configIssues(schema, {}).config);
   });
 
   it('documents every option, in the schema and in the sample', () => {
-    const lines = kafkaSink.sample.split('\n');
-    for (const [key, field] of Object.entries(schema.fields)) {
-      assert.ok(field.doc, `${key} has no doc`);
-      assert.ok(key in options, `the sample lacks ${key}`);
-      let above = lines.findIndex((l) => l.startsWith(`    ${key}:`)) - 1;
-      while (above > 0 && /^ {4}\w+:/.test(lines[above] as string)) above--;
-      assert.ok((lines[above] ?? '').trimStart().startsWith('#'), `${key} has no comment above it`);
-    }
+    assertSampleDocumented(kafkaSink.sample, schema.fields, options);
     for (const nested of ['tls', 'sasl'] as const) {
       const fields = (schema.fields[nested] as unknown as { fields: Record<string, { doc?: string }> })
         .fields;
@@ -413,32 +398,33 @@ describe('kafka sink config', () => {
   });
 
   it('has a README that embeds the sample verbatim', () => {
-    const beside = new URL('../../../src/sinks/kafka/README.md', import.meta.url);
-    const file = existsSync(beside) ? beside : path.resolve('src/sinks/kafka/README.md');
-    assert.ok(readFileSync(file, 'utf8').includes(kafkaSink.sample));
+    assert.ok(componentReadme('sinks', 'kafka').includes(kafkaSink.sample));
   });
 
   it('refuses what cannot work, saying why', () => {
-    assert.deepEqual(parseConfig({ topic: 'a b' }).issues, [
+    assert.deepEqual(configIssues(schema, { topic: 'a b' }).issues, [
       'topic: is not a usable topic: it has " ", which a Kafka topic name cannot hold (only letters, digits, ".", "_" and "-")',
     ]);
     assert.match(
-      parseConfig({ fallback_topic: 'x/y' }).issues[0] ?? '',
+      configIssues(schema, { fallback_topic: 'x/y' }).issues[0] ?? '',
       /^fallback_topic: is not a legal topic name/,
     );
-    assert.deepEqual(parseConfig({ sasl: { mechanism: 'plain', username: 'u' } }).issues, [
+    assert.deepEqual(configIssues(schema, { sasl: { mechanism: 'plain', username: 'u' } }).issues, [
       'sasl.password: is required with mechanism plain',
     ]);
-    assert.deepEqual(parseConfig({ tls: { enabled: true, cert_file: '/c.pem' } }).issues, [
+    assert.deepEqual(configIssues(schema, { tls: { enabled: true, cert_file: '/c.pem' } }).issues, [
       'tls.key_file: cert_file and key_file go together',
     ]);
-    assert.match(parseConfig({ brokers: ['kafka:99999'] }).issues[0] ?? '', /^brokers\[0\]: .*bad port/);
-    assert.match(parseConfig({ endpoints: ['x'] }).issues[0] ?? '', /^endpoints: unknown key/);
-    assert.deepEqual(parseConfig({ compression: 'zstd' }).issues.length, ZSTD_AVAILABLE ? 0 : 1);
+    assert.match(
+      configIssues(schema, { brokers: ['kafka:99999'] }).issues[0] ?? '',
+      /^brokers\[0\]: .*bad port/,
+    );
+    assert.match(configIssues(schema, { endpoints: ['x'] }).issues[0] ?? '', /^endpoints: unknown key/);
+    assert.deepEqual(configIssues(schema, { compression: 'zstd' }).issues.length, ZSTD_AVAILABLE ? 0 : 1);
   });
 
   it('builds the client options: brokers, acks, SASL, TLS', () => {
-    const { config } = parseConfig({
+    const { config } = configIssues(schema, {
       brokers: ['k1:9093', '[::1]', 'k3'],
       client_id: 'agent-7',
       timeout: '3s',
@@ -456,11 +442,11 @@ describe('kafka sink config', () => {
     assert.deepEqual(o.sasl, { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' });
     assert.deepEqual(o.tls, { rejectUnauthorized: false, servername: 'kafka.example.com' });
     assert.equal(o.tlsServerName, 'kafka.example.com');
-    assert.equal(producerOptions(parseConfig({}).config).tls, undefined);
+    assert.equal(producerOptions(configIssues(schema, {}).config).tls, undefined);
   });
 
   it('previews the messages the sink would produce', () => {
-    const { config } = parseConfig({ topic: 'm-{host}', format: 'influx' });
+    const { config } = configIssues(schema, { topic: 'm-{host}', format: 'influx' });
     assert.equal(
       kafkaSink.preview?.(config, [metrics.gauge as Metric], []),
       `topic=m-web01 key="queue.depth,host=web01,route=/users" queue.depth,host=web01,route=/users value=-2.75 ${T}000000\n`,

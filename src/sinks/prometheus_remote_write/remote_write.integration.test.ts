@@ -15,22 +15,31 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import type { Issue } from '../../config/schema.js';
+import { describe, test } from 'node:test';
 import { systemClock } from '../../core/clock.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
 import { DDSketch } from '../../core/sketch.js';
 import { makeTags } from '../../core/tags.js';
+import { parseConfig } from '../../testing/config.js';
 import { testContext } from '../../testing/context.js';
 import { freePort, serverPrograms, waitFor } from '../../testing/processes.js';
 import { PrometheusRw, startPrometheusServers, type PromSeries } from '../../testing/prometheus_rw.js';
-import { stat, WriteTimer } from '../../testing/push.js';
+import {
+  assertBufferDrops,
+  inFlight,
+  outage,
+  PointWriter,
+  stat,
+  waitDrained,
+  type OutageServer,
+} from '../../testing/push.js';
+import { sharedServer } from '../../testing/suite.js';
 import { PushRejected, type PushSink } from '../push/push.js';
 import { encodeTimeSeries } from '../../protocols/remote_write/protobuf.js';
 import { HttpTransport } from './http.js';
 import { createRemoteWriteSink } from './remote_write.js';
-import { parseRemoteWriteUrl, schema, type RemoteWriteConfig, type RemoteWriteUrl } from './schema.js';
+import { parseRemoteWriteUrl, schema, type RemoteWriteUrl } from './schema.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
 const skip = servers.skip;
@@ -52,47 +61,29 @@ function key(labels: Record<string, string>): string {
 describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_000 }, () => {
   let tmp = '';
   let prom: PrometheusRw | undefined;
-  const sinks: PushSink[] = [];
-
-  let setupError: unknown;
-  let setupReported = false;
-  function ready(): PrometheusRw {
-    if (setupError !== undefined) {
-      if (setupReported) throw new Error('Setup failed; see the first test of this suite.');
-      setupReported = true;
-      throw setupError;
-    }
-    return prom as PrometheusRw;
-  }
-
-  before(async () => {
-    try {
+  const { ready, sinks } = sharedServer(
+    async () => {
       servers.assertInstalled();
       tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-rw-'));
       prom = new PrometheusRw(servers.paths.prometheus as string, tmp, await freePort('tcp'));
       await prom.start();
-    } catch (e) {
-      setupError = e;
-    }
-  });
-
-  after(async () => {
-    for (const s of sinks) await s.stop();
-    await prom?.stop();
-    if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
-  });
+      return prom;
+    },
+    async () => {
+      await prom?.stop();
+      if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
+    },
+  );
 
   function sink(
     p: PrometheusRw,
     options: Record<string, unknown>,
   ): { sink: PushSink; ctx: ComponentContext } {
     const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write' });
-    const config = schema.parse(
-      { urls: [p.writeUrl], flush_interval: '100ms', ...options },
-      [],
-      [],
-    ) as RemoteWriteConfig;
-    const s = createRemoteWriteSink(config, ctx);
+    const s = createRemoteWriteSink(
+      parseConfig(schema, { urls: [p.writeUrl], flush_interval: '100ms', ...options }),
+      ctx,
+    );
     sinks.push(s);
     return { sink: s, ctx };
   }
@@ -232,81 +223,32 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
   });
 
   /**
-   * Runs one outage, as graphite's fault tests do: `before` points written every `everyMs` and
-   * delivered; Prometheus stopped; `during` more written while it is down, for at least
-   * `outageMs`; Prometheus restarted and `after` more written. Point i has value i and a
-   * timestamp of its own (the wall clock, strictly increasing).
+   * Outages, as the fault tests of every push sink run them (src/testing/push.ts): Prometheus is
+   * stopped with nothing in flight, and writes go on while it starts (and answers 503 until its
+   * WAL is replayed).
    */
-  async function outage(
-    t: TestContext,
-    p: PrometheusRw,
-    s: PushSink,
-    ctx: ComponentContext,
-    name: string,
-    plan: { before: number; during: number; after: number; everyMs: number; outageMs: number },
-  ): Promise<{ expected: Map<number, string>; timer: WriteTimer }> {
+  function promServer(p: PrometheusRw): OutageServer {
+    return {
+      name: 'Prometheus',
+      stop: () => p.stop(),
+      start: () => p.start(),
+      stopping: { timeoutMs: 20_000 },
+      writeWhileStarting: true,
+      drainTimeoutMs: 30_000,
+    };
+  }
+
+  /** Point i has value i and a timestamp of its own (the wall clock, strictly increasing), kept in `expected`. */
+  function points(name: string): { point: (i: number) => Metric[]; expected: Map<number, string> } {
     const expected = new Map<number, string>();
-    const timer = new WriteTimer();
-    let written = 0;
     let last = 0;
-    const writeOne = (): void => {
+    const point = (i: number): Metric[] => {
       const ts = Math.max(Date.now(), last + 1);
       last = ts;
-      expected.set(ts, String(written));
-      timer.write(s, [
-        { kind: 'gauge', name, tags: makeTags({ test: name }), value: written, timestamp: ts },
-      ]);
-      written++;
+      expected.set(ts, String(i));
+      return [{ kind: 'gauge', name, tags: makeTags({ test: name }), value: i, timestamp: ts }];
     };
-    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, plan.everyMs));
-    const inFlight = (): number =>
-      written - stat(ctx, 'points_sent') - stat(ctx, 'buffered_points') - stat(ctx, 'dropped_metrics');
-
-    while (written < plan.before) {
-      writeOne();
-      await tick();
-    }
-    await waitFor(() => (stat(ctx, 'points_sent') === written && inFlight() === 0 ? true : undefined), {
-      timeoutMs: 20_000,
-      intervalMs: 20,
-      what: 'everything so far delivered',
-    });
-    const sentBefore = stat(ctx, 'points_sent');
-    await p.stop();
-    const stoppedAt = Date.now();
-    const target = written + plan.during;
-    while (written < target || Date.now() - stoppedAt < plan.outageMs) {
-      writeOne();
-      await tick();
-    }
-    assert.equal(stat(ctx, 'points_sent'), sentBefore, 'nothing was delivered while Prometheus was down');
-    assert.ok(stat(ctx, 'retries') > 0, 'sends failed and were retried while Prometheus was down');
-    assert.equal(stat(ctx, 'endpoint_up'), 0);
-    // Writes go on while Prometheus starts (and answers 503 until its WAL is replayed).
-    let starting = true;
-    const restarted = p.start().finally(() => (starting = false));
-    while (starting) {
-      writeOne();
-      await tick();
-    }
-    await restarted;
-    const downMs = Date.now() - stoppedAt;
-    for (let i = 0; i < plan.after; i++) {
-      writeOne();
-      await tick();
-    }
-    await waitFor(() => (inFlight() === 0 && stat(ctx, 'buffered_points') === 0 ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'the sink to deliver its backlog',
-      describe: () =>
-        `sent ${stat(ctx, 'points_sent')} of ${written}, buffered ${stat(ctx, 'buffered_points')}`,
-    });
-    t.diagnostic(
-      `${written} points written, Prometheus down ${downMs} ms; write(): max ${timer.max.toFixed(3)} ms, ` +
-        `p99 ${timer.quantile(0.99).toFixed(3)} ms over ${timer.samples.length} calls; ` +
-        `retries ${stat(ctx, 'retries')}, dropped ${stat(ctx, 'dropped_metrics')}`,
-    );
-    return { expected, timer };
+    return { point, expected };
   }
 
   async function stored(p: PrometheusRw, name: string): Promise<Map<number, string>> {
@@ -324,7 +266,8 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
       timeout: '2s',
     });
     await s.start();
-    const { expected, timer } = await outage(t, p, s, ctx, 'fault_roomy', {
+    const { point, expected } = points('fault_roomy');
+    const { timer } = await outage(t, s, ctx, promServer(p), point, {
       before: 10,
       during: 20,
       after: 10,
@@ -349,17 +292,15 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
       batch_size: 4,
     });
     await s.start();
-    const { expected, timer } = await outage(t, p, s, ctx, 'fault_tiny', {
+    const { point, expected } = points('fault_tiny');
+    const { timer } = await outage(t, s, ctx, promServer(p), point, {
       before: 4,
       during: 30,
       after: 4,
       everyMs: 40,
       outageMs: 1500,
     });
-    const dropped = stat(ctx, 'dropped_metrics', { reason: 'buffer_full' });
-    assert.ok(dropped > 0, 'the outage overflowed the buffer');
-    assert.equal(stat(ctx, 'dropped_metrics'), dropped, 'dropped for no other reason');
-    assert.equal(stat(ctx, 'points_sent') + dropped, expected.size);
+    const dropped = assertBufferDrops(ctx, expected.size);
     const got = await stored(p, 'fault_tiny');
     const lost = [...expected.keys()].filter((ts) => !got.has(ts));
     assert.equal(lost.length, dropped, 'the drop counter equals what is missing');
@@ -384,45 +325,25 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
 describe('prometheus_remote_write into two real Prometheus servers', { skip, timeout: 300_000 }, () => {
   let tmp = '';
   let proms: PrometheusRw[] = [];
-  const sinks: PushSink[] = [];
-  let setupError: unknown;
-  let setupReported = false;
-
-  function ready(): [PrometheusRw, PrometheusRw] {
-    if (setupError !== undefined) {
-      if (setupReported) throw new Error('Setup failed; see the first test of this suite.');
-      setupReported = true;
-      throw setupError;
-    }
-    return [proms[0] as PrometheusRw, proms[1] as PrometheusRw];
-  }
-
-  before(async () => {
-    try {
+  const { ready, sinks } = sharedServer(
+    async (): Promise<[PrometheusRw, PrometheusRw]> => {
       servers.assertInstalled();
       tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-rw2-'));
       proms = await startPrometheusServers(servers.paths.prometheus as string, tmp, 2);
-    } catch (e) {
-      setupError = e;
-    }
-  });
-
-  after(async () => {
-    for (const s of sinks) await s.stop();
-    for (const p of proms) await p.stop();
-    if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
-  });
+      return [proms[0] as PrometheusRw, proms[1] as PrometheusRw];
+    },
+    async () => {
+      for (const p of proms) await p.stop();
+      if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
+    },
+  );
 
   function sink(options: Record<string, unknown>): { sink: PushSink; ctx: ComponentContext } {
     const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write' });
-    const issues: Issue[] = [];
-    const config = schema.parse(
-      { urls: proms.map((p) => p.writeUrl), flush_interval: '100ms', ...options },
-      [],
-      issues,
-    ) as RemoteWriteConfig;
-    assert.deepEqual(issues, []);
-    const s = createRemoteWriteSink(config, ctx);
+    const s = createRemoteWriteSink(
+      parseConfig(schema, { urls: proms.map((p) => p.writeUrl), flush_interval: '100ms', ...options }),
+      ctx,
+    );
     sinks.push(s);
     return { sink: s, ctx };
   }
@@ -516,43 +437,35 @@ describe('prometheus_remote_write into two real Prometheus servers', { skip, tim
       timeout: '2s',
     });
     await s.start();
-    const timer = new WriteTimer();
     const expected = new Map<number, string>();
-    let written = 0;
     let last = 0;
-    const writeOne = (): void => {
-      const ts = Math.max(Date.now(), last + 1);
-      last = ts;
-      expected.set(ts, String(written));
-      timer.write(s, [{ kind: 'gauge', name: 'fan_fault', tags: [], value: written, timestamp: ts }]);
-      written++;
-    };
-    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 40));
-    const inFlight = (p: PrometheusRw): number =>
-      written -
-      stat(ctx, 'points_sent', label(p)) -
-      stat(ctx, 'buffered_points', label(p)) -
-      stat(ctx, 'dropped_metrics', label(p));
+    const w = new PointWriter(
+      s,
+      (i) => {
+        const ts = Math.max(Date.now(), last + 1);
+        last = ts;
+        expected.set(ts, String(i));
+        return [{ kind: 'gauge', name: 'fan_fault', tags: [], value: i, timestamp: ts }];
+      },
+      40,
+    );
 
-    for (let i = 0; i < 10; i++) {
-      writeOne();
-      await tick();
-    }
+    await w.count(10);
     await b.stop();
     const stoppedAt = Date.now();
     const sentToB = stat(ctx, 'points_sent', label(b));
     // Two seconds of outage: A must keep up with the writes throughout.
-    while (Date.now() - stoppedAt < 2000) {
-      writeOne();
-      await tick();
-    }
+    await w.until(() => Date.now() - stoppedAt >= 2000);
     await waitFor(
-      () => (stat(ctx, 'points_sent', label(a)) === written && inFlight(a) === 0 ? true : undefined),
+      () =>
+        stat(ctx, 'points_sent', label(a)) === w.written && inFlight(ctx, w.written, label(a)) === 0
+          ? true
+          : undefined,
       {
         timeoutMs: 5000,
         intervalMs: 20,
         what: 'A to have everything while B is down',
-        describe: () => `A: sent ${stat(ctx, 'points_sent', label(a))} of ${written}`,
+        describe: () => `A: sent ${stat(ctx, 'points_sent', label(a))} of ${w.written}`,
       },
     );
     assert.equal(stat(ctx, 'points_sent', label(b)), sentToB, 'nothing delivered to B while it was down');
@@ -563,27 +476,16 @@ describe('prometheus_remote_write into two real Prometheus servers', { skip, tim
     assert.equal(stat(ctx, 'endpoint_up', label(a)), 1);
     assert.deepEqual(await stored(a, 'fan_fault'), expected, 'A holds every sample while B is down');
     // Writes go on while B restarts and replays its WAL.
-    let starting = true;
-    const restarted = b.start().finally(() => (starting = false));
-    while (starting) {
-      writeOne();
-      await tick();
-    }
-    await restarted;
+    await w.during(b.start());
     const downMs = Date.now() - stoppedAt;
-    for (let i = 0; i < 10; i++) {
-      writeOne();
-      await tick();
-    }
+    await w.count(10);
+    const { written, timer } = w;
     for (const p of [a, b])
-      await waitFor(
-        () => (inFlight(p) === 0 && stat(ctx, 'buffered_points', label(p)) === 0 ? true : undefined),
-        {
-          timeoutMs: 30_000,
-          what: `the backlog for ${label(p).endpoint} delivered`,
-          describe: () => `sent ${stat(ctx, 'points_sent', label(p))} of ${written}`,
-        },
-      );
+      await waitDrained(ctx, written, {
+        timeoutMs: 30_000,
+        labels: label(p),
+        what: `the backlog for ${label(p).endpoint} delivered`,
+      });
     t.diagnostic(
       `${written} points written, B down ${downMs} ms; write(): max ${timer.max.toFixed(3)} ms; ` +
         `retries to B ${stat(ctx, 'retries', label(b))}`,

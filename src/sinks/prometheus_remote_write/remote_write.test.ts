@@ -4,13 +4,10 @@
  * Prometheus itself is in remote_write.integration.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { formatPath, type Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
@@ -21,6 +18,7 @@ import {
   type RwWriteRequest,
 } from '../../protocols/remote_write/protobuf.js';
 import { snappyUncompress } from '../../protocols/remote_write/snappy.js';
+import { assertSampleDocumented, componentReadme, configIssues } from '../../testing/config.js';
 import { recordingLogger, testContext } from '../../testing/context.js';
 import { waitFor } from '../../testing/processes.js';
 import { stat } from '../../testing/push.js';
@@ -29,13 +27,7 @@ import type { Payload } from '../push/queue.js';
 import { HttpStatusError, HttpTransport } from './http.js';
 import { prometheusRemoteWriteSink } from './index.js';
 import { createRemoteWriteSink, pushConfig, requestHeaders } from './remote_write.js';
-import { schema, type RemoteWriteConfig, type RemoteWriteUrl } from './schema.js';
-
-function parseConfig(options: Record<string, unknown>): { config: RemoteWriteConfig; issues: string[] } {
-  const issues: Issue[] = [];
-  const config = schema.parse(options, [], issues) as RemoteWriteConfig;
-  return { config, issues: issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
-}
+import { schema, type RemoteWriteUrl } from './schema.js';
 
 describe('prometheus_remote_write config', () => {
   const doc = parse(prometheusRemoteWriteSink.sample) as Record<string, Record<string, unknown>>;
@@ -43,9 +35,9 @@ describe('prometheus_remote_write config', () => {
 
   it('has a sample that parses, passes its schema and shows the defaults', () => {
     assert.equal(type, 'prometheus_remote_write');
-    const { config, issues } = parseConfig(options);
+    const { config, issues } = configIssues(schema, options);
     assert.deepEqual(issues, []);
-    assert.deepEqual(config, parseConfig({}).config);
+    assert.deepEqual(config, configIssues(schema, {}).config);
     assert.deepEqual(config.urls, [
       { host: '127.0.0.1', port: 9090, href: 'http://127.0.0.1:9090/api/v1/write' },
     ]);
@@ -53,54 +45,50 @@ describe('prometheus_remote_write config', () => {
   });
 
   it('documents every option, in the schema and in the sample', () => {
-    const lines = prometheusRemoteWriteSink.sample.split('\n');
-    for (const [key, field] of Object.entries(schema.fields)) {
-      assert.ok(field.doc, `${key} has no doc`);
-      assert.ok(key in options, `the sample lacks ${key}`);
-      let above = lines.findIndex((l) => l.startsWith(`    ${key}:`)) - 1;
-      while (above > 0 && /^ {4}\w+:/.test(lines[above] as string)) above--;
-      assert.ok((lines[above] ?? '').trimStart().startsWith('#'), `${key} has no comment above it`);
-    }
+    assertSampleDocumented(prometheusRemoteWriteSink.sample, schema.fields, options);
     assert.ok(!('endpoints' in options), 'urls name the endpoints');
   });
 
   it('has a README that embeds the sample verbatim', () => {
-    const beside = new URL('../../../src/sinks/prometheus_remote_write/README.md', import.meta.url);
-    const file = existsSync(beside) ? beside : path.resolve('src/sinks/prometheus_remote_write/README.md');
-    const text = readFileSync(file, 'utf8');
+    const text = componentReadme('sinks', 'prometheus_remote_write');
     assert.ok(text.includes(prometheusRemoteWriteSink.sample));
     assert.ok(text.includes('<!-- prettier-ignore -->'));
   });
 
   it('explains bad URLs, headers and auth', () => {
-    assert.deepEqual(parseConfig({ urls: ['ftp://x/y'] }).issues, [
+    assert.deepEqual(configIssues(schema, { urls: ['ftp://x/y'] }).issues, [
       'urls[0]: "ftp://x/y" is not an http:// or https:// URL',
     ]);
-    assert.deepEqual(parseConfig({ urls: ['http://a:9090/api/v1/write', 'http://u:p@x/y'] }).issues, [
-      'urls[1]: has credentials in it; use basic_auth with password_env instead',
-    ]);
-    assert.deepEqual(parseConfig({ urls: ['http://x:9090/w#frag'] }).issues, [
+    assert.deepEqual(
+      configIssues(schema, { urls: ['http://a:9090/api/v1/write', 'http://u:p@x/y'] }).issues,
+      ['urls[1]: has credentials in it; use basic_auth with password_env instead'],
+    );
+    assert.deepEqual(configIssues(schema, { urls: ['http://x:9090/w#frag'] }).issues, [
       'urls[0]: "http://x:9090/w#frag" has a #fragment',
     ]);
-    assert.deepEqual(parseConfig({ headers: { Authorization: 'x' } }).issues, [
+    assert.deepEqual(configIssues(schema, { headers: { Authorization: 'x' } }).issues, [
       'headers: "Authorization" is set by the sink (use bearer_token_env or basic_auth)',
     ]);
-    assert.deepEqual(parseConfig({ headers: { 'X-A': 'a\r\nInjected: 1' } }).issues, [
+    assert.deepEqual(configIssues(schema, { headers: { 'X-A': 'a\r\nInjected: 1' } }).issues, [
       'headers: the value of "X-A" is not a header value (one line of text)',
     ]);
     assert.deepEqual(
-      parseConfig({ bearer_token_env: 'T', basic_auth: { username: 'u', password_env: 'P' } }).issues,
+      configIssues(schema, { bearer_token_env: 'T', basic_auth: { username: 'u', password_env: 'P' } })
+        .issues,
       ['basic_auth: cannot be used with bearer_token_env: a request carries one Authorization header'],
     );
-    assert.deepEqual(parseConfig({ bearer_token_env: 'not a name' }).issues, [
+    assert.deepEqual(configIssues(schema, { bearer_token_env: 'not a name' }).issues, [
       'bearer_token_env: expected an environment variable name, got "not a name"',
     ]);
-    assert.deepEqual(parseConfig({ endpoints: ['x:1'] }).issues.length, 1);
+    assert.deepEqual(configIssues(schema, { endpoints: ['x:1'] }).issues.length, 1);
   });
 
   it('derives one endpoint per URL, default ports included, and keeps the mode', () => {
     const ep = (...urls: string[]) =>
-      pushConfig(parseConfig({ urls }).config).endpoints.map((e) => ({ host: e.host, port: e.port }));
+      pushConfig(configIssues(schema, { urls }).config).endpoints.map((e) => ({
+        host: e.host,
+        port: e.port,
+      }));
     assert.deepEqual(ep('http://mimir.example:9009/api/v1/push'), [{ host: 'mimir.example', port: 9009 }]);
     assert.deepEqual(ep('https://vm.example/api/v1/write'), [{ host: 'vm.example', port: 443 }]);
     assert.deepEqual(ep('http://[::1]/api/v1/write'), [{ host: '::1', port: 80 }]);
@@ -108,14 +96,14 @@ describe('prometheus_remote_write config', () => {
       { host: 'a', port: 9090 },
       { host: 'b', port: 9090 },
     ]);
-    const { config } = parseConfig({ urls: ['http://a/w', 'http://b/w'], mode: 'spread' });
+    const { config } = configIssues(schema, { urls: ['http://a/w', 'http://b/w'], mode: 'spread' });
     assert.equal(pushConfig(config).mode, 'spread');
   });
 
   it('takes several URLs: schemes and paths may differ, but not host:port', () => {
     // A local Prometheus over http and a remote Mimir over https, in fanout: each transport
     // uses its own URL's scheme, path and query.
-    const mixed = parseConfig({
+    const mixed = configIssues(schema, {
       urls: ['http://127.0.0.1:9090/api/v1/write', 'https://mimir.example/api/v1/push?x=1'],
     });
     assert.deepEqual(mixed.issues, []);
@@ -123,25 +111,32 @@ describe('prometheus_remote_write config', () => {
       mixed.config.urls.map((u) => u.href),
       ['http://127.0.0.1:9090/api/v1/write', 'https://mimir.example/api/v1/push?x=1'],
     );
-    assert.deepEqual(parseConfig({ urls: ['http://a:9090/api/v1/write', 'http://A:9090/other'] }).issues, [
-      'urls[1]: names a:9090 again; each URL must have a host:port of its own (use another sink)',
-    ]);
+    assert.deepEqual(
+      configIssues(schema, { urls: ['http://a:9090/api/v1/write', 'http://A:9090/other'] }).issues,
+      ['urls[1]: names a:9090 again; each URL must have a host:port of its own (use another sink)'],
+    );
     // The default port is filled in before comparing.
-    assert.deepEqual(parseConfig({ urls: ['https://vm.example/x', 'https://vm.example:443/y'] }).issues, [
-      'urls[1]: names vm.example:443 again; each URL must have a host:port of its own (use another sink)',
-    ]);
-    assert.deepEqual(parseConfig({ urls: ['http://[::1]:9090/a', 'http://[::1]:9091/a'] }).issues, []);
-    assert.deepEqual(parseConfig({ urls: [] }).issues.length, 1);
-    assert.deepEqual(parseConfig({ mode: 'roundrobin' }).issues.length, 1);
+    assert.deepEqual(
+      configIssues(schema, { urls: ['https://vm.example/x', 'https://vm.example:443/y'] }).issues,
+      ['urls[1]: names vm.example:443 again; each URL must have a host:port of its own (use another sink)'],
+    );
+    assert.deepEqual(
+      configIssues(schema, { urls: ['http://[::1]:9090/a', 'http://[::1]:9091/a'] }).issues,
+      [],
+    );
+    assert.deepEqual(configIssues(schema, { urls: [] }).issues.length, 1);
+    assert.deepEqual(configIssues(schema, { mode: 'roundrobin' }).issues.length, 1);
     // One spelling only: the list.
-    assert.deepEqual(parseConfig({ url: 'http://a/w' }).issues.length, 1);
+    assert.deepEqual(configIssues(schema, { url: 'http://a/w' }).issues.length, 1);
   });
 
   it('reads credentials from the environment, and names a missing variable, never a value', () => {
-    const { config } = parseConfig({ bearer_token_env: 'RW_TOKEN' });
+    const { config } = configIssues(schema, { bearer_token_env: 'RW_TOKEN' });
     assert.equal(requestHeaders(config, { RW_TOKEN: 's3cret' }).Authorization, 'Bearer s3cret');
     assert.throws(() => requestHeaders(config, {}), /RW_TOKEN \(bearer_token_env\) is not set or empty/);
-    const basic = parseConfig({ basic_auth: { username: 'sluice', password_env: 'RW_PASSWORD' } }).config;
+    const basic = configIssues(schema, {
+      basic_auth: { username: 'sluice', password_env: 'RW_PASSWORD' },
+    }).config;
     assert.equal(
       requestHeaders(basic, { RW_PASSWORD: 'pw' }).Authorization,
       `Basic ${Buffer.from('sluice:pw').toString('base64')}`,
@@ -214,7 +209,7 @@ describe('HttpTransport against an HTTP server on 127.0.0.1', () => {
   after(() => rx.stop());
 
   function transport(addresses = ['127.0.0.1'], extra: Record<string, string> = {}): HttpTransport {
-    const { config } = parseConfig({
+    const { config } = configIssues(schema, {
       urls: [`http://localhost:${rx.port}/api/v1/write?tenant=a`],
       headers: { 'X-Scope-OrgID': 'team-a' },
     });
@@ -317,7 +312,7 @@ describe('prometheus_remote_write sink through PushSink', () => {
   it('delivers, retries a 503 until the server accepts, drops and counts a 400, never logs the token', async () => {
     const { log, lines } = recordingLogger();
     const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write', log });
-    const { config } = parseConfig({
+    const { config } = configIssues(schema, {
       urls: [`http://127.0.0.1:${rx.port}/api/v1/write`],
       bearer_token_env: 'RW_TEST_TOKEN',
       flush_interval: '20ms',
@@ -397,7 +392,7 @@ describe('prometheus_remote_write sink with two receivers', () => {
     batches: Metric[][],
   ): Promise<{ got: RwWriteRequest[][]; bodies: Buffer[][] }> {
     const ctx = testContext({ clock: systemClock, type: 'prometheus_remote_write' });
-    const { config, issues } = parseConfig({
+    const { config, issues } = configIssues(schema, {
       urls: rxs.map((rx) => `http://127.0.0.1:${rx.port}/api/v1/write`),
       mode,
       batch_size: 1,

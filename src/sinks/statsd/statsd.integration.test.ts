@@ -11,23 +11,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test, type TestContext } from 'node:test';
-import type { Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
+import { parseConfig } from '../../testing/config.js';
 import { testContext } from '../../testing/context.js';
 import { freePort, waitFor } from '../../testing/processes.js';
-import { stat, WriteTimer } from '../../testing/push.js';
+import { assertBufferDrops, outage, stat, WriteTimer, type OutagePlan } from '../../testing/push.js';
 import { StatsdUpstream } from '../../testing/statsd-upstream.js';
 import { createStatsdSink, type StatsdRelaySink } from './relay.js';
-import { schema, type StatsdSinkConfig } from './schema.js';
-
-function config(options: Record<string, unknown>): StatsdSinkConfig {
-  const issues: Issue[] = [];
-  const parsed = schema.parse(options, [], issues);
-  assert.deepEqual(issues, []);
-  return parsed as StatsdSinkConfig;
-}
+import { schema } from './schema.js';
 
 function point(seq: number): Metric {
   return {
@@ -58,7 +51,7 @@ async function setup(
   await up.start();
   const ctx = testContext({ clock: systemClock, type: 'statsd' });
   const sink = createStatsdSink(
-    config({
+    parseConfig(schema, {
       transport,
       endpoints: [`127.0.0.1:${port}`],
       flush_interval: '100ms',
@@ -86,79 +79,41 @@ function received(up: StatsdUpstream): Map<number, number> {
 }
 
 /**
- * `before` points delivered; the upstream stopped; points written for at least `outageMs`
- * (`during` at least); the upstream restarted; `after` more points; then the backlog drained.
+ * One outage, as the fault tests of every push sink run them (src/testing/push.ts), the upstream
+ * stopped once it has counted every point sent; then it must count every point sent after.
  */
-async function outage(
+async function upstreamOutage(
   t: TestContext,
   up: StatsdUpstream,
   sink: StatsdRelaySink,
   ctx: ComponentContext,
-  plan: { before: number; during: number; after: number; everyMs: number; outageMs: number },
+  plan: OutagePlan,
 ): Promise<{ written: number; timer: WriteTimer; downMs: number }> {
-  const timer = new WriteTimer();
-  let written = 0;
-  const writeOne = (): void => timer.write(sink, [point(written++)]);
-  const tick = (): Promise<void> => new Promise((r) => setTimeout(r, plan.everyMs));
-  const inFlight = (): number =>
-    written - stat(ctx, 'points_sent') - stat(ctx, 'buffered_points') - stat(ctx, 'dropped_metrics');
-
-  while (written < plan.before) {
-    writeOne();
-    await tick();
-  }
-  await waitFor(
-    () =>
-      stat(ctx, 'points_sent') === written && inFlight() === 0 && received(up).size === written
-        ? true
-        : undefined,
-    {
+  const server = {
+    name: 'the upstream',
+    stop: () => up.stop(),
+    start: () => up.start(),
+    stopping: {
       timeoutMs: 10_000,
-      what: 'the upstream to have every point sent so far',
-      describe: () => `sent ${stat(ctx, 'points_sent')} of ${written}, received ${received(up).size}`,
+      holds: (sent: number) => received(up).size === sent,
+      describe: () => `received ${received(up).size}`,
     },
-  );
-  const sentBefore = stat(ctx, 'points_sent');
-  await up.stop();
-  const stoppedAt = Date.now();
-  const target = written + plan.during;
-  while (written < target || Date.now() - stoppedAt < plan.outageMs) {
-    writeOne();
-    await tick();
-  }
-  assert.equal(stat(ctx, 'points_sent'), sentBefore, 'nothing was delivered while the upstream was down');
-  assert.ok(stat(ctx, 'retries') > 0, 'sends failed and were retried');
-  assert.equal(stat(ctx, 'endpoint_up'), 0);
-  await up.start();
-  const downMs = Date.now() - stoppedAt;
-  for (let i = 0; i < plan.after; i++) {
-    writeOne();
-    await tick();
-  }
-  await waitFor(() => (inFlight() === 0 && stat(ctx, 'buffered_points') === 0 ? true : undefined), {
-    timeoutMs: 20_000,
-    what: 'the sink to deliver its backlog',
-    describe: () =>
-      `sent ${stat(ctx, 'points_sent')} of ${written}, buffered ${stat(ctx, 'buffered_points')}`,
-  });
+    drainTimeoutMs: 20_000,
+  };
+  const result = await outage(t, sink, ctx, server, (i) => [point(i)], plan);
   const sent = stat(ctx, 'points_sent');
   await waitFor(() => (received(up).size === sent ? true : undefined), {
     timeoutMs: 10_000,
     what: 'the upstream to count every point sent',
     describe: () => `received ${received(up).size} of ${sent}`,
   });
-  t.diagnostic(
-    `${written} points written, upstream down ${downMs} ms; write(): max ${timer.max.toFixed(3)} ms, ` +
-      `p99 ${timer.quantile(0.99).toFixed(3)} ms over ${timer.samples.length} calls; ` +
-      `retries ${stat(ctx, 'retries')}, dropped ${stat(ctx, 'dropped_metrics')}`,
-  );
-  return { written, timer, downMs };
+  return result;
 }
 
 describe('statsd sink, upstream stopped and restarted under traffic', { timeout: 120_000 }, () => {
   test('tcp: nothing lost while the buffer has room, and write() never waits', async (t) => {
     const { up, sink, ctx } = await setup('tcp', {});
-    const { written, timer, downMs } = await outage(t, up, sink, ctx, {
+    const { written, timer, downMs } = await upstreamOutage(t, up, sink, ctx, {
       before: 10,
       during: 40,
       after: 10,
@@ -175,17 +130,14 @@ describe('statsd sink, upstream stopped and restarted under traffic', { timeout:
 
   test('tcp, tiny buffer: the drop counter is exactly what the upstream is missing', async (t) => {
     const { up, sink, ctx } = await setup('tcp', { buffer_points: 8, batch_size: 4 });
-    const { written, timer } = await outage(t, up, sink, ctx, {
+    const { written, timer } = await upstreamOutage(t, up, sink, ctx, {
       before: 4,
       during: 60,
       after: 4,
       everyMs: 25,
       outageMs: 1500,
     });
-    const dropped = stat(ctx, 'dropped_metrics', { reason: 'buffer_full' });
-    assert.ok(dropped > 0, 'the outage overflowed the buffer');
-    assert.equal(stat(ctx, 'dropped_metrics'), dropped, 'dropped for no other reason');
-    assert.equal(stat(ctx, 'points_sent') + dropped, written);
+    const dropped = assertBufferDrops(ctx, written);
     const got = received(up);
     const lost: number[] = [];
     for (let seq = 0; seq < written; seq++) {

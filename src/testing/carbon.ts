@@ -1,18 +1,20 @@
 /**
- * A carbon-cache of a test's own for the delivery end-to-end test: a temp config and storage
- * directory, the plaintext line receiver on a free loopback port (pickle, UDP and the cache query
- * port off or on any free port), whisper files read back by parsing the whisper format. Needs
- * `carbon-cache` (Debian: apt-get install graphite-carbon).
+ * A carbon-cache of a test's own: a temp config and storage directory, the plaintext line receiver
+ * on a free loopback port (pickle and UDP off, the cache query port on any free port), whisper
+ * files read back by parsing the whisper format, or with whisper-fetch (the storage's own reader)
+ * when given. Needs `carbon-cache` (Debian: apt-get install graphite-carbon; whisper-fetch is in
+ * python3-whisper).
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startProcess, type RunningProcess } from './processes.js';
+import { startProcess, waitFor, type RunningProcess } from './processes.js';
 
 /** Seconds per whisper point (retentions = STEP s:1h). */
 export const CARBON_STEP = 10;
 
-export class DeliveryCarbon {
+export class Carbon {
   process: RunningProcess | undefined;
   readonly conf: string;
   readonly whisper: string;
@@ -21,6 +23,7 @@ export class DeliveryCarbon {
     readonly bin: string,
     readonly dir: string,
     readonly port: number,
+    private readonly whisperFetch?: string,
   ) {
     this.conf = path.join(dir, 'conf');
     this.whisper = path.join(dir, 'storage', 'whisper');
@@ -45,13 +48,16 @@ export class DeliveryCarbon {
         'LINE_RECEIVER_INTERFACE = 127.0.0.1',
         `LINE_RECEIVER_PORT = ${port}`,
         'ENABLE_UDP_LISTENER = False',
+        // Port 0 disables the pickle receiver; the cache query port takes any free port.
         'PICKLE_RECEIVER_INTERFACE = 127.0.0.1',
         'PICKLE_RECEIVER_PORT = 0',
         'CACHE_QUERY_INTERFACE = 127.0.0.1',
         'CACHE_QUERY_PORT = 0',
-        // Tagged series land under _tagged/ either way; the tag database this would feed is
-        // graphite-web's, which is not running.
+        // Tagged series are stored under _tagged/ whatever this says; the tag database it
+        // feeds is graphite-web's, which no test runs.
         'ENABLE_TAGS = False',
+        // The sink's reconnects show in the log a failing test prints.
+        'LOG_LISTENER_CONN_SUCCESS = True',
         '',
       ].join('\n'),
     );
@@ -72,17 +78,24 @@ export class DeliveryCarbon {
     await p.waitForStdout((out) => out.includes(`CarbonReceiverFactory starting on ${this.port}`), 30_000);
   }
 
+  /** SIGTERM; a carbon that does not exit within 20 s is killed, and the stop fails. */
   async stop(): Promise<void> {
     const p = this.process;
     this.process = undefined;
-    if (p !== undefined) await p.stop('SIGTERM', 20_000).catch(() => p.kill());
+    if (p === undefined) return;
+    await p.stop('SIGTERM', 20_000).catch((e: unknown) => {
+      p.kill();
+      throw e;
+    });
   }
 
   /**
-   * The whisper file of a tagged series `name;k=v;...` (tags sorted, as carbon normalises them):
-   * carbon's TaggedSeries.encode stores it under _tagged/ by the SHA-256 of that text.
+   * The whisper file of a plain path or of a tagged series `name;k=v;...` (tags sorted, as
+   * carbon normalises them): carbon's TaggedSeries.encode stores the latter under _tagged/ by the
+   * SHA-256 of that text.
    */
-  taggedFile(series: string): string {
+  file(series: string): string {
+    if (!series.includes(';')) return path.join(this.whisper, ...series.split('.')) + '.wsp';
     const hash = createHash('sha256').update(series).digest('hex');
     return path.join(this.whisper, '_tagged', hash.slice(0, 3), hash.slice(3, 6), `${hash}.wsp`);
   }
@@ -95,13 +108,18 @@ export class DeliveryCarbon {
       .sort();
   }
 
+  /** The points of a series, by timestamp (see readFile). */
+  read(series: string): Map<number, number> {
+    return this.readFile(this.file(series));
+  }
+
   /**
    * The points of a whisper file by timestamp: a 16-byte header (aggregation, max retention,
    * xFilesFactor, archive count), 12 bytes per archive (offset, seconds per point, points),
    * then per point a u32 timestamp and a double, big-endian (whisper.py's formats). Only the
    * first archive is read; this config has one.
    */
-  read(file: string): Map<number, number> {
+  readFile(file: string): Map<number, number> {
     const out = new Map<number, number>();
     if (!existsSync(file)) return out;
     const buf = readFileSync(file);
@@ -115,5 +133,49 @@ export class DeliveryCarbon {
       if (ts !== 0) out.set(ts, buf.readDoubleBE(at + 4));
     }
     return out;
+  }
+
+  /** whisper-fetch's answer for [from, until]: timestamp → value, nulls left out. */
+  fetch(series: string, from: number, until: number): Promise<Map<number, number>> {
+    const bin = this.whisperFetch;
+    if (bin === undefined) return Promise.reject(new Error('Carbon was made without whisper-fetch'));
+    return new Promise((resolve, reject) => {
+      execFile(
+        bin,
+        ['--json', `--from=${from}`, `--until=${until}`, this.file(series)],
+        { timeout: 20_000 },
+        (error, stdout, stderr) => {
+          if (error !== null) {
+            reject(new Error(`whisper-fetch ${series} failed: ${error.message}\n${stderr}`));
+            return;
+          }
+          const json = JSON.parse(stdout) as { start: number; step: number; values: (number | null)[] };
+          const out = new Map<number, number>();
+          json.values.forEach((v, i) => {
+            if (v !== null) out.set(json.start + i * json.step, v);
+          });
+          resolve(out);
+        },
+      );
+    });
+  }
+
+  /** Waits until the series holds `expected` (every timestamp, exactly those values). */
+  async waitForPoints(series: string, expected: Map<number, number>, timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      () => {
+        const got = this.read(series);
+        for (const [ts, v] of expected) if (got.get(ts) !== v) return undefined;
+        return true;
+      },
+      {
+        timeoutMs,
+        intervalMs: 50,
+        what: `${expected.size} points in ${this.file(series)}`,
+        describe: () =>
+          `${JSON.stringify([...this.read(series)])}\ncarbon: ${this.process?.stdout().slice(-1500)}`,
+        failIf: () => this.process?.diedReason(),
+      },
+    );
   }
 }
