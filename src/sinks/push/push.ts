@@ -226,18 +226,39 @@ export class PushSink implements Sink {
       this.droppedStopped.inc(batch.length);
       return;
     }
-    const channels = this.channels;
     for (let i = 0; i < batch.length; i++) {
       const record = this.encode(batch[i] as Metric);
-      if (record === undefined) continue;
-      const size = recordSize(record);
-      for (let c = 0; c < channels.length; c++) {
-        const channel = channels[c] as Channel;
-        const dropped = channel.queue.push(record, size);
-        if (dropped > 0) this.countDrops(channel, dropped);
-      }
+      if (record !== undefined) this.enqueue(record);
     }
-    for (const channel of channels) channel.updateGauges();
+    this.afterEnqueue();
+  }
+
+  /**
+   * Appends records already in the wire format (a relay's raw lines, an event's line), each
+   * counted as one point. Like `write`, never blocks and never throws.
+   */
+  writeRecords(records: readonly PushRecord[]): void {
+    if (records.length === 0) return;
+    if (this.closed) {
+      this.droppedStopped.inc(records.length);
+      return;
+    }
+    for (const record of records) this.enqueue(record);
+    this.afterEnqueue();
+  }
+
+  private enqueue(record: PushRecord): void {
+    const size = recordSize(record);
+    const channels = this.channels;
+    for (let c = 0; c < channels.length; c++) {
+      const channel = channels[c] as Channel;
+      const dropped = channel.queue.push(record, size);
+      if (dropped > 0) this.countDrops(channel, dropped);
+    }
+  }
+
+  private afterEnqueue(): void {
+    for (const channel of this.channels) channel.updateGauges();
     this.dispatch(this.stopping);
   }
 

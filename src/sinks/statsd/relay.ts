@@ -7,36 +7,14 @@
  */
 import type { ComponentContext, RawProtocol, Sink } from '../../core/component.js';
 import type { Event } from '../../core/event.js';
-import type { Batch, Metric } from '../../core/metric.js';
+import type { Batch } from '../../core/metric.js';
 import type { StatCounter } from '../../core/stats.js';
 import { formatStatsdEvent, formatStatsdServiceCheck } from '../../protocols/statsd/format.js';
-import { PushSink, type PushDeps, type PushEncoder } from '../push/push.js';
-import type { PushRecord } from '../push/queue.js';
+import { PushSink, type PushDeps } from '../push/push.js';
 import { TcpTransport } from '../push/tcp.js';
 import { StatsdLineEncoder } from './encoder.js';
 import type { StatsdSinkConfig } from './schema.js';
 import { UdpTransport } from './udp.js';
-
-/**
- * A record encoded before it reaches PushSink (a raw line, an event). PushSink.write takes
- * metrics only, so these travel through it in the place of one, and the encoder hands their
- * record back unchanged. The name is what PushSink logs if encoding fails.
- */
-class Encoded {
-  constructor(
-    readonly name: string,
-    readonly record: string,
-  ) {}
-}
-
-class RelayEncoder implements PushEncoder {
-  constructor(private readonly lines: StatsdLineEncoder) {}
-
-  encode(metric: Metric): PushRecord | undefined {
-    const m = metric as Metric | Encoded;
-    return m instanceof Encoded ? m.record : this.lines.encode(m);
-  }
-}
 
 export class StatsdRelaySink implements Sink {
   readonly push: PushSink;
@@ -58,7 +36,7 @@ export class StatsdRelaySink implements Sink {
     const tcp = { reconnectIntervalMs: 0, clock: ctx.clock };
     this.push = new PushSink(
       config,
-      new RelayEncoder(this.lineEncoder),
+      this.lineEncoder,
       config.transport === 'udp'
         ? (target) => new UdpTransport(target, config.max_packet_size)
         : (target) => new TcpTransport(target, tcp),
@@ -88,12 +66,12 @@ export class StatsdRelaySink implements Sink {
 
   writeRaw(protocol: RawProtocol, lines: readonly string[]): void {
     if (protocol !== 'statsd' || this.config.forward !== 'raw') return;
-    const records: Encoded[] = [];
+    const records: string[] = [];
     for (const line of lines) {
-      if (this.fits(line)) records.push(new Encoded('raw line', line + '\n'));
+      if (this.fits(line)) records.push(line + '\n');
       else this.droppedTooLong.inc();
     }
-    if (records.length > 0) this.push.write(records as unknown as Metric[]);
+    this.push.writeRecords(records);
   }
 
   stop(): Promise<void> {
@@ -101,17 +79,17 @@ export class StatsdRelaySink implements Sink {
   }
 
   private relayEvents(events: readonly Event[]): void {
-    const records: Encoded[] = [];
+    const records: string[] = [];
     for (const e of events) {
       const line =
         e.kind === 'event'
           ? formatStatsdEvent(e, { tagSeparator: ':' })
           : formatStatsdServiceCheck(e, { tagSeparator: ':' });
       if (line === undefined) continue;
-      if (this.fits(line)) records.push(new Encoded(e.kind, line + '\n'));
+      if (this.fits(line)) records.push(line + '\n');
       else this.droppedTooLong.inc();
     }
-    if (records.length > 0) this.push.write(records as unknown as Metric[]);
+    this.push.writeRecords(records);
   }
 
   private fits(line: string): boolean {
