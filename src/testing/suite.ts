@@ -1,8 +1,9 @@
 /**
  * The server(s) the tests of one describe block share, for integration tests: started in
- * `before`, and in `after` the sinks the tests made are stopped, then the servers.
+ * `before`; after each test the sinks it made are stopped (a sink left retrying into a later
+ * test's outage would make that test's noise), and in `after` the servers.
  */
-import { after, before } from 'node:test';
+import { after, afterEach, before } from 'node:test';
 
 export interface SharedServer<T> {
   /**
@@ -10,7 +11,7 @@ export interface SharedServer<T> {
    * rethrows it to fail (the first in full, the others pointing to it).
    */
   ready(): T;
-  /** Sinks to stop before the servers, whatever the tests did. */
+  /** Sinks to stop when the test that made them ends, whatever it did. */
   readonly sinks: { stop(): Promise<void> }[];
 }
 
@@ -27,8 +28,12 @@ export function sharedServer<T>(start: () => Promise<T>, stop: () => Promise<unk
       setupError = e;
     }
   });
+  const stopSinks = async (): Promise<void> => {
+    for (const s of sinks.splice(0)) await s.stop();
+  };
+  afterEach(stopSinks);
   after(async () => {
-    for (const s of sinks) await s.stop();
+    await stopSinks();
     await stop();
   });
   return {

@@ -314,6 +314,8 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
         sasl: { mechanism, username: user.username, password: 'wrong' },
         retry_initial: '50ms',
         max_retry_interval: '200ms',
+        // Stopped when the test ends with its point undeliverable: give up at once.
+        shutdown_timeout: '100ms',
       });
       await bad.start();
       bad.write([gauge('sasl.bad', 1, {})]);
@@ -349,6 +351,7 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
       tls: { enabled: true, ca_file: b.certs.ca },
       retry_initial: '50ms',
       max_retry_interval: '200ms',
+      shutdown_timeout: '100ms',
     });
     await bad.start();
     bad.write([gauge('tls.bad', 1, {})]);
