@@ -24,7 +24,7 @@
 import { DDSketch, percentileToQuantile } from '../../core/sketch.js';
 import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from '../../core/histogram.js';
 import type { Batch, Metric, Quantile, Summary } from '../../core/metric.js';
-import { makeTags, mergeTags, seriesKey, type Tags } from '../../core/tags.js';
+import { makeTags, mergeTags, type Tags } from '../../core/tags.js';
 import {
   STATSD_COUNTER,
   STATSD_DISTRIBUTION,
@@ -38,6 +38,7 @@ import {
   type StatsdType,
   type StatsdTypeCode,
 } from '../../protocols/statsd/parser.js';
+import { HASH_SEED, RawKeyTable, SeriesIndex, TagInterner, hashString, hashTags } from './tables.js';
 
 /** Per-type destination names (Bucky3's `*_bucket`); an empty or absent one keeps StatsD names. */
 export interface Buckets {
@@ -106,8 +107,8 @@ const MAX_ALIASES = 8;
 const MAX_NEGATIVE_KEYS = 4096;
 
 class Series {
-  /** Raw spellings of this series in the key table. */
-  readonly aliases: RawKey[] = [];
+  /** Number of raw spellings of this series in the key table. */
+  aliases = 0;
   /** Updated since the last flush. */
   updated = false;
   /** Time of the flush that closed the last interval with an update (creation time before). */
@@ -116,15 +117,12 @@ class Series {
   value = 0;
   /** Gauge: a value was set (forwarded points do not set it). */
   hasValue = false;
-  /** Timer: observations scaled by 1 / sample rate. */
-  count = 0;
-  /** Timer: values received, the first `n` slots used. */
-  values: Float64Array;
-  n = 0;
-  /** Set: members of this interval (as byte-exact keys). */
-  members: Set<string> | null;
-  histogram: HistogramAccumulator | null;
-  sketch: DDSketch | null;
+  /**
+   * What the type accumulates besides `value`, one field for all types (a few bytes per series):
+   * timer: TimerValues, set: members of this interval (as byte-exact keys), histogram:
+   * HistogramAccumulator, distribution: DDSketch; null for counters and gauges.
+   */
+  acc: TimerValues | Set<string> | HistogramAccumulator | DDSketch | null;
   /** Time of the interval's last point when it had its own (aggregate mode); 0 = flush time. */
   pointTime = 0;
 
@@ -137,89 +135,34 @@ class Series {
     sketchAccuracy: number,
   ) {
     this.lastSeen = now;
-    this.values = type === STATSD_TIMER ? new Float64Array(16) : EMPTY_VALUES;
-    this.members = type === STATSD_SET ? new Set() : null;
-    this.histogram = bins !== null ? new HistogramAccumulator(bins) : null;
-    this.sketch = type === STATSD_DISTRIBUTION ? new DDSketch({ relativeAccuracy: sketchAccuracy }) : null;
+    this.acc =
+      type === STATSD_TIMER
+        ? new TimerValues()
+        : type === STATSD_SET
+          ? new Set()
+          : bins !== null
+            ? new HistogramAccumulator(bins)
+            : type === STATSD_DISTRIBUTION
+              ? new DDSketch({ relativeAccuracy: sketchAccuracy })
+              : null;
   }
+}
 
-  addValue(v: number): void {
+/** A timer's interval: the values received, the first `n` slots used. */
+class TimerValues {
+  values = new Float64Array(16);
+  n = 0;
+  /** Observations scaled by 1 / sample rate. */
+  count = 0;
+
+  add(v: number, weight: number): void {
     if (this.n === this.values.length) {
       const grown = new Float64Array(this.values.length * 2);
       grown.set(this.values);
       this.values = grown;
     }
     this.values[this.n++] = v;
-  }
-}
-
-const EMPTY_VALUES = new Float64Array(0);
-
-/** A series as written on the wire: name bytes, type, raw tag bytes and container id. */
-class RawKey {
-  constructor(
-    readonly hash: number,
-    readonly type: StatsdType,
-    /** Name bytes, raw tag bytes, container id bytes. */
-    readonly bytes: DataView,
-    readonly nameLength: number,
-    readonly tagsLength: number,
-    /** The series, or a rejection (`type_conflict`) or null (dropped by mapping) for this key. */
-    readonly series: Series | RejectReason | null,
-  ) {}
-}
-
-/**
- * Open-addressing hash table from raw keys to series, probed with the hash the parser computed
- * while scanning and confirmed by comparing bytes: no string is built for a known series.
- */
-class RawKeyTable {
-  private hashes: Int32Array;
-  private keys: (RawKey | undefined)[];
-  private mask: number;
-  private size = 0;
-
-  constructor(capacity = 1024) {
-    this.hashes = new Int32Array(capacity);
-    this.keys = new Array<RawKey | undefined>(capacity).fill(undefined);
-    this.mask = capacity - 1;
-  }
-
-  find(line: StatsdLine): RawKey | undefined {
-    const h = line.keyHash;
-    const hashes = this.hashes;
-    const keys = this.keys;
-    const mask = this.mask;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === undefined) return undefined;
-      if (hashes[i] === h && k.type === line.type && line.sameKey(k.bytes, k.nameLength, k.tagsLength))
-        return k;
-    }
-  }
-
-  add(key: RawKey): void {
-    // At most half full keeps probe sequences short.
-    if ((this.size + 1) * 2 > this.keys.length) this.grow();
-    this.place(key);
-    this.size++;
-  }
-
-  private place(key: RawKey): void {
-    const mask = this.mask;
-    let i = key.hash & mask;
-    while (this.keys[i] !== undefined) i = (i + 1) & mask;
-    this.keys[i] = key;
-    this.hashes[i] = key.hash;
-  }
-
-  private grow(): void {
-    const old = this.keys;
-    const capacity = old.length * 2;
-    this.hashes = new Int32Array(capacity);
-    this.keys = new Array<RawKey | undefined>(capacity).fill(undefined);
-    this.mask = capacity - 1;
-    for (const k of old) if (k !== undefined) this.place(k);
+    this.count += weight;
   }
 }
 
@@ -233,11 +176,15 @@ class Forwarded {
 }
 
 export class StatsdAggregator {
-  private raw = new RawKeyTable();
-  /** seriesKey(destination name, canonical tags) → series. */
-  private canonical = new Map<string, Series>();
-  /** Destination name → the type its live series hold (rebuilt from the survivors on eviction). */
-  private names = new Map<string, StatsdType>();
+  private raw = new RawKeyTable<Series>();
+  /** (destination name, canonical tags) → series. */
+  private canonical = new SeriesIndex<Series>(false);
+  /**
+   * Destination name → a live series of that name, whose type all its series hold (rebuilt from
+   * the survivors on eviction), and whose name string the name's later series share.
+   */
+  private names = new SeriesIndex<Series>(true);
+  private readonly interner = new TagInterner();
   private series: Series[] = [];
   private forwarded: Forwarded[] = [];
   private readonly selector: HistogramSelector;
@@ -283,7 +230,7 @@ export class StatsdAggregator {
       s = this.last;
     } else {
       const k = line.slowKey ? undefined : this.raw.find(line);
-      s = k !== undefined ? k.series : this.resolve(line);
+      s = k !== undefined ? k : this.resolve(line);
       this.last = s;
     }
     if (s === null) {
@@ -311,17 +258,16 @@ export class StatsdAggregator {
         s.hasValue = true;
         break;
       case STATSD_SET:
-        (s.members as Set<string>).add(line.memberKey());
+        (s.acc as Set<string>).add(line.memberKey());
         break;
       case STATSD_TIMER:
-        s.addValue(line.value);
-        s.count += weight;
+        (s.acc as TimerValues).add(line.value, weight);
         break;
       case STATSD_HISTOGRAM:
-        (s.histogram as HistogramAccumulator).add(line.value, weight);
+        (s.acc as HistogramAccumulator).add(line.value, weight);
         break;
       default:
-        (s.sketch as DDSketch).add(line.value, weight);
+        (s.acc as DDSketch).add(line.value, weight);
     }
     return undefined;
   }
@@ -378,17 +324,16 @@ export class StatsdAggregator {
         s.hasValue = true;
         break;
       case STATSD_SET:
-        (s.members as Set<string>).add(member);
+        (s.acc as Set<string>).add(member);
         break;
       case STATSD_TIMER:
-        s.addValue(v);
-        s.count += weight;
+        (s.acc as TimerValues).add(v, weight);
         break;
       case STATSD_HISTOGRAM:
-        (s.histogram as HistogramAccumulator).add(v, weight);
+        (s.acc as HistogramAccumulator).add(v, weight);
         break;
       default:
-        (s.sketch as DDSketch).add(v, weight);
+        (s.acc as DDSketch).add(v, weight);
     }
     return undefined;
   }
@@ -398,22 +343,11 @@ export class StatsdAggregator {
     const type = line.type;
     const s = this.resolveNamed(line.name(), line.tags(), type, line.bucket());
     if (line.slowKey) return s;
-    const remember =
-      s instanceof Series ? s.aliases.length < MAX_ALIASES : this.negativeKeys < MAX_NEGATIVE_KEYS;
+    const remember = s instanceof Series ? s.aliases < MAX_ALIASES : this.negativeKeys < MAX_NEGATIVE_KEYS;
     if (remember) {
-      const b = line.keyBytes();
-      const bytes = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const key = new RawKey(
-        line.keyHash,
-        type,
-        bytes,
-        line.nameEnd - line.nameStart,
-        line.tagsEnd - line.tagsStart,
-        s,
-      );
-      if (s instanceof Series) s.aliases.push(key);
+      if (s instanceof Series) s.aliases++;
       else this.negativeKeys++;
-      this.raw.add(key);
+      this.raw.add(line, s);
     }
     return s;
   }
@@ -441,22 +375,23 @@ export class StatsdAggregator {
       tags = mergeTags(makeTags([['name', name]]), tags);
       name = dest;
     }
-    const owner = this.names.get(name);
-    if (owner !== undefined && owner !== type) return 'type_conflict';
-    const ckey = seriesKey(name, tags);
-    let s = this.canonical.get(ckey);
+    const nameHash = hashString(HASH_SEED, name);
+    const owner = this.names.find(nameHash, name, tags);
+    if (owner !== undefined && owner.type !== type) return 'type_conflict';
+    const hash = hashTags(nameHash, tags);
+    let s = this.canonical.find(hash, name, tags);
     if (s === undefined) {
       s = new Series(
-        name,
-        tags,
+        owner !== undefined ? owner.name : name,
+        this.interner.intern(tags),
         type,
         this.now(),
         type === STATSD_HISTOGRAM ? this.selector.select(name, tags) : null,
         this.sketchAccuracy,
       );
-      this.canonical.set(ckey, s);
+      this.canonical.add(hash, s);
       this.series.push(s);
-      if (owner === undefined) this.names.set(name, type);
+      if (owner === undefined) this.names.add(nameHash, s);
     }
     return s;
   }
@@ -522,12 +457,13 @@ export class StatsdAggregator {
             out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: s.value });
             break;
           case STATSD_SET: {
-            const members = s.members as Set<string>;
+            const members = s.acc as Set<string>;
             out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: members.size });
-            s.members = new Set();
+            s.acc = new Set();
             break;
           }
-          case STATSD_TIMER:
+          case STATSD_TIMER: {
+            const t = s.acc as TimerValues;
             out.push({
               kind: 'summary',
               name: s.name,
@@ -535,15 +471,16 @@ export class StatsdAggregator {
               timestamp,
               help,
               intervalMs: interval,
-              summary: summarize(s.values.subarray(0, s.n), s.count, percentiles),
+              summary: summarize(t.values.subarray(0, t.n), t.count, percentiles),
             });
-            s.n = 0;
-            s.count = 0;
+            t.n = 0;
+            t.count = 0;
             // Give back the memory of a burst.
-            if (s.values.length > 1024) s.values = new Float64Array(16);
+            if (t.values.length > 1024) t.values = new Float64Array(16);
             break;
+          }
           case STATSD_HISTOGRAM: {
-            const h = s.histogram as HistogramAccumulator;
+            const h = s.acc as HistogramAccumulator;
             out.push({
               kind: 'histogram',
               name: s.name,
@@ -557,7 +494,7 @@ export class StatsdAggregator {
             break;
           }
           default: {
-            const sketch = s.sketch as DDSketch;
+            const sketch = s.acc as DDSketch;
             out.push({
               kind: 'distribution',
               name: s.name,
@@ -590,19 +527,18 @@ export class StatsdAggregator {
 
   /** Rebuilds the tables without expired series (swapping beats deleting from big maps). */
   private evict(now: number, expiry: number, expired: number): void {
-    const raw = new RawKeyTable();
-    const canonical = new Map<string, Series>();
-    const names = new Map<string, StatsdType>();
+    const canonical = new SeriesIndex<Series>(false);
+    const names = new SeriesIndex<Series>(true);
     const kept: Series[] = [];
     for (const s of this.series) {
       if (now - s.lastSeen >= expiry) continue;
       kept.push(s);
-      canonical.set(seriesKey(s.name, s.tags), s);
-      names.set(s.name, s.type);
-      for (const a of s.aliases) raw.add(a);
+      const nameHash = hashString(HASH_SEED, s.name);
+      canonical.add(hashTags(nameHash, s.tags), s);
+      if (names.find(nameHash, s.name, s.tags) === undefined) names.add(nameHash, s);
     }
     // Remembered conflicts and drops are forgotten with the table: they are rebuilt on demand.
-    this.raw = raw;
+    this.raw = this.raw.filtered((t) => t instanceof Series && now - t.lastSeen < expiry);
     this.canonical = canonical;
     this.names = names;
     this.series = kept;
