@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.js';
 import type { Batch, Metric } from '../core/metric.js';
 import { Pipeline } from '../core/pipeline.js';
 import { ComponentStats } from '../core/stats.js';
+import { withTimeout } from '../core/timeout.js';
 import { ConsoleSink } from '../sinks/console/console.js';
 
 export type TestFormat = 'text' | 'influx' | 'json';
@@ -84,7 +85,8 @@ export async function runTest(config: AgentConfig, options: TestOptions): Promis
     collected.length = 0;
     const started = performance.now();
     try {
-      const batch = await withTimeout(source.collect(), options.timeoutMs ?? 30_000);
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      const batch = await withTimeout(source.collect(), timeoutMs, `did not finish within ${timeoutMs} ms`);
       pipeline.push(batch);
       const ms = (performance.now() - started).toFixed(1);
       const rejected = failures.length > 0 ? `, ${failures.length} failure(s) reported` : '';
@@ -99,14 +101,4 @@ export async function runTest(config: AgentConfig, options: TestOptions): Promis
   }
   await sink.stop();
   return status;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -18,6 +18,7 @@ import type { Logger } from './logger.js';
 import type { Event } from './event.js';
 import type { Batch } from './metric.js';
 import { ComponentStats, type StatCounter } from './stats.js';
+import { withTimeout } from './timeout.js';
 
 export interface RestartPolicy {
   /** First restart delay; doubles after each failure up to `maxBackoffMs`. */
@@ -48,22 +49,6 @@ interface Deps {
   readonly random?: () => number;
   /** Handed to sources as `ctx.telemetry`. */
   readonly telemetry?: AgentTelemetry;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 /** Lifecycle, failure accounting and backoff shared by source and sink runners. */
@@ -121,7 +106,8 @@ abstract class Runner<T> {
         if (generation === this.generation) this.fail(e);
       });
       this.instance = instance;
-      await withTimeout(this.startInstance(instance), this.deps.policy.startTimeoutMs, 'start');
+      const ms = this.deps.policy.startTimeoutMs;
+      await withTimeout(this.startInstance(instance), ms, `start did not finish within ${ms} ms`);
     } catch (e) {
       if (generation === this.generation) await this.fail(e);
       return;
@@ -144,7 +130,8 @@ abstract class Runner<T> {
     this.state = 'backoff';
     if (instance !== undefined) {
       try {
-        await withTimeout(this.stopInstance(instance), this.deps.policy.startTimeoutMs, 'stop');
+        const ms = this.deps.policy.startTimeoutMs;
+        await withTimeout(this.stopInstance(instance), ms, `stop did not finish within ${ms} ms`);
       } catch (e) {
         this.log.warn('The failed component did not stop cleanly.', { error: e });
       }

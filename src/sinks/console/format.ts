@@ -130,15 +130,7 @@ export function formatJsonLine(m: Metric): string {
         stdev: s.stdev,
         quantiles: s.quantiles.map(jsonQuantile),
       };
-      return JSON.stringify({
-        name: m.name,
-        kind: m.kind,
-        tags,
-        timestamp: m.timestamp,
-        intervalMs: m.intervalMs,
-        summary,
-        help: m.help,
-      });
+      return jsonWithStats(m, tags, 'summary', summary);
     }
     case 'histogram': {
       const h = m.histogram;
@@ -155,15 +147,7 @@ export function formatJsonLine(m: Metric): string {
           max: b.max,
         })),
       };
-      return JSON.stringify({
-        name: m.name,
-        kind: m.kind,
-        tags,
-        timestamp: m.timestamp,
-        intervalMs: m.intervalMs,
-        histogram,
-        help: m.help,
-      });
+      return jsonWithStats(m, tags, 'histogram', histogram);
     }
     case 'distribution': {
       const d = m.distribution;
@@ -175,17 +159,27 @@ export function formatJsonLine(m: Metric): string {
         relativeAccuracy: d.relativeAccuracy,
         quantiles: d.quantiles.map(jsonQuantile),
       };
-      return JSON.stringify({
-        name: m.name,
-        kind: m.kind,
-        tags,
-        timestamp: m.timestamp,
-        intervalMs: m.intervalMs,
-        distribution,
-        help: m.help,
-      });
+      return jsonWithStats(m, tags, 'distribution', distribution);
     }
   }
+}
+
+/** The line of a kind that carries one statistics object, under the kind's name. */
+function jsonWithStats(
+  m: Metric & { intervalMs: number },
+  tags: Record<string, string>,
+  key: string,
+  stats: object,
+): string {
+  return JSON.stringify({
+    name: m.name,
+    kind: m.kind,
+    tags,
+    timestamp: m.timestamp,
+    intervalMs: m.intervalMs,
+    [key]: stats,
+    help: m.help,
+  });
 }
 
 /** A quantile with Etsy's per-percentile statistics when it has them (undefined keys are left out). */

@@ -133,12 +133,17 @@ export class StatsdLineEncoder {
     if (line === undefined) return;
     const lines = pending === undefined ? [line] : [pending, line];
     for (const l of lines) {
-      // Characters are at most 3 UTF-8 bytes in the BMP (4 for a surrogate pair, 2 units).
-      if (l.length * 3 > this.maxLineBytes && Buffer.byteLength(l, 'utf8') > this.maxLineBytes) {
+      if (!fitsIn(l, this.maxLineBytes)) {
         this.tooLong++;
         return;
       }
     }
     for (const l of lines) this.lines += l + '\n';
   }
+}
+
+/** Whether `line` is at most `maxBytes` bytes of UTF-8, without encoding it when it is short. */
+export function fitsIn(line: string, maxBytes: number): boolean {
+  // Characters are at most 3 UTF-8 bytes in the BMP (4 for a surrogate pair, 2 units).
+  return line.length * 3 <= maxBytes || Buffer.byteLength(line, 'utf8') <= maxBytes;
 }

@@ -12,7 +12,7 @@ import type { StatCounter } from '../../core/stats.js';
 import { formatStatsdEvent, formatStatsdServiceCheck } from '../../protocols/statsd/format.js';
 import { PushSink, type PushDeps } from '../push/push.js';
 import { TcpTransport } from '../push/tcp.js';
-import { StatsdLineEncoder } from './encoder.js';
+import { fitsIn, StatsdLineEncoder } from './encoder.js';
 import type { StatsdSinkConfig } from './schema.js';
 import { UdpTransport } from './udp.js';
 
@@ -68,7 +68,7 @@ export class StatsdRelaySink implements Sink {
     if (protocol !== 'statsd' || this.config.forward !== 'raw') return;
     const records: string[] = [];
     for (const line of lines) {
-      if (this.fits(line)) records.push(line + '\n');
+      if (fitsIn(line, this.maxLineBytes)) records.push(line + '\n');
       else this.droppedTooLong.inc();
     }
     this.push.writeRecords(records);
@@ -86,14 +86,10 @@ export class StatsdRelaySink implements Sink {
           ? formatStatsdEvent(e, { tagSeparator: ':' })
           : formatStatsdServiceCheck(e, { tagSeparator: ':' });
       if (line === undefined) continue;
-      if (this.fits(line)) records.push(line + '\n');
+      if (fitsIn(line, this.maxLineBytes)) records.push(line + '\n');
       else this.droppedTooLong.inc();
     }
     this.push.writeRecords(records);
-  }
-
-  private fits(line: string): boolean {
-    return line.length * 3 <= this.maxLineBytes || Buffer.byteLength(line, 'utf8') <= this.maxLineBytes;
   }
 
   private countTooLong(): void {
