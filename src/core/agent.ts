@@ -25,14 +25,14 @@ export class Agent {
   readonly sinks: readonly SinkRunner[];
   readonly pipeline: Pipeline;
   private stopping: Promise<StopResult> | undefined;
+  private readonly telemetryView: AgentTelemetry = { metrics: (timestamp) => this.telemetry(timestamp) };
 
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
     clock: Clock,
   ) {
-    const telemetry: AgentTelemetry = { metrics: (timestamp) => this.telemetry(timestamp) };
-    const deps = { log, clock, policy: config.agent.restart, telemetry };
+    const deps = { log, clock, policy: config.agent.restart };
     this.sinks = config.sinks.map(
       (c) => new SinkRunner(c.id, c.type, (ctx) => c.definition.create(c.options as never, ctx), deps),
     );
@@ -47,12 +47,24 @@ export class Agent {
         new SourceRunner(
           c.id,
           c.type,
-          (ctx) => c.definition.create(c.options as never, withRawLines(ctx, this.pipeline)),
+          (ctx) => c.definition.create(c.options as never, this.sourceContext(ctx)),
           (batch) => this.pipeline.push(batch),
           deps,
           (events) => this.pipeline.pushEvents(events),
         ),
     );
+  }
+
+  /**
+   * What the agent adds to each source's context: its telemetry (for the `internal` source) and
+   * the route to the sinks that take raw lines.
+   */
+  private sourceContext(ctx: SourceContext): SourceContext {
+    return {
+      ...ctx,
+      telemetry: this.telemetryView,
+      rawLines: (protocol) => this.pipeline.rawLines(protocol),
+    };
   }
 
   /** Every component's stats and the pipeline's counts, as the `internal` source reports them. */
@@ -118,11 +130,6 @@ function rawRoutes(config: AgentConfig, sinks: readonly SinkRunner[]): RawRoute[
       routes.push({ protocol, sink });
   });
   return routes;
-}
-
-/** A source's context, with the way to hand raw lines to the sinks that take them. */
-function withRawLines(ctx: SourceContext, pipeline: Pipeline): SourceContext {
-  return { ...ctx, rawLines: (protocol) => pipeline.rawLines(protocol) };
 }
 
 /** The tags the pipeline adds to everything: `agent.tags` and the host tag. */

@@ -6,7 +6,6 @@
  */
 import type { Clock } from './clock.js';
 import type {
-  AgentTelemetry,
   ComponentContext,
   PolledSource,
   RawProtocol,
@@ -47,8 +46,6 @@ interface Deps {
   readonly policy: RestartPolicy;
   /** Values in [0, 1), for polled sources' start jitter. */
   readonly random?: () => number;
-  /** Handed to sources as `ctx.telemetry`. */
-  readonly telemetry?: AgentTelemetry;
 }
 
 /** Lifecycle, failure accounting and backoff shared by source and sink runners. */
@@ -205,7 +202,6 @@ export class SourceRunner extends Runner<Source> {
       emitEvents: (events) => {
         if (events.length > 0) this.emitEvents(events);
       },
-      ...(this.deps.telemetry === undefined ? {} : { telemetry: this.deps.telemetry }),
     };
     return this.factory(ctx);
   }
