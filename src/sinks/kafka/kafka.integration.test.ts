@@ -295,6 +295,28 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
     t.diagnostic(`log files checked: ${files.length}`);
   });
 
+  /**
+   * A sink the broker refuses (wrong credentials): writes one point and waits until its sends
+   * have failed twice; returns its context for the caller's checks.
+   */
+  async function refusedSends(
+    options: Record<string, unknown>,
+    name: string,
+    what: string,
+  ): Promise<ComponentContext> {
+    const { sink: bad, ctx } = sink({
+      ...options,
+      retry_initial: '50ms',
+      max_retry_interval: '200ms',
+      // Stopped when the test ends with its point undeliverable: give up at once.
+      shutdown_timeout: '100ms',
+    });
+    await bad.start();
+    bad.write([gauge(name, 1, {})]);
+    await waitFor(() => (stat(ctx, 'retries') >= 2 ? true : undefined), { timeoutMs: 30_000, what });
+    return ctx;
+  }
+
   for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512'] as const) {
     test(`SASL ${mechanism}: delivered with the right password, refused with a wrong one`, async () => {
       const b = ready();
@@ -308,21 +330,15 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
       assert.equal(got.length, 1);
       assert.equal(got[0]?.key, `sasl.ok,m=${mechanism}`);
 
-      const { sink: bad, ctx: badCtx } = sink({
-        brokers: [b.saslBootstrap],
-        topic,
-        sasl: { mechanism, username: user.username, password: 'wrong' },
-        retry_initial: '50ms',
-        max_retry_interval: '200ms',
-        // Stopped when the test ends with its point undeliverable: give up at once.
-        shutdown_timeout: '100ms',
-      });
-      await bad.start();
-      bad.write([gauge('sasl.bad', 1, {})]);
-      await waitFor(() => (stat(badCtx, 'retries') >= 2 ? true : undefined), {
-        timeoutMs: 30_000,
-        what: 'the wrong password to fail sends',
-      });
+      const badCtx = await refusedSends(
+        {
+          brokers: [b.saslBootstrap],
+          topic,
+          sasl: { mechanism, username: user.username, password: 'wrong' },
+        },
+        'sasl.bad',
+        'the wrong password to fail sends',
+      );
       assert.equal(stat(badCtx, 'points_sent'), 0);
       assert.equal(stat(badCtx, 'endpoint_up'), 0);
       assert.equal(stat(badCtx, 'dropped_metrics'), 0, 'kept, to be retried');
@@ -345,20 +361,11 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
     await delivered(ctx, 1);
     assert.equal((await consume(topic, 1)).length, 1);
 
-    const { sink: bad, ctx: badCtx } = sink({
-      brokers: [b.sslBootstrap],
-      topic,
-      tls: { enabled: true, ca_file: b.certs.ca },
-      retry_initial: '50ms',
-      max_retry_interval: '200ms',
-      shutdown_timeout: '100ms',
-    });
-    await bad.start();
-    bad.write([gauge('tls.bad', 1, {})]);
-    await waitFor(() => (stat(badCtx, 'retries') >= 2 ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'sends without a client certificate to fail',
-    });
+    const badCtx = await refusedSends(
+      { brokers: [b.sslBootstrap], topic, tls: { enabled: true, ca_file: b.certs.ca } },
+      'tls.bad',
+      'sends without a client certificate to fail',
+    );
     assert.equal(stat(badCtx, 'points_sent'), 0);
     assert.equal((await consumeAll(req, b.bootstrap, topic)).length, 1);
   });
