@@ -11,7 +11,7 @@ import type { SourceDefinition } from '../core/definition.js';
 import type { Event } from '../core/event.js';
 import { Filter } from '../core/filter.js';
 import { silentLogger } from '../core/logger.js';
-import { Mapper } from '../core/mapping.js';
+import { Mapper } from '../aggregation/mapping.js';
 import type { Batch } from '../core/metric.js';
 import { Pipeline } from '../core/pipeline.js';
 import { ComponentStats } from '../core/stats.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { HistogramAccumulator } from '../../core/histogram.js';
+import { HistogramAccumulator } from '../../aggregation/histogram.js';
 import type {
   CounterMetric,
   DistributionMetric,
@@ -10,7 +10,7 @@ import type {
   Metric,
   SummaryMetric,
 } from '../../core/metric.js';
-import { DDSketch } from '../../core/sketch.js';
+import { DDSketch } from '../../aggregation/sketch.js';
 import { makeTags, type Tags } from '../../core/tags.js';
 import { parseInfluxLine } from '../../testing/influxdb-line.js';
 import {

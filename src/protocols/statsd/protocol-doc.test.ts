@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Metric } from '../../core/metric.js';
-import { StatsdAggregator } from '../../sources/statsd/aggregator.js';
+import { StatsdAggregator } from '../../aggregation/aggregator.js';
 import { explainDatagram } from './explain.js';
 import {
   REJECT_REASONS,

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { ManualClock } from '../../core/clock.js';
-import { HistogramAccumulator } from '../../core/histogram.js';
+import { HistogramAccumulator } from '../../aggregation/histogram.js';
 import type { GaugeMetric, HistogramMetric, Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
 import { recordingLogger, testContext } from '../../testing/context.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { HistogramAccumulator } from '../../core/histogram.js';
+import { HistogramAccumulator } from '../../aggregation/histogram.js';
 import type {
   CounterMetric,
   DistributionMetric,
@@ -14,7 +14,7 @@ import type {
   Metric,
   SummaryMetric,
 } from '../../core/metric.js';
-import { DDSketch } from '../../core/sketch.js';
+import { DDSketch } from '../../aggregation/sketch.js';
 import { makeTags } from '../../core/tags.js';
 import { ExporterState, renderExposition } from './state.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HistogramAccumulator } from '../../core/histogram.js';
+import { HistogramAccumulator } from '../../aggregation/histogram.js';
 import type {
   CounterMetric,
   DistributionMetric,
@@ -9,7 +9,7 @@ import type {
   Metric,
   SummaryMetric,
 } from '../../core/metric.js';
-import { DDSketch } from '../../core/sketch.js';
+import { DDSketch } from '../../aggregation/sketch.js';
 import { makeTags } from '../../core/tags.js';
 import {
   ExporterState,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { HistogramAccumulator } from '../../core/histogram.js';
+import { HistogramAccumulator } from '../../aggregation/histogram.js';
 import type { Metric } from '../../core/metric.js';
-import { DDSketch } from '../../core/sketch.js';
+import { DDSketch } from '../../aggregation/sketch.js';
 import { makeTags, type Tags } from '../../core/tags.js';
 import { formatValue } from '../../protocols/prometheus/text.js';
 import {

@@ -19,7 +19,7 @@ import { describe, test } from 'node:test';
 import { systemClock } from '../../core/clock.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
-import { DDSketch } from '../../core/sketch.js';
+import { DDSketch } from '../../aggregation/sketch.js';
 import { makeTags } from '../../core/tags.js';
 import { parseConfig } from '../../testing/config.js';
 import { testContext } from '../../testing/context.js';

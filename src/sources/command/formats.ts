@@ -27,7 +27,7 @@ import {
   type StatsdLine,
   type StatsdSink,
 } from '../../protocols/statsd/parser.js';
-import { StatsdAggregator, type AddValueOptions } from '../statsd/aggregator.js';
+import { StatsdAggregator, type AddValueOptions } from '../../aggregation/aggregator.js';
 import { PROMETHEUS_REJECT_REASONS, parsePrometheusText } from './prometheus.js';
 import type { DataFormat } from './schema.js';
 

@@ -6,7 +6,7 @@ import {
   transportOptionsSchema,
   transportSample,
 } from '../transport/index.js';
-import { aggregationFields } from '../statsd/schema.js';
+import { aggregationFields } from '../../aggregation/schema.js';
 
 export const jsonUdpSchema = s.object({
   listen: listenSchema({

@@ -6,7 +6,7 @@
 import type { SourceContext } from '../../core/component.js';
 import type { InferFields } from '../../config/schema.js';
 import type { PointField } from '../../core/metric.js';
-import { Mapper } from '../../core/mapping.js';
+import { Mapper } from '../../aggregation/mapping.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import {
   JSON_REJECT_REASONS,
@@ -18,7 +18,7 @@ import {
   type RejectedJsonLine,
 } from '../../protocols/json/parser.js';
 import type { RejectReason } from '../../protocols/statsd/parser.js';
-import { StatsdAggregator, type AddValueOptions } from '../statsd/aggregator.js';
+import { StatsdAggregator, type AddValueOptions } from '../../aggregation/aggregator.js';
 import { AggregatingListener } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 

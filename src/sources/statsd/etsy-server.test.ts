@@ -25,7 +25,7 @@ import {
   type SummaryMetric,
 } from '../../core/metric.js';
 import { StatsdParser } from '../../protocols/statsd/parser.js';
-import { StatsdAggregator } from './aggregator.js';
+import { StatsdAggregator } from '../../aggregation/aggregator.js';
 
 const FLUSH_MS = 1000;
 const PERCENTILES = [50, 90, 95.5, 99];

@@ -14,7 +14,7 @@
 import type { RawLinesHandler, SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
 import type { Event } from '../../core/event.js';
-import { Mapper } from '../../core/mapping.js';
+import { Mapper } from '../../aggregation/mapping.js';
 import type { InferFields } from '../../config/schema.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import {
@@ -28,7 +28,7 @@ import {
   type StatsdSink,
 } from '../../protocols/statsd/parser.js';
 import { AggregatingListener } from '../transport/index.js';
-import { StatsdAggregator } from './aggregator.js';
+import { StatsdAggregator } from '../../aggregation/aggregator.js';
 import { statsdSample, statsdSchema } from './schema.js';
 
 export type StatsdConfig = InferFields<typeof statsdSchema.fields>;

@@ -34,7 +34,7 @@
  * unbounded cache of them is a memory leak.
  */
 import { INVALID, s, type Issue, type Path, type Schema } from '../config/schema.js';
-import { mergeTags, NO_TAGS, type Tag, type Tags } from './tags.js';
+import { mergeTags, NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 
 /** StatsD metric type codes a mapper distinguishes. */
 export type MappingTypeCode = 'c' | 'g' | 'ms' | 'h' | 's' | 'd';

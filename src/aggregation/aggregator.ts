@@ -21,10 +21,10 @@
  * written, hashed by the parser during its scan), and the canonical key is only built on a
  * miss; the raw key is then remembered as an alias of the series.
  */
-import { DDSketch, percentileToQuantile } from '../../core/sketch.js';
-import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from '../../core/histogram.js';
-import type { Batch, Metric, Quantile, Summary } from '../../core/metric.js';
-import { makeTags, mergeTags, type Tags } from '../../core/tags.js';
+import { DDSketch, percentileToQuantile } from './sketch.js';
+import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from './histogram.js';
+import type { Batch, Metric, Quantile, Summary } from '../core/metric.js';
+import { makeTags, mergeTags, type Tags } from '../core/tags.js';
 import {
   STATSD_COUNTER,
   STATSD_DISTRIBUTION,
@@ -37,7 +37,7 @@ import {
   type StatsdLine,
   type StatsdType,
   type StatsdTypeCode,
-} from '../../protocols/statsd/parser.js';
+} from '../protocols/statsd/parser.js';
 import { HASH_SEED, RawKeyTable, SeriesIndex, TagInterner, hashString, hashTags } from './tables.js';
 
 /** Per-type destination names (Bucky3's `*_bucket`); an empty or absent one keeps StatsD names. */

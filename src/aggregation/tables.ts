@@ -4,8 +4,8 @@
  * key bytes copied into one shared slab instead of an ArrayBuffer per key, and tag pairs shared
  * between series instead of decoded again for each.
  */
-import type { Tag, Tags } from '../../core/tags.js';
-import type { RejectReason, StatsdLine } from '../../protocols/statsd/parser.js';
+import type { Tag, Tags } from '../core/tags.js';
+import type { RejectReason, StatsdLine } from '../protocols/statsd/parser.js';
 
 /** What a raw key leads to: its series, a rejection (`type_conflict`) or null (dropped by mapping). */
 export type RawTarget<S> = S | RejectReason | null;

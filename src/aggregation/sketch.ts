@@ -19,7 +19,7 @@
  * lowest quantiles lose their guarantee. With α = 1%, 2048 bins span a ratio of γ^2048 ≈ 6e17
  * between the smallest and largest magnitude of one sign, so real latency data never collapses.
  */
-import type { Distribution, Quantile } from './metric.js';
+import type { Distribution, Quantile } from '../core/metric.js';
 
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
 export const DEFAULT_MAX_BINS = 2048;

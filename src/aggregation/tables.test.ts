@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Batch, CounterMetric } from '../../core/metric.js';
-import { seriesKey, type Tags } from '../../core/tags.js';
-import { StatsdParser, type StatsdLine } from '../../protocols/statsd/parser.js';
+import type { Batch, CounterMetric } from '../core/metric.js';
+import { seriesKey, type Tags } from '../core/tags.js';
+import { StatsdParser, type StatsdLine } from '../protocols/statsd/parser.js';
 import { StatsdAggregator } from './aggregator.js';
 import { RawKeyTable, SeriesIndex, TagInterner } from './tables.js';
 

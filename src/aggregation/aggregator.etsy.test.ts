@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { StatsdParser } from '../../protocols/statsd/parser.js';
-import type { SummaryMetric } from '../../core/metric.js';
-import { percentileToQuantile } from '../../core/sketch.js';
+import { StatsdParser } from '../protocols/statsd/parser.js';
+import type { SummaryMetric } from '../core/metric.js';
+import { percentileToQuantile } from './sketch.js';
 import { StatsdAggregator } from './aggregator.js';
 
 type TimerData = Record<string, number>;

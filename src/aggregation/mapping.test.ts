@@ -13,7 +13,7 @@ import {
   type MappingRule,
   type MappingTypeCode,
 } from './mapping.js';
-import { makeTags } from './tags.js';
+import { makeTags } from '../core/tags.js';
 
 /** What a mapping gives, in a form easy to write in tables. */
 function view(r: MappingResult | 'drop' | undefined): unknown {

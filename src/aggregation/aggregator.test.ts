@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ManualClock } from '../../core/clock.js';
+import { ManualClock } from '../core/clock.js';
 import type {
   Batch,
   CounterMetric,
@@ -10,10 +10,10 @@ import type {
   HistogramMetric,
   Metric,
   SummaryMetric,
-} from '../../core/metric.js';
-import { makeTags } from '../../core/tags.js';
-import { findMetric } from '../../testing/context.js';
-import { StatsdParser, type RejectReason, type StatsdParserOptions } from '../../protocols/statsd/parser.js';
+} from '../core/metric.js';
+import { makeTags } from '../core/tags.js';
+import { findMetric } from '../testing/context.js';
+import { StatsdParser, type RejectReason, type StatsdParserOptions } from '../protocols/statsd/parser.js';
 import { StatsdAggregator, summarize, type AggregatorOptions } from './aggregator.js';
 
 const INTERVAL = 10_000;

@@ -9,7 +9,7 @@ import {
   checkBins,
   histogramBinsSchema,
 } from './histogram.js';
-import { makeTags } from './tags.js';
+import { makeTags } from '../core/tags.js';
 
 describe('HistogramAccumulator', () => {
   it('puts a value equal to a bound in that bound’s bin (le is inclusive)', () => {

@@ -9,9 +9,9 @@
  * first match winning, in the spirit of Bucky3's histogram selector. A series never changes bins.
  */
 import { INVALID, s, type Issue, type ObjectSchema, type Path, type Schema } from '../config/schema.js';
-import { compilePattern, type CompiledPattern } from './filter.js';
-import type { Histogram, HistogramBin } from './metric.js';
-import type { Tags } from './tags.js';
+import { compilePattern, type CompiledPattern } from '../core/filter.js';
+import type { Histogram, HistogramBin } from '../core/metric.js';
+import type { Tags } from '../core/tags.js';
 
 /**
  * Default bins, in milliseconds, for StatsD histograms (clients send milliseconds, as for `ms`
