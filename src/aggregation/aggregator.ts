@@ -24,7 +24,7 @@
 import { DDSketch, percentileToQuantile } from './sketch.js';
 import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from './histogram.js';
 import type { Batch, Metric, Quantile, Summary } from '../core/metric.js';
-import { makeTags, mergeTags, type Tags } from '../core/tags.js';
+import { makeTags, mergeTags, type Tag, type Tags } from '../core/tags.js';
 import {
   STATSD_COUNTER,
   STATSD_DISTRIBUTION,
@@ -39,6 +39,7 @@ import {
   type StatsdTypeCode,
 } from '../protocols/statsd/parser.js';
 import { HASH_SEED, RawKeyTable, SeriesIndex, TagInterner, hashString, hashTags } from './tables.js';
+import { arrivalTime, emptyChunk, type PartialChunk } from './partial.js';
 
 /** Per-type destination names (Bucky3's `*_bucket`); an empty or absent one keeps StatsD names. */
 export interface Buckets {
@@ -80,6 +81,12 @@ export interface AggregatorOptions {
   readonly sketchAccuracy?: number | undefined;
   /** Renames series (statsd_exporter-style mapping), consulted once per new series. */
   readonly mapper?: NameMapper | undefined;
+  /**
+   * How the aggregator takes part in multi-threaded ingest (partial.ts): `partial` is an ingest
+   * worker's (gauges record their operations with arrival times; `drainSome` replaces `flush`),
+   * `merging` the main thread's (fed by `mergeChunk`, flushed as usual). Absent: one thread.
+   */
+  readonly role?: 'partial' | 'merging' | undefined;
 }
 
 /** Options of `addValue`. */
@@ -107,6 +114,8 @@ const MAX_ALIASES = 8;
 const MAX_NEGATIVE_KEYS = 4096;
 
 class Series {
+  /** Index in the aggregator's series list: the id a worker's partials use. */
+  id = -1;
   /** Number of raw spellings of this series in the key table. */
   aliases = 0;
   /** Updated since the last flush. */
@@ -120,9 +129,10 @@ class Series {
   /**
    * What the type accumulates besides `value`, one field for all types (a few bytes per series):
    * timer: TimerValues, set: members of this interval (as byte-exact keys), histogram:
-   * HistogramAccumulator, distribution: DDSketch; null for counters and gauges.
+   * HistogramAccumulator, distribution: DDSketch; null for counters and gauges, except with
+   * multi-threaded ingest: a worker's gauge records GaugeOps, the main thread's a list of them.
    */
-  acc: TimerValues | Set<string> | HistogramAccumulator | DDSketch | null;
+  acc: TimerValues | Set<string> | HistogramAccumulator | DDSketch | GaugeOps | GaugeOps[] | null;
   /** Time of the interval's last point when it had its own (aggregate mode); 0 = flush time. */
   pointTime = 0;
 
@@ -133,18 +143,47 @@ class Series {
     now: number,
     bins: readonly number[] | null,
     sketchAccuracy: number,
+    role: AggregatorOptions['role'],
   ) {
     this.lastSeen = now;
     this.acc =
-      type === STATSD_TIMER
-        ? new TimerValues()
-        : type === STATSD_SET
-          ? new Set()
-          : bins !== null
-            ? new HistogramAccumulator(bins)
-            : type === STATSD_DISTRIBUTION
-              ? new DDSketch({ relativeAccuracy: sketchAccuracy })
-              : null;
+      type === STATSD_GAUGE && role !== undefined
+        ? role === 'partial'
+          ? new GaugeOps()
+          : []
+        : type === STATSD_TIMER
+          ? new TimerValues()
+          : type === STATSD_SET
+            ? new Set()
+            : bins !== null
+              ? new HistogramAccumulator(bins)
+              : type === STATSD_DISTRIBUTION
+                ? new DDSketch({ relativeAccuracy: sketchAccuracy })
+                : null;
+  }
+}
+
+/**
+ * A gauge's operations in one interval on one thread: the last absolute value with its arrival
+ * time, and the deltas that came after it (all of the interval's when there was none).
+ */
+class GaugeOps {
+  setValue = 0;
+  setTime = NaN;
+  delta = 0;
+  deltaTime = NaN;
+
+  apply(value: number, isDelta: boolean): void {
+    const t = arrivalTime();
+    if (isDelta) {
+      this.delta += value;
+      this.deltaTime = t;
+    } else {
+      this.setValue = value;
+      this.setTime = t;
+      this.delta = 0;
+      this.deltaTime = NaN;
+    }
   }
 }
 
@@ -163,6 +202,21 @@ class TimerValues {
     }
     this.values[this.n++] = v;
     this.count += weight;
+  }
+
+  /** Appends another thread's samples of the interval. */
+  addAll(values: Float64Array, count: number): void {
+    const need = this.n + values.length;
+    if (need > this.values.length) {
+      let size = this.values.length * 2;
+      while (size < need) size *= 2;
+      const grown = new Float64Array(size);
+      grown.set(this.values.subarray(0, this.n));
+      this.values = grown;
+    }
+    this.values.set(values, this.n);
+    this.n = need;
+    this.count += count;
   }
 }
 
@@ -193,6 +247,20 @@ export class StatsdAggregator {
   private readonly forward: boolean;
   private readonly sketchAccuracy: number;
   private negativeKeys = 0;
+  private readonly partial: boolean;
+  private readonly merging: boolean;
+  /** Worker side: series ids below this were defined to the main thread. */
+  private announced = 0;
+  /** Worker side: the interval being drained (see drainSome). */
+  private drainCursor = 0;
+  private drainEnd = -1;
+  private drainNow = 0;
+  private drainForwarded: Forwarded[] = [];
+  private drainExpired = 0;
+  /** Main side: per worker, worker series id → series here (null: refused, type conflict). */
+  private workerSeries: (Series | null | undefined)[][] = [];
+  /** Main side: series of a worker refused as a type conflict with another worker's, over the aggregator's life. */
+  mergeConflicts = 0;
   /** The series of the previous value, for later values of the same line. */
   private last: Series | RejectReason | null = null;
   /** Series dropped by expiry, over the aggregator's life. */
@@ -215,6 +283,8 @@ export class StatsdAggregator {
       b.distributions ?? '',
     ];
     this.forward = options.timestamps === 'forward';
+    this.partial = options.role === 'partial';
+    this.merging = options.role === 'merging';
     this.sketchAccuracy = options.sketchAccuracy ?? 0.01;
   }
 
@@ -254,6 +324,10 @@ export class StatsdAggregator {
         s.value += weight === 1 ? line.value : line.value * weight;
         break;
       case STATSD_GAUGE:
+        if (this.partial) {
+          (s.acc as GaugeOps).apply(line.value, line.gaugeDelta);
+          break;
+        }
         s.value = line.gaugeDelta && s.hasValue ? s.value + line.value : line.value;
         s.hasValue = true;
         break;
@@ -320,6 +394,10 @@ export class StatsdAggregator {
         s.value += v * weight;
         break;
       case STATSD_GAUGE:
+        if (this.partial) {
+          (s.acc as GaugeOps).apply(v, options?.gaugeDelta === true);
+          break;
+        }
         s.value = options?.gaugeDelta === true && s.hasValue ? s.value + v : v;
         s.hasValue = true;
         break;
@@ -388,7 +466,9 @@ export class StatsdAggregator {
         this.now(),
         type === STATSD_HISTOGRAM ? this.selector.select(name, tags) : null,
         this.sketchAccuracy,
+        this.options.role,
       );
+      s.id = this.series.length;
       this.canonical.add(hash, s);
       this.series.push(s);
       if (owner === undefined) this.names.add(nameHash, s);
@@ -437,6 +517,7 @@ export class StatsdAggregator {
       if (s.updated) {
         s.updated = false;
         s.lastSeen = now;
+        if (this.merging && s.type === STATSD_GAUGE) resolveGauge(s);
         const help = HELP[s.type];
         const timestamp = s.pointTime !== 0 ? s.pointTime : now;
         switch (s.type) {
@@ -531,7 +612,12 @@ export class StatsdAggregator {
     const names = new SeriesIndex<Series>(true);
     const kept: Series[] = [];
     for (const s of this.series) {
-      if (now - s.lastSeen >= expiry) continue;
+      if (now - s.lastSeen >= expiry) {
+        // Marks it dead for the main thread's worker maps, which may still point at it.
+        s.lastSeen = -1;
+        continue;
+      }
+      s.id = kept.length;
       kept.push(s);
       const nameHash = hashString(HASH_SEED, s.name);
       canonical.add(hashTags(nameHash, s.tags), s);
@@ -546,6 +632,256 @@ export class StatsdAggregator {
     this.last = null;
     this.evicted += expired;
   }
+
+  /**
+   * Worker side: closes the interval. The series that exist now are drained by the following
+   * `drainSome` calls; lines that arrive meanwhile go to the series as usual (a series not yet
+   * drained carries them into this interval, one already drained into the next), so nothing is
+   * counted twice or lost.
+   */
+  beginDrain(now: number): void {
+    this.drainCursor = 0;
+    this.drainEnd = this.series.length;
+    this.drainNow = now;
+    this.drainExpired = 0;
+    this.drainForwarded = this.forwarded;
+    this.forwarded = [];
+  }
+
+  /**
+   * Worker side: drains up to `limit` series of the interval opened by `beginDrain` into a chunk
+   * (partial.ts). The chunk with `last` set ends the interval; expired series are dropped then,
+   * and the chunk's `renumber` says how the surviving ids moved.
+   */
+  drainSome(limit: number): PartialChunk {
+    if (this.drainEnd < 0) throw new Error('drainSome without beginDrain');
+    const chunk = emptyChunk(this.announced);
+    for (let id = this.announced; id < this.series.length; id++) {
+      const s = this.series[id] as Series;
+      chunk.defNames.push(s.name);
+      const flat: string[] = [];
+      for (const [k, v] of s.tags) flat.push(k, v);
+      chunk.defTags.push(flat);
+      chunk.defTypes.push(s.type);
+    }
+    this.announced = this.series.length;
+    for (const f of this.drainForwarded) {
+      chunk.forwardedIds.push(f.series.id);
+      chunk.forwardedValues.push(f.value);
+      chunk.forwardedTimes.push(f.timestamp);
+    }
+    this.drainForwarded = [];
+    const now = this.drainNow;
+    const expiry = this.options.expiryMs;
+    const stop = Math.min(this.drainEnd, this.drainCursor + limit);
+    const timerValues: Float64Array[] = [];
+    let timerLength = 0;
+    for (let id = this.drainCursor; id < stop; id++) {
+      const s = this.series[id] as Series;
+      if (!s.updated) {
+        if (expiry > 0 && now - s.lastSeen >= expiry) this.drainExpired++;
+        continue;
+      }
+      s.updated = false;
+      s.lastSeen = now;
+      if (s.pointTime !== 0) {
+        chunk.pointTimeIds.push(id);
+        chunk.pointTimes.push(s.pointTime);
+        s.pointTime = 0;
+      }
+      switch (s.type) {
+        case STATSD_COUNTER:
+          chunk.counterIds.push(id);
+          chunk.counterValues.push(s.value);
+          s.value = 0;
+          break;
+        case STATSD_GAUGE: {
+          const o = s.acc as GaugeOps;
+          chunk.gaugeIds.push(id);
+          chunk.gaugeSet.push(o.setValue);
+          chunk.gaugeSetTime.push(o.setTime);
+          chunk.gaugeDelta.push(o.delta);
+          chunk.gaugeDeltaTime.push(o.deltaTime);
+          o.setTime = NaN;
+          o.delta = 0;
+          o.deltaTime = NaN;
+          break;
+        }
+        case STATSD_SET: {
+          chunk.setIds.push(id);
+          chunk.setMembers.push([...(s.acc as Set<string>)]);
+          s.acc = new Set();
+          break;
+        }
+        case STATSD_TIMER: {
+          const t = s.acc as TimerValues;
+          chunk.timerIds.push(id);
+          chunk.timerCounts.push(t.count);
+          chunk.timerLengths.push(t.n);
+          timerValues.push(t.values.slice(0, t.n));
+          timerLength += t.n;
+          t.n = 0;
+          t.count = 0;
+          if (t.values.length > 1024) t.values = new Float64Array(16);
+          break;
+        }
+        case STATSD_HISTOGRAM: {
+          const h = s.acc as HistogramAccumulator;
+          chunk.histogramIds.push(id);
+          chunk.histogramStates.push(h.state());
+          h.clear();
+          break;
+        }
+        default: {
+          const sketch = s.acc as DDSketch;
+          chunk.sketchIds.push(id);
+          chunk.sketches.push(sketch.toJSON());
+          sketch.clear();
+        }
+      }
+    }
+    if (timerLength > 0) {
+      const all = new Float64Array(timerLength);
+      let at = 0;
+      for (const v of timerValues) {
+        all.set(v, at);
+        at += v.length;
+      }
+      chunk.timerValues = all;
+    }
+    this.drainCursor = stop;
+    if (stop >= this.drainEnd) {
+      chunk.last = true;
+      this.drainEnd = -1;
+      if (this.drainExpired > 0) {
+        const before = this.series;
+        this.evict(now, expiry, this.drainExpired);
+        // Survivors keep their order, so every one of them was defined already.
+        const renumber = new Int32Array(this.series.length);
+        let i = 0;
+        for (let old = 0; old < before.length; old++)
+          if ((before[old] as Series).lastSeen !== -1) renumber[i++] = old;
+        chunk.renumber = renumber;
+        this.announced = this.series.length;
+      }
+    }
+    return chunk;
+  }
+
+  /** Main side: adds a chunk of worker `worker`'s interval (see partial.ts). */
+  mergeChunk(worker: number, chunk: PartialChunk): void {
+    const map = (this.workerSeries[worker] ??= []);
+    for (let i = 0; i < chunk.defNames.length; i++) {
+      const flat = chunk.defTags[i] as string[];
+      const tags: Tag[] = [];
+      for (let j = 0; j < flat.length; j += 2) tags.push([flat[j] as string, flat[j + 1] as string]);
+      map[chunk.defStart + i] = this.seriesOf(
+        chunk.defNames[i] as string,
+        tags,
+        chunk.defTypes[i] as StatsdType,
+      );
+    }
+    const at = (id: number): Series | null => {
+      let s = map[id];
+      if (s === undefined) return null;
+      // Evicted here while the worker kept it (their expiry clocks differ by a flush at most).
+      if (s !== null && s.lastSeen === -1) map[id] = s = this.seriesOf(s.name, s.tags, s.type);
+      if (s !== null) s.updated = true;
+      return s;
+    };
+    for (let i = 0; i < chunk.forwardedIds.length; i++) {
+      const s = at(chunk.forwardedIds[i] as number);
+      if (s !== null)
+        this.forwarded.push(
+          new Forwarded(s, chunk.forwardedValues[i] as number, chunk.forwardedTimes[i] as number),
+        );
+    }
+    for (let i = 0; i < chunk.counterIds.length; i++) {
+      const s = at(chunk.counterIds[i] as number);
+      if (s !== null) s.value += chunk.counterValues[i] as number;
+    }
+    for (let i = 0; i < chunk.gaugeIds.length; i++) {
+      const s = at(chunk.gaugeIds[i] as number);
+      if (s === null) continue;
+      const o = new GaugeOps();
+      o.setValue = chunk.gaugeSet[i] as number;
+      o.setTime = chunk.gaugeSetTime[i] as number;
+      o.delta = chunk.gaugeDelta[i] as number;
+      o.deltaTime = chunk.gaugeDeltaTime[i] as number;
+      (s.acc as GaugeOps[]).push(o);
+    }
+    let offset = 0;
+    for (let i = 0; i < chunk.timerIds.length; i++) {
+      const n = chunk.timerLengths[i] as number;
+      const s = at(chunk.timerIds[i] as number);
+      if (s !== null)
+        (s.acc as TimerValues).addAll(
+          chunk.timerValues.subarray(offset, offset + n),
+          chunk.timerCounts[i] as number,
+        );
+      offset += n;
+    }
+    for (let i = 0; i < chunk.setIds.length; i++) {
+      const s = at(chunk.setIds[i] as number);
+      if (s === null) continue;
+      const members = s.acc as Set<string>;
+      for (const m of chunk.setMembers[i] as string[]) members.add(m);
+    }
+    for (let i = 0; i < chunk.histogramIds.length; i++) {
+      const s = at(chunk.histogramIds[i] as number);
+      if (s !== null) (s.acc as HistogramAccumulator).mergeState(chunk.histogramStates[i] as Float64Array);
+    }
+    for (let i = 0; i < chunk.sketchIds.length; i++) {
+      const s = at(chunk.sketchIds[i] as number);
+      if (s !== null) (s.acc as DDSketch).merge(DDSketch.fromJSON(chunk.sketches[i]));
+    }
+    for (let i = 0; i < chunk.pointTimeIds.length; i++) {
+      const s = at(chunk.pointTimeIds[i] as number);
+      if (s !== null && (chunk.pointTimes[i] as number) > s.pointTime)
+        s.pointTime = chunk.pointTimes[i] as number;
+    }
+    if (chunk.renumber !== undefined) {
+      const next: (Series | null | undefined)[] = new Array(chunk.renumber.length);
+      for (let i = 0; i < chunk.renumber.length; i++) next[i] = map[chunk.renumber[i] as number];
+      this.workerSeries[worker] = next;
+    }
+  }
+
+  /** Main side: forgets a worker's ids (it restarted with an empty table). */
+  forgetWorker(worker: number): void {
+    this.workerSeries[worker] = [];
+  }
+
+  /** Main side: the series for a worker's definition, or null when its name holds another type. */
+  private seriesOf(name: string, tags: Tags, type: StatsdType): Series | null {
+    const s = this.resolveNamed(name, tags, type, undefined);
+    if (typeof s === 'string' || s === null) {
+      this.mergeConflicts++;
+      return null;
+    }
+    return s;
+  }
+}
+
+/**
+ * A merged gauge's value for the interval: the absolute value that arrived last on any thread,
+ * plus the deltas that arrived after it (all deltas onto the held value when there was none).
+ * Exact for any one sender, whose datagrams one worker receives in order; across senders,
+ * arrival times order what no protocol orders anyway.
+ */
+function resolveGauge(s: Series): void {
+  const ops = s.acc as GaugeOps[];
+  if (ops.length === 0) return;
+  let winner: GaugeOps | undefined;
+  for (const o of ops)
+    if (o.setTime === o.setTime && (winner === undefined || o.setTime > winner.setTime)) winner = o;
+  let value = winner !== undefined ? winner.setValue : s.hasValue ? s.value : 0;
+  for (const o of ops) {
+    if (o === winner || winner === undefined || o.deltaTime > winner.setTime) value += o.delta;
+  }
+  s.value = value;
+  s.hasValue = true;
+  ops.length = 0;
 }
 
 /**

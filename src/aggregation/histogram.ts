@@ -130,6 +130,43 @@ export class HistogramAccumulator {
   }
 
   /**
+   * The accumulator's whole state as one array, for moving an interval between threads:
+   * [counts…, sums…, mins…, maxs…, total, sum, min, max] (4·bins + 4 values).
+   */
+  state(): Float64Array {
+    const n = this.counts.length;
+    const out = new Float64Array(4 * n + 4);
+    out.set(this.counts, 0);
+    out.set(this.sums, n);
+    out.set(this.mins, 2 * n);
+    out.set(this.maxs, 3 * n);
+    out[4 * n] = this.total;
+    out[4 * n + 1] = this.sumValue;
+    out[4 * n + 2] = this.minValue;
+    out[4 * n + 3] = this.maxValue;
+    return out;
+  }
+
+  /** Adds a `state()` of an accumulator with the same bounds: counts and sums add, extremes widen. */
+  mergeState(state: ArrayLike<number>): void {
+    const n = this.counts.length;
+    if (state.length !== 4 * n + 4)
+      throw new RangeError(`histogram state of ${state.length} values for ${n} bins`);
+    for (let i = 0; i < n; i++) {
+      this.counts[i] = (this.counts[i] as number) + (state[i] as number);
+      this.sums[i] = (this.sums[i] as number) + (state[n + i] as number);
+      const lo = state[2 * n + i] as number;
+      const hi = state[3 * n + i] as number;
+      if (lo < (this.mins[i] as number)) this.mins[i] = lo;
+      if (hi > (this.maxs[i] as number)) this.maxs[i] = hi;
+    }
+    this.total += state[4 * n] as number;
+    this.sumValue += state[4 * n + 1] as number;
+    if ((state[4 * n + 2] as number) < this.minValue) this.minValue = state[4 * n + 2] as number;
+    if ((state[4 * n + 3] as number) > this.maxValue) this.maxValue = state[4 * n + 3] as number;
+  }
+
+  /**
    * An immutable Histogram: every bin, empty ones included (sum 0, min and max NaN), the last
    * with le = +Infinity, so a series keeps the same bins from one interval to the next.
    */

@@ -12,7 +12,18 @@ abstract class Stat {
     readonly name: string,
     readonly tags: Tags,
     readonly help: string,
+    /** The labels given at registration (the component's own come from the registry). */
+    readonly labels: Readonly<Record<string, string>> = {},
   ) {}
+}
+
+/** One stat's current value, as another thread's registry reports it (see ComponentStats.snapshot). */
+export interface StatSnapshot {
+  readonly kind: 'counter' | 'gauge';
+  readonly name: string;
+  readonly help: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
 }
 
 export class StatCounter extends Stat {
@@ -48,7 +59,7 @@ export class ComponentStats {
 
   private stat<S extends Stat>(
     map: Map<string, S>,
-    Kind: new (name: string, tags: Tags, help: string) => S,
+    Kind: new (name: string, tags: Tags, help: string, labels: Readonly<Record<string, string>>) => S,
     name: string,
     help: string,
     labels: Readonly<Record<string, string>>,
@@ -57,7 +68,7 @@ export class ComponentStats {
     let s = map.get(key);
     if (s === undefined) {
       const tags = makeTags({ component: this.componentId, component_type: this.componentType, ...labels });
-      s = new Kind(name, tags, help);
+      s = new Kind(name, tags, help, labels);
       map.set(key, s);
     }
     return s;
@@ -88,6 +99,16 @@ export class ComponentStats {
         help: g.help,
       });
     }
+    return out;
+  }
+
+  /** Every stat's current value, to mirror this registry in another thread's. */
+  snapshot(): StatSnapshot[] {
+    const out: StatSnapshot[] = [];
+    for (const c of this.counters.values())
+      out.push({ kind: 'counter', name: c.name, help: c.help, labels: c.labels, value: c.value });
+    for (const g of this.gauges.values())
+      out.push({ kind: 'gauge', name: g.name, help: g.help, labels: g.labels, value: g.value });
     return out;
   }
 

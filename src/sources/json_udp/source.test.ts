@@ -365,7 +365,7 @@ describe('json_udp aggregates exactly as statsd', () => {
           const statsdCtx = testSourceContext({ clock, type: 'statsd' });
           const json = new JsonUdpSource(config(), jsonCtx);
           const statsd = statsdSource.create(
-            statsdSource.schema.parse({ listen: '127.0.0.1:0' }, [], []) as never,
+            statsdSource.schema.parse({ listen: '127.0.0.1:0', workers: 0 }, [], []) as never,
             statsdCtx,
           ) as StatsdSource;
           for (const points of datagrams) {

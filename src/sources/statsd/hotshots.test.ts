@@ -42,7 +42,7 @@ const NOW = 1656581400_000;
 
 function config(overrides: Record<string, unknown> = {}): StatsdConfig {
   const issues: Issue[] = [];
-  const c = statsdSource.schema.parse({ listen: '127.0.0.1:0', ...overrides }, [], issues);
+  const c = statsdSource.schema.parse({ listen: '127.0.0.1:0', workers: 0, ...overrides }, [], issues);
   assert.deepEqual(issues, []);
   return c as StatsdConfig;
 }

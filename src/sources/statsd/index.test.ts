@@ -11,7 +11,7 @@ import { StatsdSource, statsdSource, type StatsdConfig } from './index.js';
 
 function config(overrides: Record<string, unknown> = {}): StatsdConfig {
   const issues: Issue[] = [];
-  const c = statsdSource.schema.parse({ listen: '127.0.0.1:0', ...overrides }, [], issues);
+  const c = statsdSource.schema.parse({ listen: '127.0.0.1:0', workers: 0, ...overrides }, [], issues);
   assert.deepEqual(issues, []);
   return c as StatsdConfig;
 }

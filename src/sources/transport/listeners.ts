@@ -58,6 +58,11 @@ export interface UnixSocketModule {
 export interface ListenerDeps {
   /** Loads `node-unix-socket` (injected by tests to simulate its absence). */
   loadUnixSocket?: () => UnixSocketModule;
+  /**
+   * Bind udp:// sockets with SO_REUSEPORT, so that several ingest workers share an address and
+   * the kernel spreads datagrams over them by a hash of the sender's address and port.
+   */
+  reusePort?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -240,11 +245,17 @@ class UdpListener implements Listener {
     private readonly options: TransportConfig,
     private readonly ctx: ComponentContext,
     private readonly ingest: DatagramIngest,
+    private readonly reusePort = false,
   ) {}
 
   async start(): Promise<void> {
     const { host, port, family } = this.endpoint;
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+    // `reusePort` is Node >= 22.12 (older versions ignore the key; callers check the version).
+    const options = {
+      type: family === 6 ? 'udp6' : 'udp4',
+      reusePort: this.reusePort,
+    } as dgram.SocketOptions;
+    const socket = dgram.createSocket(options);
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
         try {
@@ -681,7 +692,7 @@ export class Listeners {
       switch (e.transport) {
         case 'udp':
           udp ??= new DatagramIngest('udp', opts, ctx, onDatagram, 0);
-          return new UdpListener(e, opts, ctx, udp);
+          return new UdpListener(e, opts, ctx, udp, deps.reusePort === true);
         case 'unixgram':
           unixgram ??= new DatagramIngest('unixgram', opts, ctx, onDatagram, UNIXGRAM_MAX_DATAGRAM);
           return new UnixDgramListener(e, opts, ctx, unixgram, load);

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { Metric } from '../core/metric.js';
+import { StatsdParser } from '../protocols/statsd/parser.js';
+import { StatsdAggregator, type AggregatorOptions } from './aggregator.js';
+
+const OPTIONS: AggregatorOptions = {
+  flushIntervalMs: 10_000,
+  percentiles: [50, 90, 99],
+  expiryMs: 0,
+  histogramBins: { default: [1, 10, 100] },
+};
+
+/** Feeds datagrams through a parser into an aggregator. */
+function feed(
+  agg: StatsdAggregator,
+  datagrams: readonly string[],
+  dialect: 'dogstatsd' | 'etsy' = 'dogstatsd',
+): void {
+  const parser = new StatsdParser({ dialect });
+  const sink = {
+    point: (l: Parameters<StatsdAggregator['add']>[0]) => void agg.add(l),
+    reject: () => {},
+    event: () => {},
+  };
+  for (const d of datagrams) parser.parse(Buffer.from(d), sink);
+}
+
+/** Drains a worker-side aggregator into the main one, `chunk` series at a time. */
+function drainInto(worker: StatsdAggregator, index: number, main: StatsdAggregator, chunk: number): void {
+  worker.beginDrain(0);
+  for (;;) {
+    // A structured clone, as between threads.
+    const c = structuredClone(worker.drainSome(chunk));
+    main.mergeChunk(index, c);
+    if (c.last) return;
+  }
+}
+
+/** Metrics keyed by name and tags, the order of a batch being irrelevant. */
+function byKey(batch: readonly Metric[]): Map<string, Metric> {
+  const out = new Map<string, Metric>();
+  for (const m of batch) out.set(m.name + JSON.stringify(m.tags), { ...m, timestamp: 0 });
+  return out;
+}
+
+const name = fc.constantFrom('a', 'b', 'c', 'd');
+const tags = fc.constantFrom('', '|#x:1', '|#y:2,x:1', '|#x:1,y:2');
+const value = fc.oneof(
+  fc.integer({ min: -1000, max: 1000 }),
+  fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+);
+const line = fc
+  .tuple(name, fc.constantFrom('c', 'g', 'ms', 'h', 's', 'd'), value, tags, fc.constantFrom('', '|@0.5'))
+  .map(([n, t, v, tg, rate]) => {
+    // One type per name, as a real client sends; the type conflict rule is tested elsewhere.
+    const type = { a: 'c', b: t, c: 'g', d: 'ms' }[n] as string;
+    const v2 = type === 's' ? `m${Math.abs(Math.round(v)) % 7}` : String(v);
+    return `${n}_${type}:${v2}|${type}${type === 'g' || type === 's' ? '' : rate}${tg}`;
+  });
+
+describe('interval partials across ingest workers', () => {
+  it('merge to what one aggregator computes, for any stream, split and chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(line, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.nat(1), { minLength: 60, maxLength: 60 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        (datagrams, split, chunk, intervals) => {
+          const single = new StatsdAggregator(OPTIONS);
+          const main = new StatsdAggregator({ ...OPTIONS, role: 'merging' });
+          const workers = [
+            new StatsdAggregator({ ...OPTIONS, role: 'partial' }),
+            new StatsdAggregator({ ...OPTIONS, role: 'partial' }),
+          ];
+          for (let round = 0; round < intervals; round++) {
+            const texts = datagrams.map((d) => d.join('\n'));
+            texts.forEach((d, i) => {
+              // Gauges of one name stay on one worker, as one sender's datagrams do under SO_REUSEPORT.
+              const w = d.includes('|g') ? 0 : (split[i % split.length] as number);
+              feed(workers[w] as StatsdAggregator, [d]);
+              feed(single, [d]);
+            });
+            drainInto(workers[0] as StatsdAggregator, 0, main, chunk);
+            drainInto(workers[1] as StatsdAggregator, 1, main, chunk);
+            const want = byKey(single.flush(0));
+            const got = byKey(main.flush(0));
+            assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+            for (const [k, m] of want) {
+              const g = got.get(k) as Metric;
+              if (m.kind === 'counter' && g.kind === 'counter') {
+                // Sums in another order: equal to rounding (and exactly for integers).
+                assert.ok(Math.abs(m.value - g.value) <= 1e-9 * Math.max(1, Math.abs(m.value)), k);
+                continue;
+              }
+              if (m.kind === 'histogram' && g.kind === 'histogram') {
+                assert.deepEqual(
+                  g.histogram.bins.map((b) => b.count),
+                  m.histogram.bins.map((b) => b.count),
+                  k,
+                );
+                assert.ok(
+                  Math.abs(m.histogram.sum - g.histogram.sum) <=
+                    1e-6 * Math.max(1, Math.abs(m.histogram.sum)),
+                );
+                continue;
+              }
+              if (m.kind === 'distribution' && g.kind === 'distribution') {
+                assert.equal(g.distribution.count, m.distribution.count, k);
+                assert.equal(g.distribution.min, m.distribution.min, k);
+                assert.equal(g.distribution.max, m.distribution.max, k);
+                continue;
+              }
+              // Timers (every statistic, bit for bit: computed once over all samples), gauges, sets.
+              assert.deepEqual(g, m, k);
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('counts every increment exactly, however the lines were spread', () => {
+    const main = new StatsdAggregator({ ...OPTIONS, role: 'merging' });
+    const workers = [0, 1, 2].map(() => new StatsdAggregator({ ...OPTIONS, role: 'partial' }));
+    for (let i = 0; i < 30_000; i++) feed(workers[i % 3] as StatsdAggregator, [`hits:1|c|#shard:${i % 7}`]);
+    workers.forEach((w, i) => drainInto(w, i, main, 3));
+    const total = main.flush(0).reduce((sum, m) => sum + (m.kind === 'counter' ? m.value : 0), 0);
+    assert.equal(total, 30_000);
+  });
+
+  it('takes the gauge value that arrived last across workers, and the deltas after it', () => {
+    const main = new StatsdAggregator({ ...OPTIONS, role: 'merging' });
+    const [w0, w1] = [0, 1].map(() => new StatsdAggregator({ ...OPTIONS, role: 'partial' })) as [
+      StatsdAggregator,
+      StatsdAggregator,
+    ];
+    const interval = (): number => {
+      drainInto(w0, 0, main, 10);
+      drainInto(w1, 1, main, 10);
+      const [m] = main.flush(0);
+      return m?.kind === 'gauge' ? m.value : NaN;
+    };
+    // Etsy's dialect: +n and -n are deltas.
+    feed(w0, ['temp:+3|g'], 'etsy'); // before the value set on w1: overwritten by it
+    feed(w1, ['temp:10|g'], 'etsy');
+    assert.equal(interval(), 10);
+    feed(w1, ['temp:20|g'], 'etsy');
+    feed(w0, ['temp:+2|g'], 'etsy'); // after it: applies
+    feed(w1, ['temp:+1|g'], 'etsy');
+    assert.equal(interval(), 23);
+    // Held across intervals by the main thread: deltas alone apply to it, from any worker.
+    feed(w0, ['temp:-4|g'], 'etsy');
+    feed(w1, ['temp:-1|g'], 'etsy');
+    assert.equal(interval(), 18);
+    // DogStatsD's dialect: +n is a value, and the last one wins.
+    feed(w0, ['temp:+3|g']);
+    feed(w1, ['temp:+7|g']);
+    assert.equal(interval(), 7);
+  });
+
+  it('keeps merging after a worker drops expired series and renumbers the rest', () => {
+    const options = { ...OPTIONS, expiryMs: 1000 };
+    const main = new StatsdAggregator({ ...options, role: 'merging' }, () => 0);
+    let now = 0;
+    const worker = new StatsdAggregator({ ...options, role: 'partial' }, () => now);
+    feed(worker, ['old:1|c', 'keep:1|c']);
+    const drainAt = (t: number): void => {
+      worker.beginDrain(t);
+      for (;;) {
+        const c = structuredClone(worker.drainSome(1));
+        main.mergeChunk(0, c);
+        if (c.last) return;
+      }
+    };
+    drainAt(0);
+    main.flush(0);
+    now = 1500;
+    feed(worker, ['keep:2|c']);
+    drainAt(1500); // `old` expires in the worker: ids move
+    feed(worker, ['keep:4|c', 'new:7|c']);
+    drainAt(1600);
+    const flushed = main.flush(1600);
+    const get = (n: string): number | undefined => {
+      const m = flushed.find((x) => x.name === n);
+      return m?.kind === 'counter' ? m.value : undefined;
+    };
+    assert.equal(get('keep'), 6); // 2 and 4: two drains merged into one main interval
+    assert.equal(get('new'), 7);
+    assert.equal(get('old'), undefined);
+  });
+});

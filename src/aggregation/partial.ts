@@ -1,0 +1,118 @@
+/**
+ * What an ingest worker hands the main thread at a flush: the interval's aggregates of the series
+ * it updated, in chunks small enough that neither thread stalls on one (a chunk of 1M series
+ * would hold a receive loop for tens of milliseconds, long enough to overflow a socket buffer).
+ *
+ * Series are numbered by the worker (an id is the series' index in the worker's table); a chunk
+ * first defines the series created since the last chunk (`defStart` onwards), so the main
+ * thread learns a name and its tags once, not every interval. Values travel in parallel arrays
+ * per kind, which the structured clone copies as a few large blocks, not as one object per series.
+ *
+ * Merging is exact where the kind allows it (aggregator.ts, `mergeChunk`): counters and histogram
+ * bins add, sets unite, timers keep every sample (Etsy's statistics are computed once, over the
+ * union, so they do not depend on how lines were spread), sketches merge. Gauges keep the
+ * operations of the interval with their arrival times, so the main thread can take the value that
+ * arrived last across workers and the deltas that came after it.
+ */
+import type { SketchJSON } from './sketch.js';
+
+export interface PartialChunk {
+  /** Worker-local id of the first series defined in this chunk. */
+  defStart: number;
+  defNames: string[];
+  /** Each series' canonical tags, flattened as [key, value, key, value, …]. */
+  defTags: string[][];
+  /** StatsdType of each defined series. */
+  defTypes: number[];
+
+  counterIds: number[];
+  counterValues: number[];
+
+  gaugeIds: number[];
+  /** Last absolute value of the interval, and when it arrived (NaN: none, only deltas). */
+  gaugeSet: number[];
+  gaugeSetTime: number[];
+  /** Sum of the deltas that arrived after that value (all of them when there was none). */
+  gaugeDelta: number[];
+  /** Arrival time of the last delta (NaN: none). */
+  gaugeDeltaTime: number[];
+
+  timerIds: number[];
+  /** Observations of each timer, scaled by 1 / sample rate. */
+  timerCounts: number[];
+  /** Number of samples of each timer, whose values follow one another in `timerValues`. */
+  timerLengths: number[];
+  timerValues: Float64Array;
+
+  setIds: number[];
+  setMembers: string[][];
+
+  histogramIds: number[];
+  /** HistogramAccumulator.state() of each. */
+  histogramStates: Float64Array[];
+
+  sketchIds: number[];
+  sketches: SketchJSON[];
+
+  /** Series whose interval carried its own time (aggregate mode): the time of the last point. */
+  pointTimeIds: number[];
+  pointTimes: number[];
+
+  /** Timestamped counter and gauge points forwarded unaggregated (DogStatsD's |T). */
+  forwardedIds: number[];
+  forwardedValues: number[];
+  forwardedTimes: number[];
+
+  /**
+   * Set on the last chunk when the worker dropped expired series: entry i is the old id of the
+   * series that now has id i. Applied after the chunk's values.
+   */
+  renumber?: Int32Array;
+  /** The interval's last chunk. */
+  last: boolean;
+}
+
+export function emptyChunk(defStart: number): PartialChunk {
+  return {
+    defStart,
+    defNames: [],
+    defTags: [],
+    defTypes: [],
+    counterIds: [],
+    counterValues: [],
+    gaugeIds: [],
+    gaugeSet: [],
+    gaugeSetTime: [],
+    gaugeDelta: [],
+    gaugeDeltaTime: [],
+    timerIds: [],
+    timerCounts: [],
+    timerLengths: [],
+    timerValues: new Float64Array(0),
+    setIds: [],
+    setMembers: [],
+    histogramIds: [],
+    histogramStates: [],
+    sketchIds: [],
+    sketches: [],
+    pointTimeIds: [],
+    pointTimes: [],
+    forwardedIds: [],
+    forwardedValues: [],
+    forwardedTimes: [],
+    last: false,
+  };
+}
+
+let lastArrival = 0;
+
+/**
+ * Wall-clock milliseconds with sub-millisecond resolution, comparable between threads, and
+ * strictly increasing within one thread, so that two operations never tie.
+ */
+export function arrivalTime(): number {
+  let t = performance.timeOrigin + performance.now();
+  if (t <= lastArrival) t = lastArrival + 0.001;
+  lastArrival = t;
+  return t;
+}

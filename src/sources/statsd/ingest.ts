@@ -1,0 +1,214 @@
+/**
+ * The StatsD receive path, wherever it runs: the agent's main thread (`workers: 0`) or an
+ * ingest worker (worker.ts). Bytes in, parsed straight into the aggregator, rejections and
+ * repairs counted, events handed on. It never blocks and never throws on input.
+ */
+import type { ComponentContext, RawLinesHandler } from '../../core/component.js';
+import type { Event } from '../../core/event.js';
+import type { StatCounter } from '../../core/stats.js';
+import { Mapper } from '../../aggregation/mapping.js';
+import { StatsdAggregator, type AggregatorOptions } from '../../aggregation/aggregator.js';
+import {
+  REJECT_REASONS,
+  REPAIR_REASONS,
+  RejectionLog,
+  StatsdParser,
+  type RejectedLine,
+  type RejectReason,
+  type StatsdLine,
+  type StatsdSink,
+} from '../../protocols/statsd/parser.js';
+import type { StatsdConfig } from './schema.js';
+
+/** At most one warning about rejected lines per this period; the counters tell the rest. */
+const REJECT_WARN_INTERVAL_MS = 60_000;
+
+/** Where parsed lines go: the aggregator, the rejection and repair counters, the event list. */
+class Sink implements StatsdSink {
+  /** Events of the datagram being parsed, handed on when it is done. */
+  events: Event[] = [];
+
+  constructor(
+    private readonly aggregator: StatsdAggregator,
+    private readonly rejections: RejectionLog,
+    private readonly rejected: Record<RejectReason, StatCounter>,
+    private readonly repaired: readonly StatCounter[],
+    private readonly eventCounts: { event: StatCounter; service_check: StatCounter },
+  ) {}
+
+  point(line: StatsdLine): void {
+    const reason = this.aggregator.add(line);
+    if (reason !== undefined) this.reject(reason, line.buf, line.start, line.end);
+    else if (line.repairs !== 0) this.repairs(line.repairs);
+  }
+
+  reject(reason: RejectReason, buf: Buffer, start: number, end: number): void {
+    this.rejections.record(reason, buf, start, end);
+    this.rejected[reason].inc();
+  }
+
+  event(event: Event, repairs: number): void {
+    this.events.push(event);
+    this.eventCounts[event.kind].inc();
+    if (repairs !== 0) this.repairs(repairs);
+  }
+
+  private repairs(mask: number): void {
+    for (let i = 0; i < this.repaired.length; i++) if ((mask & (1 << i)) !== 0) this.repaired[i]!.inc();
+  }
+}
+
+/**
+ * Every non-empty line of a datagram, as received, for repeaters. Valid or not: like Etsy
+ * statsd's repeater, which forwards packets verbatim, a relay passes on what it got, and the
+ * upstream (perhaps of another dialect) judges it. Bytes that are not UTF-8 become U+FFFD.
+ */
+export function rawLines(datagram: Buffer): string[] {
+  const out: string[] = [];
+  const end = datagram.length;
+  let pos = 0;
+  while (pos < end) {
+    let eol = datagram.indexOf(0x0a, pos);
+    if (eol < 0) eol = end;
+    let stop = eol;
+    if (stop > pos && datagram[stop - 1] === 0x0d) stop--;
+    if (stop > pos) out.push(datagram.toString('utf8', pos, stop));
+    pos = eol + 1;
+  }
+  return out;
+}
+
+/** The aggregator options a StatsD source's config asks for. */
+export function aggregatorOptions(config: StatsdConfig, role?: AggregatorOptions['role']): AggregatorOptions {
+  // The main thread of multi-threaded ingest merges destination names: mapping and buckets were
+  // applied by the workers that created the series.
+  const merging = role === 'merging';
+  return {
+    flushIntervalMs: config.flush_interval,
+    percentiles: config.percentiles,
+    expiryMs: config.expiry,
+    histogramBins: config.histogram_bins,
+    buckets: merging
+      ? undefined
+      : {
+          counters: config.counters_bucket,
+          gauges: config.gauges_bucket,
+          timers: config.timers_bucket,
+          histograms: config.histograms_bucket,
+          sets: config.sets_bucket,
+          distributions: config.distributions_bucket,
+        },
+    // DogStatsD forwards timestamped points; Bucky3 (and Etsy, which has none) aggregates.
+    timestamps: config.dialect === 'dogstatsd' ? 'forward' : 'aggregate',
+    // Consulted once per new series, so the rules cost nothing for known ones.
+    mapper: !merging && config.mappings.length > 0 ? new Mapper(config.mappings) : undefined,
+    role,
+  };
+}
+
+/** What the receive path needs besides the component context. */
+export interface IngestOutputs {
+  emitEvents(events: readonly Event[]): void;
+  /** Set only when a sink relays raw StatsD lines: otherwise no line is decoded for it. */
+  readonly raw: RawLinesHandler | undefined;
+}
+
+export class StatsdIngest {
+  readonly parser: StatsdParser;
+  readonly aggregator: StatsdAggregator;
+  private readonly rejections = new RejectionLog(16, 256);
+  private readonly sink: Sink;
+  private readonly datagrams: StatCounter;
+  private readonly lines: StatCounter;
+  private readonly bytes: StatCounter;
+  private lastWarnAt = -Infinity;
+  private warnedCounts: Record<RejectReason, number>;
+  /** Lines parsed so far (valid or not), for a worker to say what it held when it died. */
+  linesParsed = 0;
+
+  constructor(
+    config: StatsdConfig,
+    private readonly ctx: ComponentContext,
+    private readonly outputs: IngestOutputs,
+    role?: 'partial',
+  ) {
+    const now = (): number => ctx.clock.now();
+    this.parser = new StatsdParser({
+      dialect: config.dialect,
+      mode: config.mode,
+      timestampWindowMs: config.timestamp_window,
+      now,
+    });
+    this.aggregator = new StatsdAggregator(aggregatorOptions(config, role), now);
+    const st = ctx.stats;
+    this.datagrams = st.counter('datagrams_received', 'UDP datagrams received.');
+    this.lines = st.counter('lines_received', 'Non-empty StatsD lines received, valid or not.');
+    this.bytes = st.counter('bytes_received', 'Bytes of StatsD datagrams received.');
+    const rejected = {} as Record<RejectReason, StatCounter>;
+    for (const reason of REJECT_REASONS) {
+      rejected[reason] = st.counter('lines_rejected', 'StatsD lines dropped as invalid, by reason.', {
+        reason,
+      });
+    }
+    const repaired = REPAIR_REASONS.map((reason) =>
+      st.counter('lines_repaired', 'StatsD lines accepted after a lenient-mode repair, by reason.', {
+        reason,
+      }),
+    );
+    const events = {
+      event: st.counter('events_received', 'DogStatsD events and service checks received, by kind.', {
+        kind: 'event',
+      }),
+      service_check: st.counter('events_received', 'DogStatsD events and service checks received, by kind.', {
+        kind: 'service_check',
+      }),
+    };
+    this.warnedCounts = { ...this.rejections.counts };
+    this.sink = new Sink(this.aggregator, this.rejections, rejected, repaired, events);
+  }
+
+  /** The most recent rejected lines, oldest first. */
+  recentRejections(): RejectedLine[] {
+    return this.rejections.recent();
+  }
+
+  /** Parses one datagram into the aggregates (the socket's message handler). */
+  receive(datagram: Buffer): void {
+    this.datagrams.inc();
+    this.bytes.inc(datagram.length);
+    const sink = this.sink;
+    const n = this.parser.parse(datagram, sink);
+    this.lines.inc(n);
+    this.linesParsed += n;
+    if (this.outputs.raw !== undefined) this.outputs.raw(rawLines(datagram));
+    if (sink.events.length > 0) {
+      const events = sink.events;
+      sink.events = [];
+      this.outputs.emitEvents(events);
+    }
+  }
+
+  /** Logs, at most once per REJECT_WARN_INTERVAL_MS, how many lines were rejected and why. */
+  warnAboutRejections(now: number): void {
+    const counts = this.rejections.counts;
+    if (now - this.lastWarnAt < REJECT_WARN_INTERVAL_MS) return;
+    let total = 0;
+    const reasons: Partial<Record<RejectReason, number>> = {};
+    for (const reason of REJECT_REASONS) {
+      const delta = counts[reason] - this.warnedCounts[reason];
+      if (delta > 0) {
+        reasons[reason] = delta;
+        total += delta;
+      }
+    }
+    if (total === 0) return;
+    this.lastWarnAt = now;
+    this.warnedCounts = { ...counts };
+    const recent = this.rejections.recent();
+    this.ctx.log.warn('Rejected invalid StatsD lines (counted in lines_rejected).', {
+      count: total,
+      reasons,
+      last: recent[recent.length - 1],
+    });
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * Multi-threaded StatsD ingest (`workers` ≥ 1): receiving, parsing and aggregating run on
+ * worker threads that do nothing else, so the agent's flushes, sink encoding, scrapes and
+ * garbage collection never stall a receive loop (each thread has its own heap and event loop).
+ *
+ * Every udp:// address is bound by every worker with SO_REUSEPORT (Node >= 22.12): the kernel
+ * gives each datagram to one socket by a hash of the sender's address and port, so one sender
+ * with one source port always lands on the same worker (its lines stay in order; the spread
+ * needs many senders or ports). Older Node has no SO_REUSEPORT for dgram, and one worker takes
+ * the address. Stream and unixgram listeners run on the first worker.
+ *
+ * At each flush the main thread asks every worker to drain its interval (partial.ts) and merges
+ * the chunks into one aggregator whose flush produces the batch: counters and bins add, sets
+ * unite, timers keep every sample, sketches merge, gauges take the value that arrived last.
+ * A worker that dies is restarted with backoff; the lines it held are counted in
+ * `lines_lost{reason="worker_exit"}`, and the other workers keep running and counting.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ListeningSource, RawLinesHandler, SourceContext } from '../../core/component.js';
+import type { StatCounter, StatGauge, StatSnapshot } from '../../core/stats.js';
+import { StatsdAggregator } from '../../aggregation/aggregator.js';
+import type { BoundListener, ListenEndpoint } from '../transport/index.js';
+import { aggregatorOptions } from './ingest.js';
+import type { MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
+import type { StatsdConfig } from './schema.js';
+
+/** SO_REUSEPORT on dgram sockets arrived in Node 22.12 (and 23.1). */
+export function dgramReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** The worker count `workers` asks for: auto is one per CPU the process may use. */
+export function resolveWorkers(workers: number | 'auto'): number {
+  return workers === 'auto' ? Math.max(1, os.availableParallelism()) : workers;
+}
+
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+/** A worker that ran this long before dying restarts after the shortest delay again. */
+const HEALTHY_MS = 60_000;
+
+class Slot {
+  worker: Worker | undefined;
+  held = new Float64Array(new SharedArrayBuffer(8));
+  /** Last value of each of the worker's counters, to add only what is new. */
+  counters = new Map<string, number>();
+  gauges = new Map<string, number>();
+  startedAt = 0;
+  restartDelay = RESTART_MIN_MS;
+  restartTimer: ReturnType<typeof setTimeout> | undefined;
+  onStopped: (() => void) | undefined;
+  constructor(
+    readonly index: number,
+    /** This worker's listeners (ports resolved). */
+    public listen: readonly ListenEndpoint[],
+  ) {}
+}
+
+const statKey = (s: StatSnapshot): string => s.name + JSON.stringify(s.labels);
+
+export class StatsdWorkerSource implements ListeningSource {
+  readonly mode = 'listening';
+  private readonly merger: StatsdAggregator;
+  private slots: Slot[] = [];
+  private readonly count: number;
+  private readonly reusePort: boolean;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private intervalStart = 0;
+  private seq = 0;
+  /** The drain in progress: the workers whose last chunk has not come yet. */
+  private pending: { seq: number; waiting: Set<number>; done: () => void } | undefined;
+  private running = false;
+  private stopping = false;
+  private boundListeners: BoundListener[] = [];
+  private readonly raw: RawLinesHandler | undefined;
+  private readonly mirrored = new Map<string, StatCounter | StatGauge>();
+  private readonly seriesHeld: StatGauge;
+  private readonly seriesEvicted: StatCounter;
+  private readonly linesLost: StatCounter;
+  private readonly restarts: StatCounter;
+  private readonly workersGauge: StatGauge;
+
+  constructor(
+    private readonly config: StatsdConfig,
+    private readonly ctx: SourceContext,
+    workers: number,
+  ) {
+    const hasUdp = config.listen.some((e) => e.transport === 'udp');
+    this.reusePort = dgramReusePort();
+    // Without SO_REUSEPORT a second socket cannot bind the address: one worker receives it all.
+    this.count = hasUdp && !this.reusePort ? 1 : Math.max(1, workers);
+    if (this.count < workers)
+      ctx.log.info('One ingest worker: this Node has no SO_REUSEPORT for UDP sockets (Node >= 22.12 has).', {
+        workers_asked: config.workers,
+        node: process.versions.node,
+      });
+    this.merger = new StatsdAggregator(aggregatorOptions(config, 'merging'), () => ctx.clock.now());
+    this.raw = ctx.rawLines?.('statsd');
+    const st = ctx.stats;
+    this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
+    this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
+    this.linesLost = st.counter(
+      'lines_lost',
+      'StatsD lines taken in but lost before a flush, by reason (worker_exit: an ingest worker died holding them).',
+      { reason: 'worker_exit' },
+    );
+    this.restarts = st.counter('worker_restarts', 'Ingest workers restarted after dying.');
+    this.workersGauge = st.gauge('workers', 'Ingest worker threads running.');
+  }
+
+  /** The bound listeners, with the ports chosen for port 0, in the order of `listen`. */
+  bound(): BoundListener[] {
+    return this.running ? this.boundListeners : [];
+  }
+
+  get port(): number | undefined {
+    return this.running ? this.boundListeners[0]?.port : undefined;
+  }
+
+  get workerCount(): number {
+    return this.count;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.stopping = false;
+    const first = new Slot(0, this.config.listen);
+    this.slots = [first];
+    try {
+      this.boundListeners = await this.spawn(first);
+      // Port 0 resolved: the other workers join the same addresses (UDP only, SO_REUSEPORT).
+      const udp: ListenEndpoint[] = [];
+      this.config.listen.forEach((e, i) => {
+        const b = this.boundListeners[i];
+        if (e.transport === 'udp' && b?.port !== undefined) udp.push({ ...e, port: b.port, url: b.url });
+      });
+      first.listen = this.config.listen.map((e, i) => {
+        const b = this.boundListeners[i];
+        return e.transport === 'udp' && b?.port !== undefined ? { ...e, port: b.port, url: b.url } : e;
+      });
+      for (let i = 1; i < this.count && udp.length > 0; i++) {
+        const slot = new Slot(i, udp);
+        this.slots.push(slot);
+        await this.spawn(slot);
+      }
+    } catch (error) {
+      await this.terminateAll();
+      throw error;
+    }
+    this.running = true;
+    this.workersGauge.set(this.slots.length);
+    this.ctx.log.info('Ingest workers started.', {
+      workers: this.slots.length,
+      reuse_port: this.reusePort && this.slots.length > 1,
+    });
+    this.intervalStart = this.ctx.clock.now();
+    this.timer = setInterval(() => void this.flush(), this.config.flush_interval);
+  }
+
+  /** Closes the interval: drains every worker, merges and emits. Resolves when emitted. */
+  async flush(): Promise<void> {
+    if (this.pending !== undefined) return; // the previous drain is still arriving: the next tick takes both
+    const seq = ++this.seq;
+    await this.drainAll(seq, (w) =>
+      w.postMessage({ t: 'drain', seq, now: this.ctx.clock.now() } satisfies MainToWorker),
+    );
+    this.emit();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.running) return;
+    this.running = false;
+    this.stopping = true;
+    for (const slot of this.slots) clearTimeout(slot.restartTimer);
+    while (this.pending !== undefined) await new Promise((r) => setTimeout(r, 5));
+    const seq = ++this.seq;
+    const stopped = this.slots.map(
+      (slot) =>
+        new Promise<void>((resolve) => {
+          if (slot.worker === undefined) return resolve();
+          slot.onStopped = resolve;
+        }),
+    );
+    await this.drainAll(seq, (w) => w.postMessage({ t: 'stop', seq } satisfies MainToWorker));
+    await Promise.all(stopped);
+    this.emit();
+    await this.terminateAll();
+    this.workersGauge.set(0);
+  }
+
+  /** Test hook: kills worker `index` as a crash would (it restarts after the backoff). */
+  async killWorker(index: number): Promise<void> {
+    await this.slots[index]?.worker?.terminate();
+  }
+
+  private drainAll(seq: number, ask: (w: Worker) => void): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiting = new Set<number>();
+      for (const slot of this.slots) if (slot.worker !== undefined) waiting.add(slot.index);
+      if (waiting.size === 0) return resolve();
+      this.pending = {
+        seq,
+        waiting,
+        done: () => {
+          this.pending = undefined;
+          resolve();
+        },
+      };
+      for (const slot of this.slots) if (slot.worker !== undefined) ask(slot.worker);
+    });
+  }
+
+  private emit(): void {
+    const now = this.ctx.clock.now();
+    const elapsed = now - this.intervalStart;
+    this.intervalStart = now;
+    const interval =
+      elapsed > 0 && elapsed < this.config.flush_interval ? elapsed : this.config.flush_interval;
+    const before = this.merger.evicted;
+    const batch = this.merger.flush(now, interval);
+    this.seriesEvicted.inc(this.merger.evicted - before);
+    this.seriesHeld.set(this.merger.size);
+    if (batch.length > 0) this.ctx.emit(batch);
+  }
+
+  /** Starts the slot's worker; resolves with its bound listeners once it listens. */
+  private spawn(slot: Slot): Promise<BoundListener[]> {
+    slot.held[0] = 0;
+    slot.counters = new Map();
+    slot.gauges = new Map();
+    const init: WorkerInit = {
+      id: this.ctx.id,
+      index: slot.index,
+      config: { ...this.config, listen: [...slot.listen] },
+      reusePort: this.reusePort && this.count > 1,
+      raw: this.raw !== undefined,
+      debug: this.ctx.log.isEnabled('debug'),
+      held: slot.held.buffer as SharedArrayBuffer,
+    };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    return new Promise<BoundListener[]>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (m: WorkerToMain) => {
+        if (m.t === 'ready') {
+          ready = true;
+          resolve(m.bound);
+        } else if (m.t === 'startError') {
+          reject(new Error(m.message));
+        } else this.onMessage(slot, m);
+      });
+      worker.on('error', (error) => {
+        if (!ready) reject(error);
+        else this.ctx.log.error('An ingest worker failed.', { worker: slot.index, error });
+      });
+      worker.on('exit', (code) => {
+        if (slot.worker !== worker) return;
+        slot.worker = undefined;
+        if (!ready)
+          return reject(new Error(`ingest worker ${slot.index} exited (code ${code}) before listening`));
+        this.onExit(slot, code);
+      });
+    });
+  }
+
+  private onMessage(slot: Slot, m: WorkerToMain): void {
+    switch (m.t) {
+      case 'chunk':
+        this.merger.mergeChunk(slot.index, m.chunk);
+        if (m.stats !== undefined) this.mirror(slot, m.stats);
+        if (m.chunk.last) this.arrived(slot.index, m.seq);
+        break;
+      case 'stats':
+        this.mirror(slot, m.stats);
+        break;
+      case 'log':
+        this.ctx.log[m.level](m.msg, { ...m.fields, worker: slot.index });
+        break;
+      case 'events':
+        this.ctx.emitEvents(m.events);
+        break;
+      case 'raw':
+        this.raw?.(m.lines);
+        break;
+      case 'fail':
+        // Only this worker restarts: the others keep their sockets and aggregates.
+        this.ctx.log.error('An ingest worker failed; restarting it.', {
+          worker: slot.index,
+          error: m.message,
+        });
+        void slot.worker?.terminate();
+        break;
+      case 'stopped':
+        slot.onStopped?.();
+        break;
+    }
+  }
+
+  private arrived(index: number, seq: number): void {
+    const p = this.pending;
+    if (p === undefined || p.seq !== seq) return;
+    p.waiting.delete(index);
+    if (p.waiting.size === 0) p.done();
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    const lost = slot.held[0] as number;
+    slot.held[0] = 0;
+    this.merger.forgetWorker(slot.index);
+    slot.onStopped?.();
+    slot.onStopped = undefined;
+    if (this.pending !== undefined) this.arrived(slot.index, this.pending.seq);
+    if (this.stopping) return;
+    this.linesLost.inc(lost);
+    this.restarts.inc();
+    this.workersGauge.set(this.slots.filter((s) => s.worker !== undefined).length);
+    if (Date.now() - slot.startedAt >= HEALTHY_MS) slot.restartDelay = RESTART_MIN_MS;
+    const delay = slot.restartDelay;
+    slot.restartDelay = Math.min(RESTART_MAX_MS, delay * 2);
+    this.ctx.log.error('An ingest worker exited; restarting it.', {
+      worker: slot.index,
+      code,
+      lines_lost: lost,
+      restart_in_ms: delay,
+    });
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.stopping) return;
+      this.spawn(slot).then(
+        () => this.workersGauge.set(this.slots.filter((s) => s.worker !== undefined).length),
+        (error: unknown) => {
+          this.ctx.log.error('Could not restart an ingest worker.', { worker: slot.index, error });
+          this.onExit(slot, -1);
+        },
+      );
+    }, delay);
+  }
+
+  /** Adds a worker's stats to the source's: counters by what is new, gauges summed over workers. */
+  private mirror(slot: Slot, snapshot: readonly StatSnapshot[]): void {
+    for (const s of snapshot) {
+      const key = statKey(s);
+      if (s.kind === 'counter') {
+        const last = slot.counters.get(key) ?? 0;
+        if (s.value === last) continue;
+        slot.counters.set(key, s.value);
+        let c = this.mirrored.get(key) as StatCounter | undefined;
+        if (c === undefined) this.mirrored.set(key, (c = this.ctx.stats.counter(s.name, s.help, s.labels)));
+        c.inc(s.value - last);
+      } else {
+        slot.gauges.set(key, s.value);
+        let g = this.mirrored.get(key) as StatGauge | undefined;
+        if (g === undefined) this.mirrored.set(key, (g = this.ctx.stats.gauge(s.name, s.help, s.labels)));
+        let sum = 0;
+        for (const other of this.slots) sum += other.gauges.get(key) ?? 0;
+        g.set(sum);
+      }
+    }
+  }
+
+  private async terminateAll(): Promise<void> {
+    const slots = this.slots;
+    await Promise.all(
+      slots.map(async (slot) => {
+        clearTimeout(slot.restartTimer);
+        const w = slot.worker;
+        slot.worker = undefined;
+        if (w !== undefined) await w.terminate();
+      }),
+    );
+  }
+}
