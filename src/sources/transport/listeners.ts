@@ -25,6 +25,7 @@ import {
 } from './decompress.js';
 import { LineFramer, type Count } from './framing.js';
 import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
+import { watchUdpDrops, type UdpDropWatch } from './udp-drops.js';
 
 /** Receives one buffer of complete lines. Runs on the receive path: parse, never block. */
 export type OnDatagram = (buf: Buffer) => void;
@@ -103,8 +104,8 @@ class RateLimitedWarning {
     private readonly message: string,
     private readonly fields: LogFields,
   ) {}
-  hit(): void {
-    this.since++;
+  hit(occurrences = 1): void {
+    this.since += occurrences;
     const now = this.ctx.clock.now();
     if (now - this.lastAt < WARN_INTERVAL_MS) return;
     this.ctx.log.warn(this.message, { ...this.fields, count: this.since });
@@ -239,6 +240,7 @@ function sizeReceiveBuffer(
 
 class UdpListener implements Listener {
   private socket: dgram.Socket | undefined;
+  private dropWatch: UdpDropWatch | undefined;
 
   constructor(
     private readonly endpoint: NetworkEndpoint,
@@ -276,6 +278,23 @@ class UdpListener implements Listener {
     this.socket = socket;
     const bound = this.bound() as BoundListener;
     const receiveBuffer = sizeReceiveBuffer(socket, this.options.receive_buffer_bytes, this.ctx, bound.url);
+    const dropWarning = new RateLimitedWarning(
+      this.ctx,
+      'The kernel dropped UDP datagrams because the socket receive buffer was full (counted in udp_socket_drops): ' +
+        "raise receive_buffer_bytes (Linux caps it at sysctl net.core.rmem_max), or the source's workers option.",
+      {
+        address: bound.url,
+        receive_buffer_bytes: this.options.receive_buffer_bytes,
+        // In the unit of receive_buffer_bytes: Linux reports double what it grants for data.
+        granted: process.platform === 'linux' ? receiveBuffer / 2 : receiveBuffer,
+      },
+    );
+    const dropWatch = await watchUdpDrops(socket, family, bound.url, this.ctx, {
+      onDrops: (dropped) => dropWarning.hit(dropped),
+    });
+    // A stop that came while the watch was starting has closed the socket already.
+    if (this.socket === socket) this.dropWatch = dropWatch;
+    else await dropWatch?.stop();
     this.ctx.log.info('Listening.', {
       transport: 'udp',
       address: bound.address,
@@ -289,6 +308,9 @@ class UdpListener implements Listener {
     const socket = this.socket;
     if (socket === undefined) return;
     this.socket = undefined;
+    // Before the close: the socket's counters go with it.
+    await this.dropWatch?.stop();
+    this.dropWatch = undefined;
     await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
