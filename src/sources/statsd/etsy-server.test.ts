@@ -289,6 +289,33 @@ function compare(prefix: string, etsy: EtsyFlush, ours: readonly Metric[]): numb
   return compared;
 }
 
+/** Aggregates `stream` on two worker-side aggregators and merges their partials, as workers.ts does. */
+function twoWorkers(stream: readonly string[]): readonly Metric[] {
+  const options = { flushIntervalMs: FLUSH_MS, percentiles: PERCENTILES, expiryMs: 0 };
+  const workers = [
+    new StatsdAggregator({ ...options, role: 'partial' }),
+    new StatsdAggregator({ ...options, role: 'partial' }),
+  ];
+  const main = new StatsdAggregator({ ...options, role: 'merging' });
+  const parser = new StatsdParser({ dialect: 'etsy' });
+  stream.forEach((line, i) => {
+    const w = workers[line.includes('|g') ? 0 : i % 2] as StatsdAggregator;
+    parser.parse(Buffer.from(line), {
+      point: (l) => assert.equal(w.add(l), undefined),
+      reject: (r) => assert.fail(`sluice rejected a line Etsy took: ${r}`),
+    });
+  });
+  workers.forEach((w, i) => {
+    w.beginDrain(0);
+    for (;;) {
+      const chunk = structuredClone(w.drainSome(3));
+      main.mergeChunk(i, chunk);
+      if (chunk.last) break;
+    }
+  });
+  return main.flush(0, FLUSH_MS);
+}
+
 describe('sluice (etsy dialect) vs the Etsy statsd server', () => {
   const server = new EtsyServer();
   before(() => server.start());
@@ -327,6 +354,10 @@ describe('sluice (etsy dialect) vs the Etsy statsd server', () => {
             };
             for (const d of datagrams) parser.parse(Buffer.from(d), sink);
             compared += compare(prefix, flush, agg.flush(0, FLUSH_MS));
+            // The same stream over two ingest workers (partial aggregates merged at the flush):
+            // lines alternate between them, except that a gauge's lines stay on one worker, as
+            // one sender's datagrams do under SO_REUSEPORT.
+            compared += compare(prefix, flush, twoWorkers(stream));
             return;
           }
           assert.fail('Etsy statsd never flushed a round whole');

@@ -51,6 +51,8 @@ class Slot {
   restartDelay = RESTART_MIN_MS;
   restartTimer: ReturnType<typeof setTimeout> | undefined;
   onStopped: (() => void) | undefined;
+  /** Listening (its `ready` came). */
+  ready = false;
   constructor(
     readonly index: number,
     /** This worker's listeners (ports resolved). */
@@ -121,6 +123,11 @@ export class StatsdWorkerSource implements ListeningSource {
 
   get workerCount(): number {
     return this.count;
+  }
+
+  /** Workers alive now (fewer while a dead one waits for its restart). */
+  runningWorkers(): number {
+    return this.slots.filter((s) => s.worker !== undefined && s.ready).length;
   }
 
   async start(): Promise<void> {
@@ -249,6 +256,7 @@ export class StatsdWorkerSource implements ListeningSource {
       worker.on('message', (m: WorkerToMain) => {
         if (m.t === 'ready') {
           ready = true;
+          slot.ready = true;
           resolve(m.bound);
         } else if (m.t === 'startError') {
           reject(new Error(m.message));
@@ -261,6 +269,7 @@ export class StatsdWorkerSource implements ListeningSource {
       worker.on('exit', (code) => {
         if (slot.worker !== worker) return;
         slot.worker = undefined;
+        slot.ready = false;
         if (!ready)
           return reject(new Error(`ingest worker ${slot.index} exited (code ${code}) before listening`));
         this.onExit(slot, code);

@@ -1,0 +1,207 @@
+// Multi-threaded ingest end to end: real worker threads, real UDP on 127.0.0.1.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { describe, it } from 'node:test';
+import type { Issue } from '../../config/schema.js';
+import { systemClock } from '../../core/clock.js';
+import type { Metric } from '../../core/metric.js';
+import { testSourceContext } from '../../testing/context.js';
+import { StatsdSource, statsdSource, type StatsdConfig } from './index.js';
+import { dgramReusePort, StatsdWorkerSource } from './workers.js';
+
+function config(overrides: Record<string, unknown> = {}): StatsdConfig {
+  const issues: Issue[] = [];
+  const c = statsdSource.schema.parse(
+    { listen: '127.0.0.1:0', flush_interval: '1h', workers: 2, ...overrides },
+    [],
+    issues,
+  );
+  assert.deepEqual(issues, []);
+  return c as StatsdConfig;
+}
+
+/** `senders` sockets (so, source ports) each send its datagrams; bounded, waits for every send. */
+async function sendFromMany(
+  port: number,
+  senders: number,
+  datagrams: (sender: number) => string[],
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: senders }, async (_, i) => {
+      const client = dgram.createSocket('udp4');
+      try {
+        for (const d of datagrams(i)) {
+          await new Promise<void>((resolve, reject) =>
+            client.send(Buffer.from(d), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+          );
+        }
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}
+
+const counterTotal = (metrics: readonly Metric[], name: string): number =>
+  metrics.reduce((sum, m) => sum + (m.kind === 'counter' && m.name === name ? m.value : 0), 0);
+
+/** Flushes until `check` holds on everything emitted (bounded): datagrams take a moment to land. */
+async function flushUntil(
+  source: StatsdWorkerSource | StatsdSource,
+  metrics: () => Metric[],
+  check: (all: Metric[]) => boolean,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    await source.flush();
+    if (check(metrics())) return;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const WORKERS = dgramReusePort() ? 2 : 1;
+
+describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
+  it('counts every increment from many concurrent senders exactly', async () => {
+    const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
+    const source = statsdSource.create(config(), ctx) as StatsdWorkerSource;
+    assert.ok(source instanceof StatsdWorkerSource);
+    assert.equal(source.workerCount, WORKERS);
+    await source.start();
+    try {
+      const port = source.port as number;
+      const senders = 24;
+      const perSender = 150;
+      // 5 lines a datagram over 8 tagged series; 24 × 150 × 5 = 18,000 increments.
+      await sendFromMany(port, senders, (s) =>
+        Array.from({ length: perSender }, (_, j) =>
+          Array.from({ length: 5 }, (_, k) => `hits:1|c|#shard:${(s + j + k) % 8}`).join('\n'),
+        ),
+      );
+      const n = senders * perSender * 5;
+      await flushUntil(
+        source,
+        () => ctx.metrics(),
+        (all) => counterTotal(all, 'hits') >= n,
+        `${n} increments`,
+      );
+      await source.stop();
+      assert.equal(counterTotal(ctx.metrics(), 'hits'), n);
+      assert.equal(ctx.stats.total('lines_received'), n);
+      assert.equal(ctx.stats.total('lines_lost'), 0);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('gives timers, sets, histograms and distributions the statistics one thread gives', async () => {
+    const lines = (s: number): string[] =>
+      Array.from({ length: 40 }, (_, j) =>
+        [
+          `lat:${(s * 37 + j * 11) % 500}|ms|#route:/a`,
+          `users:u${(s * 7 + j) % 50}|s`,
+          `size:${(s * 13 + j * 17) % 300}|h`,
+          `payload:${1 + ((s * 19 + j * 23) % 1000)}|d`,
+          `temp:${s}|g|#sender:${s}`,
+        ].join('\n'),
+      );
+    const run = async (workers: number): Promise<Metric[]> => {
+      const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
+      const source = statsdSource.create(
+        config({ workers, histogram_bins: { default: [10, 100, 1000] } }),
+        ctx,
+      ) as StatsdWorkerSource | StatsdSource;
+      await source.start();
+      try {
+        await sendFromMany(source.port as number, 12, lines);
+        await flushUntil(
+          source,
+          () => ctx.metrics(),
+          () => ctx.stats.total('lines_received') >= 12 * 40 * 5,
+          'every line',
+        );
+      } finally {
+        await source.stop();
+      }
+      assert.equal(ctx.stats.total('lines_received'), 12 * 40 * 5);
+      return ctx.metrics();
+    };
+    const merged = (ms: Metric[]): Map<string, unknown> => {
+      const out = new Map<string, unknown>();
+      for (const m of ms) {
+        const key = m.name + JSON.stringify(m.tags);
+        if (m.kind === 'summary') {
+          // Intervals may cut the stream differently: compare what both saw in total.
+          const prev = (out.get(key) as number[] | undefined) ?? [0, 0];
+          out.set(key, [prev[0]! + m.summary.count, prev[1]! + m.summary.sum]);
+        } else if (m.kind === 'histogram') {
+          const prev = (out.get(key) as number[] | undefined) ?? m.histogram.bins.map(() => 0);
+          out.set(
+            key,
+            m.histogram.bins.map((b, i) => prev[i]! + b.count),
+          );
+        } else if (m.kind === 'distribution') {
+          out.set(key, ((out.get(key) as number | undefined) ?? 0) + m.distribution.count);
+        } else if (m.kind === 'gauge' && m.name === 'temp') {
+          out.set(key, m.value);
+        }
+      }
+      return out;
+    };
+    const one = merged(await run(0));
+    const many = merged(await run(2));
+    assert.deepEqual(many, one);
+  });
+
+  it('restarts a killed worker, counts what it held as lost, and keeps the others exact', async () => {
+    const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
+    const source = statsdSource.create(config(), ctx) as StatsdWorkerSource;
+    await source.start();
+    try {
+      const port = source.port as number;
+      const burst = (tag: string): Promise<void> =>
+        sendFromMany(port, 16, () => Array.from({ length: 50 }, () => `jobs:1|c|#burst:${tag}`));
+      await burst('one');
+      // Every line in a worker's aggregates (none left in a socket buffer) before the kill.
+      const deadline = Date.now() + 15_000;
+      while (ctx.stats.total('lines_received') < 800) {
+        if (Date.now() > deadline) assert.fail('the first burst never arrived');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await source.killWorker(WORKERS - 1);
+      const restarted = Date.now() + 15_000;
+      while (ctx.stats.total('worker_restarts') < 1 || ctx.stats.total('lines_lost') === 0) {
+        if (Date.now() > restarted) assert.fail('the killed worker was not counted');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const lost = ctx.stats.total('lines_lost');
+      assert.ok(lost > 0 && lost <= 800, `lost ${lost}`);
+      // Back to full strength before the second burst (the restart waits out its backoff).
+      const back = Date.now() + 15_000;
+      while (Date.now() < back && !(await workersRunning(source, WORKERS)))
+        await new Promise((r) => setTimeout(r, 50));
+      await burst('two');
+      await flushUntil(
+        source,
+        () => ctx.metrics(),
+        (all) => counterTotal(all, 'jobs') >= 1600 - lost,
+        'the second burst',
+      );
+      await source.stop();
+      const all = ctx.metrics();
+      assert.equal(counterTotal(all, 'jobs'), 1600 - lost);
+      const second = all.filter(
+        (m) => m.kind === 'counter' && m.tags.some(([k, v]) => k === 'burst' && v === 'two'),
+      );
+      assert.equal(counterTotal(second, 'jobs'), 800);
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+async function workersRunning(source: StatsdWorkerSource, n: number): Promise<boolean> {
+  return source.runningWorkers() === n;
+}
