@@ -6,7 +6,8 @@ import type { Issue } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import type { Metric } from '../../core/metric.js';
 import { testSourceContext } from '../../testing/context.js';
-import { StatsdSource, statsdSource, type StatsdConfig } from './index.js';
+import type { StatsdSource } from './index.js';
+import { statsdSource, type StatsdConfig } from './index.js';
 import { dgramReusePort, StatsdWorkerSource } from './workers.js';
 
 function config(overrides: Record<string, unknown> = {}): StatsdConfig {
