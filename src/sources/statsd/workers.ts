@@ -83,6 +83,7 @@ export class StatsdWorkerSource implements ListeningSource {
   private readonly linesLost: StatCounter;
   private readonly restarts: StatCounter;
   private readonly workersGauge: StatGauge;
+  private readonly mergeConflicts: StatCounter;
 
   constructor(
     private readonly config: StatsdConfig,
@@ -110,6 +111,10 @@ export class StatsdWorkerSource implements ListeningSource {
     );
     this.restarts = st.counter('worker_restarts', 'Ingest workers restarted after dying.');
     this.workersGauge = st.gauge('workers', 'Ingest worker threads running.');
+    this.mergeConflicts = st.counter(
+      'merge_conflicts',
+      "Series refused when merging ingest workers' intervals: their name holds another type on another worker.",
+    );
   }
 
   /** The bound listeners, with the ports chosen for port 0, in the order of `listen`. */
@@ -228,6 +233,7 @@ export class StatsdWorkerSource implements ListeningSource {
     const interval =
       elapsed > 0 && elapsed < this.config.flush_interval ? elapsed : this.config.flush_interval;
     const before = this.merger.evicted;
+    this.mergeConflicts.inc(this.merger.mergeConflicts - this.mergeConflicts.value);
     const batch = this.merger.flush(now, interval);
     this.seriesEvicted.inc(this.merger.evicted - before);
     this.seriesHeld.set(this.merger.size);
