@@ -64,6 +64,8 @@ export const REJECT_REASONS = [
   'bad_event',
   'bad_service_check',
   'type_conflict',
+  // From the aggregator: the line would create a series past `max_series`.
+  'series_limit',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

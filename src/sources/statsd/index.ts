@@ -29,6 +29,7 @@ import {
 } from '../../protocols/statsd/parser.js';
 import { AggregatingListener } from '../transport/index.js';
 import { StatsdAggregator } from '../../aggregation/aggregator.js';
+import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import { statsdSample, statsdSchema } from './schema.js';
 
 export type StatsdConfig = InferFields<typeof statsdSchema.fields>;
@@ -101,6 +102,7 @@ export class StatsdSource extends AggregatingListener {
   private readonly bytes: StatCounter;
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
+  private readonly budget: SeriesBudgetReport;
   private lastWarnAt = -Infinity;
   private warnedCounts: Record<RejectReason, number>;
   /** Set only when a sink relays raw StatsD lines (a repeater): otherwise no line is decoded for it. */
@@ -137,6 +139,7 @@ export class StatsdSource extends AggregatingListener {
         timestamps: config.dialect === 'dogstatsd' ? 'forward' : 'aggregate',
         // Consulted once per new series, so the rules cost nothing for known ones.
         mapper: config.mappings.length > 0 ? new Mapper(config.mappings) : undefined,
+        maxSeries: config.max_series,
       },
       now,
     );
@@ -146,6 +149,7 @@ export class StatsdSource extends AggregatingListener {
     this.bytes = st.counter('bytes_received', 'Bytes of StatsD datagrams received.');
     this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
+    this.budget = new SeriesBudgetReport(st, this.aggregator);
     const rejected = {} as Record<RejectReason, StatCounter>;
     for (const reason of REJECT_REASONS) {
       rejected[reason] = st.counter('lines_rejected', 'StatsD lines dropped as invalid, by reason.', {
@@ -194,6 +198,7 @@ export class StatsdSource extends AggregatingListener {
     const batch = this.aggregator.flush(now, intervalMs);
     this.seriesEvicted.inc(this.aggregator.evicted - before);
     this.seriesHeld.set(this.aggregator.size);
+    this.budget.flushed();
     if (batch.length > 0) this.ctx.emit(batch);
     this.warnAboutRejections(now);
   }
@@ -219,6 +224,8 @@ export class StatsdSource extends AggregatingListener {
       reasons,
       last: recent[recent.length - 1],
     });
+    const refused = reasons.series_limit;
+    if (refused !== undefined) this.ctx.log.warn(...this.budget.warning(refused));
   }
 }
 
