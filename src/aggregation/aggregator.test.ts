@@ -613,3 +613,155 @@ describe('StatsdAggregator: mapping hook', () => {
     assert.equal(agg.mappedDrops, 2);
   });
 });
+
+describe('StatsdAggregator: series budget', () => {
+  it('refuses exactly the lines that would create a series past max_series', () => {
+    const { feed, flush, agg, rejected } = setup({ maxSeries: 3 });
+    feed('a:1|c\nb:1|c\nc:1|c\nd:1|c\ne:1|c|#x:1');
+    assert.deepEqual(rejected, ['series_limit', 'series_limit']);
+    assert.equal(agg.size, 3);
+    // Again, now that their raw keys are known as refused: still refused, still counted.
+    feed('d:1|c\na:1|c');
+    assert.deepEqual(rejected, ['series_limit', 'series_limit', 'series_limit']);
+    const b = flush();
+    assert.deepEqual(
+      b.map((m) => [m.name, (m as CounterMetric).value]),
+      [
+        ['a', 2],
+        ['b', 1],
+        ['c', 1],
+      ],
+    );
+  });
+
+  it('keeps aggregating held series exactly, whatever their spelling, while it refuses new ones', () => {
+    const { feed, flush, rejected } = setup({ maxSeries: 2 });
+    feed('a:1|c|#x:1,y:2', 'b:5|g');
+    for (let i = 0; i < 100; i++) feed(`new.${i}:1|c`, `a:2|c|#y:2,x:1`, `b:${i}|g`, `a:1|c|@0.5|#x=1,y=2`);
+    assert.equal(rejected.length, 100);
+    assert.ok(rejected.every((r) => r === 'series_limit'));
+    const b = flush();
+    assert.equal(counter(b, 'a', { x: '1', y: '2' }).value, 1 + 100 * (2 + 2));
+    assert.equal(gauge(b, 'b').value, 99);
+    assert.equal(b.length, 2);
+  });
+
+  it('accepts new series again once expiry frees room, remembered refusals included', () => {
+    const { feed, flush, agg, rejected } = setup({ maxSeries: 1, expiryMs: 2 * INTERVAL });
+    feed('a:1|c', 'b:1|c|#t:1', 'b:1|c|#t:1');
+    assert.deepEqual(rejected, ['series_limit', 'series_limit']);
+    flush();
+    flush();
+    flush(); // a expires
+    assert.equal(agg.size, 0);
+    feed('b:1|c|#t:1');
+    assert.deepEqual(rejected, ['series_limit', 'series_limit']);
+    feed('a:1|c');
+    assert.deepEqual(rejected, ['series_limit', 'series_limit', 'series_limit']);
+    assert.equal(counter(flush(), 'b', { t: '1' }).value, 1);
+  });
+
+  it('remembers a bounded number of refused raw keys, so a flood of new names does not grow it', () => {
+    const { feed, agg, rejected } = setup({ maxSeries: 10 });
+    for (let i = 0; i < 20_000; i += 100) {
+      const lines: string[] = [];
+      for (let j = i; j < i + 100; j++) lines.push(`flood.${j}:1|c|#id:${j}`);
+      feed(lines.join('\n'));
+    }
+    assert.equal(rejected.length, 20_000 - 10);
+    assert.equal(agg.size, 10);
+    const rawKeys = (agg as unknown as { raw: { size: number } }).raw.size;
+    assert.ok(rawKeys <= 10 + 4096, `${rawKeys} raw keys`);
+  });
+
+  it('counts the names creating series, as received, before mapping', () => {
+    const { feed, agg } = setup({
+      maxSeries: 5,
+      mapper: { map: (name) => ({ name: 'mapped', tags: makeTags([['from', name]]), honorTags: true }) },
+    });
+    for (let i = 0; i < 30; i++) feed(`leak:1|c|#req:${i}`);
+    for (let i = 0; i < 3; i++) feed(`ok.${i}:1|c`);
+    feed('leak:1|c|#req:0');
+    assert.deepEqual(agg.newSeriesNames.top(3), [
+      ['leak', 30],
+      ['ok.0', 1],
+      ['ok.1', 1],
+    ]);
+  });
+
+  it('applies the same budget to addValue', () => {
+    const { agg, flush } = setup({ maxSeries: 2 });
+    assert.equal(agg.addValue('a', [], 'c', 1), undefined);
+    assert.equal(agg.addValue('a', makeTags([['x', '1']]), 'c', 1), undefined);
+    assert.equal(agg.addValue('a', makeTags([['x', '2']]), 'c', 1), 'series_limit');
+    assert.equal(agg.addValue('b', [], 'g', 1), 'series_limit');
+    assert.equal(agg.addValue('a', [], 'c', 2), undefined);
+    assert.equal(agg.size, 2);
+    assert.deepEqual(
+      flush().map((m) => [m.name, m.tags, (m as CounterMetric).value]),
+      [
+        ['a', [], 3],
+        ['a', [['x', '1']], 1],
+      ],
+    );
+  });
+
+  it('holds at most max_series, conserves the counts it accepts and refuses the rest', () => {
+    const names = ['a', 'b', 'c', 'd'];
+    const tagSets = ['', '|#x:1', '|#x:1,y:2', '|#y:2,x:1', '|#x:2'];
+    const canonicalTags = (t: string): string => (t === '|#y:2,x:1' ? '|#x:1,y:2' : t);
+    const op = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.tuple(fc.constantFrom(...names), fc.constantFrom(...tagSets), fc.integer()),
+      },
+      { weight: 1, arbitrary: fc.constant('flush' as const) },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 150 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 0, max: 3 }),
+        (ops, budget, expiryIntervals) => {
+          const { feed, flush, agg, rejected } = setup({
+            maxSeries: budget,
+            expiryMs: expiryIntervals * INTERVAL,
+          });
+          const accepted = new Map<string, number>();
+          const got = new Map<string, number>();
+          let sent = 0;
+          let acceptedLines = 0;
+          const collect = (b: Batch): void => {
+            for (const m of b) {
+              const key = m.name + '|' + m.tags.map(([k, v]) => `${k}:${v}`).join(',');
+              got.set(key, (got.get(key) ?? 0) + (m as CounterMetric).value);
+            }
+          };
+          for (const o of ops) {
+            if (o === 'flush') {
+              collect(flush());
+            } else {
+              const [name, tags, value] = o;
+              const before = rejected.length;
+              feed(`${name}:${value}|c${tags}`);
+              sent++;
+              if (rejected.length === before) {
+                acceptedLines++;
+                const t = canonicalTags(tags);
+                const key = name + '|' + (t === '' ? '' : t.slice(2));
+                accepted.set(key, (accepted.get(key) ?? 0) + value);
+              } else {
+                assert.deepEqual(rejected.slice(before), ['series_limit']);
+              }
+            }
+            if (budget > 0) assert.ok(agg.size <= budget, `${agg.size} series held, budget ${budget}`);
+          }
+          collect(flush());
+          assert.equal(acceptedLines + rejected.length, sent);
+          assert.deepEqual(got, accepted);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

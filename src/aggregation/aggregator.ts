@@ -20,6 +20,10 @@
  * a sort, so lines are first looked up by their raw bytes (name, tag text and container id as
  * written, hashed by the parser during its scan), and the canonical key is only built on a
  * miss; the raw key is then remembered as an alias of the series.
+ *
+ * Series are held up to `maxSeries`: a value that would create one more is refused as
+ * `series_limit` while the known series go on aggregating, so a flood of distinct names or tag
+ * values costs a count instead of the process's memory.
  */
 import { DDSketch, percentileToQuantile } from './sketch.js';
 import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from './histogram.js';
@@ -40,6 +44,7 @@ import {
 } from '../protocols/statsd/parser.js';
 import { HASH_SEED, RawKeyTable, SeriesIndex, TagInterner, hashString, hashTags } from './tables.js';
 import { arrivalTime, emptyChunk, type PartialChunk } from './partial.js';
+import { TopNames } from './top-names.js';
 
 /** Per-type destination names (Bucky3's `*_bucket`); an empty or absent one keeps StatsD names. */
 export interface Buckets {
@@ -87,6 +92,8 @@ export interface AggregatorOptions {
    * `merging` the main thread's (fed by `mergeChunk`, flushed as usual). Absent: one thread.
    */
   readonly role?: 'partial' | 'merging' | undefined;
+  /** Most series held at once; a value that would create another is refused. 0 or absent: no limit. */
+  readonly maxSeries?: number | undefined;
 }
 
 /** Options of `addValue`. */
@@ -110,8 +117,14 @@ const TYPE_INDEX: Readonly<Record<StatsdTypeCode, StatsdType>> = { c: 0, g: 1, m
 
 /** Raw spellings remembered per series; past this, yet another tag order takes the slow path. */
 const MAX_ALIASES = 8;
-/** Raw keys remembered as conflicting or dropped, beyond which such lines take the slow path. */
+/**
+ * Raw keys remembered as conflicting, dropped or refused for the series limit, beyond which such
+ * lines take the slow path. All are forgotten when expiry evicts series, the only time room
+ * for a refused series can appear, so a remembered refusal is never stale.
+ */
 const MAX_NEGATIVE_KEYS = 4096;
+/** Names tracked by new-series attempts: far more than a report shows, few enough to scan. */
+const NEW_SERIES_NAMES_TRACKED = 256;
 
 class Series {
   /** Index in the aggregator's series list: the id a worker's partials use. */
@@ -267,6 +280,13 @@ export class StatsdAggregator {
   evicted = 0;
   /** Values dropped by a mapping rule's `action: drop`, over the aggregator's life. */
   mappedDrops = 0;
+  /** 0: no limit. */
+  readonly maxSeries: number;
+  /**
+   * StatsD names (as received, before mapping) by values that reached the new-series path,
+   * created or refused, until the owner clears it: who to blame when the limit is hit.
+   */
+  readonly newSeriesNames = new TopNames(NEW_SERIES_NAMES_TRACKED);
 
   constructor(
     private readonly options: AggregatorOptions,
@@ -286,6 +306,7 @@ export class StatsdAggregator {
     this.partial = options.role === 'partial';
     this.merging = options.role === 'merging';
     this.sketchAccuracy = options.sketchAccuracy ?? 0.01;
+    this.maxSeries = options.maxSeries ?? 0;
   }
 
   /** Number of series held. */
@@ -437,6 +458,7 @@ export class StatsdAggregator {
     type: StatsdType,
     bucket: string | undefined,
   ): Series | RejectReason | null {
+    const received = name;
     const mapper = this.options.mapper;
     if (mapper !== undefined) {
       const m = mapper.map(name, STATSD_TYPE_CODES[type]);
@@ -459,6 +481,8 @@ export class StatsdAggregator {
     const hash = hashTags(nameHash, tags);
     let s = this.canonical.find(hash, name, tags);
     if (s === undefined) {
+      this.newSeriesNames.add(received);
+      if (this.maxSeries > 0 && this.series.length >= this.maxSeries) return 'series_limit';
       s = new Series(
         owner !== undefined ? owner.name : name,
         this.interner.intern(tags),

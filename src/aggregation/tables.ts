@@ -82,9 +82,9 @@ export class RawKeyTable<S> {
     const at = this.reserve(n + t + c);
     const slab = this.slab;
     const buf = line.buf;
-    slab.set(buf.subarray(line.nameStart, line.nameEnd), at);
-    slab.set(buf.subarray(line.tagsStart, line.tagsEnd), at + n);
-    if (c > 0) slab.set(buf.subarray(line.containerStart, line.containerEnd), at + n + t);
+    copyBytes(buf, line.nameStart, slab, at, n);
+    copyBytes(buf, line.tagsStart, slab, at + n, t);
+    if (c > 0) copyBytes(buf, line.containerStart, slab, at + n + t, c);
     this.append(line.keyHash, at, n, t, ((n + t + c) << 3) | line.type, target);
   }
 
@@ -177,6 +177,14 @@ export class RawKeyTable<S> {
       if (e !== 0) this.place(oldHashes[i] as number, e);
     }
   }
+}
+
+/**
+ * A byte loop rather than `set(subarray(...))`: keys are tens of bytes, where the view object a
+ * subarray allocates costs more than the copy (and is garbage once per new series).
+ */
+function copyBytes(from: Uint8Array, start: number, to: Uint8Array, at: number, length: number): void {
+  for (let k = 0; k < length; k++) to[at + k] = from[start + k] as number;
 }
 
 function rangeEquals(a: DataView, ai: number, b: DataView, bi: number, length: number): boolean {
@@ -295,8 +303,11 @@ export class TagInterner {
 
   /** `tags` with each pair replaced by its shared equal, in an array of exactly its length. */
   intern(tags: Tags): Tags {
-    if (tags.length === 0) return tags;
-    return tags.map((t) => this.pair(t));
+    const n = tags.length;
+    if (n === 0) return tags;
+    const out = new Array<Tag>(n);
+    for (let i = 0; i < n; i++) out[i] = this.pair(tags[i] as Tag);
+    return out;
   }
 
   private pair(t: Tag): Tag {

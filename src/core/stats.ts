@@ -57,6 +57,21 @@ export class ComponentStats {
     return this.stat(this.gauges, StatGauge, name, help, labels);
   }
 
+  /**
+   * Replaces every gauge named `name` with one per entry, labelled `label` = the entry's name:
+   * for a ranking (the top names of something) whose label values change, so that gauges of
+   * values that left it do not pile up as stats that never go away.
+   */
+  replaceGauges(
+    name: string,
+    help: string,
+    label: string,
+    entries: Iterable<readonly [labelValue: string, value: number]>,
+  ): void {
+    for (const [key, g] of this.gauges) if (g.name === name) this.gauges.delete(key);
+    for (const [labelValue, value] of entries) this.gauge(name, help, { [label]: labelValue }).set(value);
+  }
+
   private stat<S extends Stat>(
     map: Map<string, S>,
     Kind: new (name: string, tags: Tags, help: string, labels: Readonly<Record<string, string>>) => S,

@@ -22,21 +22,25 @@ export function makeTags(pairs: Iterable<Tag> | Readonly<Record<string, string>>
   const source: Iterable<Tag> =
     Symbol.iterator in pairs ? (pairs as Iterable<Tag>) : Object.entries(pairs as Record<string, string>);
   for (const [k, v] of source) list.push([k, v]);
-  return normalise(list);
+  return sortTags(list);
 }
 
-/** Sorts in place (stably) and keeps the last value of each key. */
-function normalise(list: Tag[]): Tags {
+/**
+ * `list` as tags: sorted in place (stably), keeping the last value of each key, and returned.
+ * For a list the caller has just built and gives up (a parser's decoded tags): no copy.
+ */
+export function sortTags(list: Tag[]): Tags {
   if (list.length === 0) return NO_TAGS;
   // Stable sort keeps insertion order among equal keys, so the last one is the newest.
-  list.sort(compareTags);
-  const out: Tag[] = [];
-  for (const tag of list) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last[0] === tag[0]) out[out.length - 1] = tag;
-    else out.push(tag);
+  if (list.length > 1) list.sort(compareTags);
+  let kept = 1;
+  for (let i = 1; i < list.length; i++) {
+    const tag = list[i] as Tag;
+    if ((list[kept - 1] as Tag)[0] === tag[0]) list[kept - 1] = tag;
+    else list[kept++] = tag;
   }
-  return out;
+  list.length = kept;
+  return list;
 }
 
 /**

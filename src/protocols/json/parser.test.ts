@@ -253,9 +253,10 @@ describe('JSON parser: rejections', () => {
     });
   }
 
-  it('covers every reason in the table (type_conflict comes from the consumer)', () => {
+  it('covers every reason in the table (type_conflict and series_limit come from the consumer)', () => {
     const covered = new Set<JsonRejectReason>(table.map(([, reason]) => reason));
     covered.add('type_conflict');
+    covered.add('series_limit');
     assert.deepEqual(
       JSON_REJECT_REASONS.filter((r) => !covered.has(r)),
       [],

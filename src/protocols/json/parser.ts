@@ -71,8 +71,10 @@ export const JSON_REJECT_REASONS = [
   'bad_timestamp',
   'timestamp_out_of_window',
   'no_fields',
-  // Returned by the consumer (the aggregator): the name already holds another type.
+  // Returned by the consumer (the aggregator): the name already holds another type, or the
+  // value would create a series past `max_series`.
   'type_conflict',
+  'series_limit',
 ] as const;
 export type JsonRejectReason = (typeof JSON_REJECT_REASONS)[number];
 

@@ -26,7 +26,7 @@ import {
 } from '../rejections.js';
 import { isUtf8 } from 'node:buffer';
 import type { AlertEvent, Event, ServiceCheck } from '../../core/event.js';
-import { makeTags, NO_TAGS, type Tag, type Tags } from '../../core/tags.js';
+import { makeTags, NO_TAGS, sortTags, type Tag, type Tags } from '../../core/tags.js';
 
 export const STATSD_COUNTER = 0;
 export const STATSD_GAUGE = 1;
@@ -64,6 +64,8 @@ export const REJECT_REASONS = [
   'bad_event',
   'bad_service_check',
   'type_conflict',
+  // From the aggregator: the line would create a series past `max_series`.
+  'series_limit',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -386,7 +388,7 @@ export class StatsdLine {
 
   /** The tags, sorted and deduplicated (the last value of a repeated key wins). */
   tags(): Tags {
-    return this.hasTags() ? makeTags(this.tagList()) : NO_TAGS;
+    return this.hasTags() ? sortTags(this.tagList()) : NO_TAGS;
   }
 
   /** The whole line, decoded (for messages). */

@@ -104,6 +104,8 @@ function refusal(reason: RejectReason): JsonRejectReason {
   switch (reason) {
     case 'type_conflict':
       return 'type_conflict';
+    case 'series_limit':
+      return 'series_limit';
     case 'empty_name':
       return 'missing_name';
     case 'bad_sample_rate':

@@ -75,4 +75,8 @@ ${TRANSPORT_LINES}    # How often aggregates and the points of untyped objects a
     # - match: /^debug\\./              # a regex between slashes
     #   action: drop
     mappings: []
+    # Most series held at once (~0.5 KB of heap each; 500000 is ~235 MB). A line that would
+    # create another is dropped, counted as lines_rejected{reason="series_limit"} and logged with
+    # the names creating the most series. 0 = no limit.
+    max_series: 500000
 `;

@@ -409,3 +409,36 @@ describe('json_udp aggregates exactly as statsd', () => {
     );
   });
 });
+
+describe('json_udp source: series budget', () => {
+  it('rejects records and fields that would create a series past max_series, and warns', () => {
+    const clock = new ManualClock();
+    const { log, lines } = recordingLogger();
+    const ctx = testSourceContext({ clock, log });
+    const source = new JsonUdpSource(config({ max_series: 2 }), ctx);
+    source.receive(
+      Buffer.from(
+        [
+          '{"metric_name":"a","metric_type":"counter","value":1}',
+          '{"metric_name":"b","metric_type":"counter","value":1}',
+          '{"metric_name":"c","metric_type":"counter","value":1}',
+          '{"metric_name":"a","metric_type":"counter","value":2}',
+          '{"x":1}',
+        ].join('\n'),
+      ),
+    );
+    clock.advance(10_000);
+    source.flush();
+    assert.equal(stat(ctx, 'lines_rejected', 'series_limit'), 2);
+    assert.equal(stat(ctx, 'series_limit'), 2);
+    assert.equal((findMetric(ctx.metrics(), 'a') as CounterMetric).value, 3);
+    assert.deepEqual(
+      source.recentRejections().map((r) => r.reason),
+      ['series_limit', 'series_limit'],
+    );
+    const warning = lines.find((l) => l.level === 'warn' && /max_series/.test(String(l.msg)));
+    assert.ok(warning, JSON.stringify(lines));
+    assert.equal(warning.refused, 2);
+    assert.deepEqual(warning.top_new_series_names, { a: 1, b: 1, c: 1, 'json.x': 1 });
+  });
+});

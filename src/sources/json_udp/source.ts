@@ -19,6 +19,7 @@ import {
 } from '../../protocols/json/parser.js';
 import type { RejectReason } from '../../protocols/statsd/parser.js';
 import { StatsdAggregator, type AddValueOptions } from '../../aggregation/aggregator.js';
+import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import { AggregatingListener } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 
@@ -36,6 +37,8 @@ function refusal(reason: RejectReason): JsonRejectReason {
   switch (reason) {
     case 'type_conflict':
       return 'type_conflict';
+    case 'series_limit':
+      return 'series_limit';
     case 'empty_name':
       return 'missing_name';
     case 'bad_sample_rate':
@@ -139,8 +142,10 @@ export class JsonUdpSource extends AggregatingListener {
   private readonly lines: StatCounter;
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
+  private readonly budget: SeriesBudgetReport;
   private lastWarnAt = -Infinity;
   private warnedTotal = 0;
+  private warnedSeriesLimit = 0;
 
   constructor(
     private readonly config: JsonUdpConfig,
@@ -157,6 +162,7 @@ export class JsonUdpSource extends AggregatingListener {
         // time is passed on alone, at that time. Untyped fields rely on it to pass through.
         timestamps: 'forward',
         mapper: new Mapper(config.mappings),
+        maxSeries: config.max_series,
       },
       () => ctx.clock.now(),
     );
@@ -168,6 +174,7 @@ export class JsonUdpSource extends AggregatingListener {
     this.lines = st.counter('lines_received', 'Non-blank JSON lines received, valid or not.');
     this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
+    this.budget = new SeriesBudgetReport(st, this.aggregator);
     const rejected = {} as Record<JsonRejectReason, StatCounter>;
     for (const reason of JSON_REJECT_REASONS) {
       rejected[reason] = st.counter('lines_rejected', 'JSON lines dropped as invalid, by reason.', {
@@ -227,6 +234,7 @@ export class JsonUdpSource extends AggregatingListener {
     this.ingest.pending = 0;
     this.seriesEvicted.inc(this.aggregator.evicted - before);
     this.seriesHeld.set(this.aggregator.size);
+    this.budget.flushed();
     if (batch.length > 0) this.ctx.emit(batch);
     this.warnAboutRejections(now);
   }
@@ -242,5 +250,8 @@ export class JsonUdpSource extends AggregatingListener {
       count,
       last: recent[recent.length - 1],
     });
+    const refused = this.rejections.counts.series_limit - this.warnedSeriesLimit;
+    this.warnedSeriesLimit = this.rejections.counts.series_limit;
+    if (refused > 0) this.ctx.log.warn(...this.budget.warning(refused));
   }
 }

@@ -357,3 +357,51 @@ describe('statsd source: mappings', () => {
     assert.equal(b.length, 2);
   });
 });
+
+describe('statsd source: series budget', () => {
+  it('refuses series past max_series, exports the budget and the top names, and says what to change', () => {
+    const clock = new ManualClock();
+    const { log, lines } = recordingLogger();
+    const ctx = testSourceContext({ clock, log });
+    const source = new StatsdSource(config({ max_series: 3 }), ctx);
+    const leak = Array.from({ length: 20 }, (_, i) => `api.latency:1|c|#request_id:${i}`);
+    source.receive(Buffer.from(['ok:1|c', ...leak, 'other:1|c'].join('\n')));
+    source.receive(Buffer.from('ok:1|c'));
+    clock.advance(10_000);
+    source.flush();
+    const self = ctx.stats.toMetrics(0);
+    const value = (name: string, tags: Record<string, string> = {}): number =>
+      (findMetric(self, name, tags) as CounterMetric | GaugeMetric).value;
+    assert.equal(value('sluice_lines_rejected', { reason: 'series_limit' }), 19);
+    assert.equal(value('sluice_series'), 3);
+    assert.equal(value('sluice_series_limit'), 3);
+    assert.equal(value('sluice_series_new_top_names', { name: 'api.latency' }), 20);
+    assert.equal(value('sluice_series_new_top_names', { name: 'other' }), 1);
+    assert.equal((findMetric(ctx.metrics(), 'ok') as CounterMetric).value, 2);
+    const warning = lines.find((l) => l.level === 'warn' && /max_series/.test(String(l.msg)));
+    assert.ok(warning, JSON.stringify(lines));
+    assert.match(String(warning.msg), /expiry.*mappings.*action: drop/);
+    assert.equal(warning.refused, 19);
+    assert.equal(warning.max_series, 3);
+    assert.deepEqual(warning.top_new_series_names, { 'api.latency': 20, ok: 1, other: 1 });
+
+    // The next interval's names replace the last one's, so the gauge stays bounded.
+    source.receive(Buffer.from('fresh:1|c'));
+    clock.advance(10_000);
+    source.flush();
+    const names = ctx.stats
+      .toMetrics(0)
+      .filter((m) => m.name === 'sluice_series_new_top_names')
+      .map((m) => m.tags.find(([k]) => k === 'name')?.[1]);
+    assert.deepEqual(names, ['fresh']);
+  });
+
+  it('holds any number of series with max_series 0', () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config({ max_series: 0 }), ctx);
+    source.receive(Buffer.from(Array.from({ length: 1000 }, (_, i) => `s${i}:1|c`).join('\n')));
+    source.flush();
+    assert.equal(ctx.stats.total('lines_rejected'), 0);
+    assert.equal((findMetric(ctx.stats.toMetrics(0), 'sluice_series') as GaugeMetric).value, 1000);
+  });
+});

@@ -58,6 +58,7 @@ export class StatsdSource extends AggregatingListener {
     const batch = aggregator.flush(now, intervalMs);
     this.seriesEvicted.inc(aggregator.evicted - before);
     this.seriesHeld.set(aggregator.size);
+    this.ingest.intervalClosed();
     if (batch.length > 0) this.ctx.emit(batch);
     this.ingest.warnAboutRejections(now);
   }

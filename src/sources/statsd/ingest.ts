@@ -8,6 +8,7 @@ import type { Event } from '../../core/event.js';
 import type { StatCounter } from '../../core/stats.js';
 import { Mapper } from '../../aggregation/mapping.js';
 import { StatsdAggregator, type AggregatorOptions } from '../../aggregation/aggregator.js';
+import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import {
   REJECT_REASONS,
   REPAIR_REASONS,
@@ -102,6 +103,8 @@ export function aggregatorOptions(config: StatsdConfig, role?: AggregatorOptions
     timestamps: config.dialect === 'dogstatsd' ? 'forward' : 'aggregate',
     // Consulted once per new series, so the rules cost nothing for known ones.
     mapper: !merging && config.mappings.length > 0 ? new Mapper(config.mappings) : undefined,
+    // Each ingest thread holds at most max_series; the main thread's merge holds their union.
+    maxSeries: merging ? 0 : config.max_series,
     role,
   };
 }
@@ -121,6 +124,7 @@ export class StatsdIngest {
   private readonly datagrams: StatCounter;
   private readonly lines: StatCounter;
   private readonly bytes: StatCounter;
+  private readonly budget: SeriesBudgetReport;
   private lastWarnAt = -Infinity;
   private warnedCounts: Record<RejectReason, number>;
   /** Lines parsed so far (valid or not), for a worker to say what it held when it died. */
@@ -163,6 +167,7 @@ export class StatsdIngest {
         kind: 'service_check',
       }),
     };
+    this.budget = new SeriesBudgetReport(st, this.aggregator);
     this.warnedCounts = { ...this.rejections.counts };
     this.sink = new Sink(this.aggregator, this.rejections, rejected, repaired, events);
   }
@@ -188,6 +193,11 @@ export class StatsdIngest {
     }
   }
 
+  /** At each flush (or drain): exports the interval's top new-series names and starts anew. */
+  intervalClosed(): void {
+    this.budget.flushed();
+  }
+
   /** Logs, at most once per REJECT_WARN_INTERVAL_MS, how many lines were rejected and why. */
   warnAboutRejections(now: number): void {
     const counts = this.rejections.counts;
@@ -210,5 +220,7 @@ export class StatsdIngest {
       reasons,
       last: recent[recent.length - 1],
     });
+    const refused = reasons.series_limit;
+    if (refused !== undefined) this.ctx.log.warn(...this.budget.warning(refused));
   }
 }

@@ -87,6 +87,7 @@ function drain(seq: number, now: number, done?: () => void): void {
   draining = true;
   const base = ingest.linesParsed;
   ingest.aggregator.beginDrain(now);
+  ingest.intervalClosed();
   ingest.warnAboutRejections(now);
   const step = (): void => {
     const chunk = ingest.aggregator.drainSome(CHUNK_SERIES);

@@ -20,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import type { ListeningSource, RawLinesHandler, SourceContext } from '../../core/component.js';
 import type { StatCounter, StatGauge, StatSnapshot } from '../../core/stats.js';
 import { StatsdAggregator } from '../../aggregation/aggregator.js';
+import { TOP_NAMES_HELP, TOP_NAMES_REPORTED } from '../../aggregation/budget.js';
 import type { BoundListener, ListenEndpoint } from '../transport/index.js';
 import { aggregatorOptions } from './ingest.js';
 import type { MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
@@ -47,6 +48,8 @@ class Slot {
   /** Last value of each of the worker's counters, to add only what is new. */
   counters = new Map<string, number>();
   gauges = new Map<string, number>();
+  /** The worker's latest top new-series names. */
+  top = new Map<string, number>();
   startedAt = 0;
   restartDelay = RESTART_MIN_MS;
   restartTimer: ReturnType<typeof setTimeout> | undefined;
@@ -61,6 +64,7 @@ class Slot {
 }
 
 const statKey = (s: StatSnapshot): string => s.name + JSON.stringify(s.labels);
+const TOP_NAMES = 'series_new_top_names';
 
 export class StatsdWorkerSource implements ListeningSource {
   readonly mode = 'listening';
@@ -356,9 +360,20 @@ export class StatsdWorkerSource implements ListeningSource {
     }, delay);
   }
 
-  /** Adds a worker's stats to the source's: counters by what is new, gauges summed over workers. */
+  /**
+   * Adds a worker's stats to the source's: counters by what is new, gauges summed over workers
+   * (the budget is per worker, so `series_limit` is not summed; the top new-series names are a
+   * ranking whose members change, rebuilt from every worker's latest).
+   */
   private mirror(slot: Slot, snapshot: readonly StatSnapshot[]): void {
+    const top = new Map<string, number>();
+    let sawTop = false;
     for (const s of snapshot) {
+      if (s.name === TOP_NAMES) {
+        sawTop = true;
+        top.set(s.labels.name ?? '', s.value);
+        continue;
+      }
       const key = statKey(s);
       if (s.kind === 'counter') {
         const last = slot.counters.get(key) ?? 0;
@@ -373,8 +388,16 @@ export class StatsdWorkerSource implements ListeningSource {
         if (g === undefined) this.mirrored.set(key, (g = this.ctx.stats.gauge(s.name, s.help, s.labels)));
         let sum = 0;
         for (const other of this.slots) sum += other.gauges.get(key) ?? 0;
-        g.set(sum);
+        g.set(s.name === 'series_limit' ? s.value : sum);
       }
+    }
+    if (sawTop || slot.top.size > 0) {
+      slot.top = top;
+      const union = new Map<string, number>();
+      for (const other of this.slots)
+        for (const [name, n] of other.top) union.set(name, (union.get(name) ?? 0) + n);
+      const ranked = [...union].sort((a, b) => b[1] - a[1]).slice(0, TOP_NAMES_REPORTED);
+      this.ctx.stats.replaceGauges(TOP_NAMES, TOP_NAMES_HELP, 'name', ranked);
     }
   }
 
