@@ -77,7 +77,7 @@ function timeIngest(bufs, perDgram, total, ingest) {
 
 async function loadSluice() {
   const { StatsdParser } = await import(pathToFileURL(join(DIST, 'protocols/statsd/parser.js')).href);
-  const { StatsdAggregator } = await import(pathToFileURL(join(DIST, 'sources/statsd/aggregator.js')).href);
+  const { StatsdAggregator } = await import(pathToFileURL(join(DIST, 'aggregation/aggregator.js')).href);
   return { StatsdParser, StatsdAggregator };
 }
 
