@@ -42,8 +42,8 @@ function layerRules() {
     ),
     layer(
       ['src/sources/*/**/*.ts'],
-      '^\\.\\./(?!transport/|polling/)[a-z_]+/|(^|/)(sinks|cli|registry)(/|\\.js$)',
-      'A source shares code with another only through a common layer (src/aggregation, transport, polling).',
+      '^\\.\\./(?!transport/|polling/|ingest/)[a-z_]+/|(^|/)(sinks|cli|registry)(/|\\.js$)',
+      'A source shares code with another only through a common layer (src/aggregation, transport, polling, ingest).',
       ['src/sources/**/*.test.ts'],
     ),
   ];

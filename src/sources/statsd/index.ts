@@ -17,7 +17,9 @@ import type { RejectedLine } from '../../protocols/statsd/parser.js';
 import { AggregatingListener } from '../transport/index.js';
 import { StatsdIngest } from './ingest.js';
 import { statsdSample, statsdSchema, type StatsdConfig } from './schema.js';
-import { resolveWorkers, StatsdWorkerSource } from './workers.js';
+import { StatsdAggregator } from '../../aggregation/aggregator.js';
+import { IngestWorkerSource, resolveWorkers } from '../ingest/workers.js';
+import { aggregatorOptions } from './ingest.js';
 
 export type { StatsdConfig } from './schema.js';
 export { rawLines } from './ingest.js';
@@ -72,6 +74,14 @@ export const statsdSource = defineSource({
   sample: statsdSample,
   create: (config, ctx) => {
     const workers = resolveWorkers(config.workers);
-    return workers === 0 ? new StatsdSource(config, ctx) : new StatsdWorkerSource(config, ctx, workers);
+    if (workers === 0) return new StatsdSource(config, ctx);
+    return new IngestWorkerSource(ctx, {
+      workerUrl: new URL('./worker.js', import.meta.url),
+      config,
+      flushIntervalMs: config.flush_interval,
+      workers,
+      merger: new StatsdAggregator(aggregatorOptions(config, 'merging'), () => ctx.clock.now()),
+      rawProtocol: 'statsd',
+    });
   },
 });

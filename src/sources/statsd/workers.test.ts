@@ -8,7 +8,7 @@ import type { Metric } from '../../core/metric.js';
 import { testSourceContext } from '../../testing/context.js';
 import type { StatsdSource } from './index.js';
 import { statsdSource, type StatsdConfig } from './index.js';
-import { dgramReusePort, StatsdWorkerSource } from './workers.js';
+import { dgramReusePort, IngestWorkerSource } from '../ingest/workers.js';
 
 function config(overrides: Record<string, unknown> = {}): StatsdConfig {
   const issues: Issue[] = [];
@@ -48,7 +48,7 @@ const counterTotal = (metrics: readonly Metric[], name: string): number =>
 
 /** Flushes until `check` holds on everything emitted (bounded): datagrams take a moment to land. */
 async function flushUntil(
-  source: StatsdWorkerSource | StatsdSource,
+  source: IngestWorkerSource<StatsdConfig> | StatsdSource,
   metrics: () => Metric[],
   check: (all: Metric[]) => boolean,
   what: string,
@@ -67,8 +67,8 @@ const WORKERS = dgramReusePort() ? 2 : 1;
 describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
   it('counts every increment from many concurrent senders exactly', async () => {
     const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
-    const source = statsdSource.create(config(), ctx) as StatsdWorkerSource;
-    assert.ok(source instanceof StatsdWorkerSource);
+    const source = statsdSource.create(config(), ctx) as IngestWorkerSource<StatsdConfig>;
+    assert.ok(source instanceof IngestWorkerSource);
     assert.equal(source.workerCount, WORKERS);
     await source.start();
     try {
@@ -113,7 +113,7 @@ describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
       const source = statsdSource.create(
         config({ workers, histogram_bins: { default: [10, 100, 1000] } }),
         ctx,
-      ) as StatsdWorkerSource | StatsdSource;
+      ) as IngestWorkerSource<StatsdConfig> | StatsdSource;
       await source.start();
       try {
         await sendFromMany(source.port as number, 12, lines);
@@ -158,7 +158,7 @@ describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
 
   it('restarts a killed worker, counts what it held as lost, and keeps the others exact', async () => {
     const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
-    const source = statsdSource.create(config(), ctx) as StatsdWorkerSource;
+    const source = statsdSource.create(config(), ctx) as IngestWorkerSource<StatsdConfig>;
     await source.start();
     try {
       const port = source.port as number;
@@ -203,6 +203,6 @@ describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
   });
 });
 
-async function workersRunning(source: StatsdWorkerSource, n: number): Promise<boolean> {
+async function workersRunning(source: IngestWorkerSource<StatsdConfig>, n: number): Promise<boolean> {
   return source.runningWorkers() === n;
 }

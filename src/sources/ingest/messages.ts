@@ -1,21 +1,26 @@
-/** The messages between the statsd source's main thread (workers.ts) and its ingest workers (worker.ts). */
+/** The messages between a listening source's main thread (workers.ts) and its ingest workers (runtime.ts). */
 import type { Event } from '../../core/event.js';
 import type { LogFields, LogLevel } from '../../core/logger.js';
 import type { StatSnapshot } from '../../core/stats.js';
 import type { PartialChunk } from '../../aggregation/partial.js';
-import type { BoundListener } from '../transport/index.js';
-import type { StatsdConfig } from './schema.js';
+import type { BoundListener, ListenEndpoint, TransportConfig } from '../transport/index.js';
 
-export interface WorkerInit {
+/** What every ingest worker's config has; each source adds its own options. */
+export interface IngestWorkerConfig extends Partial<TransportConfig> {
+  readonly listen: readonly ListenEndpoint[];
+}
+
+export interface WorkerInit<C extends IngestWorkerConfig = IngestWorkerConfig> {
   readonly id: string;
+  readonly type: string;
   readonly index: number;
   /** The source's config, with `listen` narrowed to this worker's share (ports chosen). */
-  readonly config: StatsdConfig;
+  readonly config: C;
   readonly reusePort: boolean;
   /** A sink relays raw lines: post them. */
   readonly raw: boolean;
   readonly debug: boolean;
-  /** One float64: lines the worker holds that a crash would lose (worker.ts keeps it current). */
+  /** One float64: lines the worker holds that a crash would lose (runtime.ts keeps it current). */
   readonly held: SharedArrayBuffer;
 }
 
@@ -24,7 +29,14 @@ export type MainToWorker = { t: 'drain'; seq: number; now: number } | { t: 'stop
 export type WorkerToMain =
   | { t: 'ready'; bound: BoundListener[] }
   | { t: 'startError'; message: string }
-  | { t: 'chunk'; seq: number; chunk: PartialChunk; stats?: StatSnapshot[] }
+  | {
+      t: 'chunk';
+      seq: number;
+      chunk: PartialChunk;
+      /** On the interval's last chunk: the worker's stats, and what its source adds to an interval. */
+      stats?: StatSnapshot[];
+      extras?: unknown;
+    }
   | { t: 'stats'; stats: StatSnapshot[] }
   | { t: 'log'; level: Exclude<LogLevel, 'silent'>; msg: string; fields: LogFields | undefined }
   | { t: 'events'; events: Event[] }

@@ -1,6 +1,6 @@
 /**
- * Multi-threaded StatsD ingest (`workers` ≥ 1): receiving, parsing and aggregating run on
- * worker threads that do nothing else, so the agent's flushes, sink encoding, scrapes and
+ * Multi-threaded ingest for the aggregating listeners (statsd, json_udp; `workers` ≥ 1):
+ * receiving, parsing and aggregating run on worker threads that do nothing else, so the agent's flushes, sink encoding, scrapes and
  * garbage collection never stall a receive loop (each thread has its own heap and event loop).
  *
  * Every udp:// address is bound by every worker with SO_REUSEPORT (Node >= 22.12): the kernel
@@ -17,14 +17,33 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ListeningSource, RawLinesHandler, SourceContext } from '../../core/component.js';
+import type { ListeningSource, RawLinesHandler, RawProtocol, SourceContext } from '../../core/component.js';
+import type { Batch } from '../../core/metric.js';
 import type { StatCounter, StatGauge, StatSnapshot } from '../../core/stats.js';
-import { StatsdAggregator } from '../../aggregation/aggregator.js';
+import type { StatsdAggregator } from '../../aggregation/aggregator.js';
 import { TOP_NAMES_HELP, TOP_NAMES_REPORTED } from '../../aggregation/budget.js';
 import type { BoundListener, ListenEndpoint } from '../transport/index.js';
-import { aggregatorOptions } from './ingest.js';
-import type { MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
-import type { StatsdConfig } from './schema.js';
+import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
+
+export type { IngestWorkerConfig } from './messages.js';
+export { runIngestWorker, type WorkerIngest, type WorkerOutputs } from './runtime.js';
+
+/** What a source gives the coordinator. */
+export interface IngestWorkersOptions<C extends IngestWorkerConfig> {
+  /** The worker entry module (it calls runIngestWorker). */
+  readonly workerUrl: URL;
+  /** The source's config, sent to each worker with `listen` narrowed to its share. */
+  readonly config: C;
+  readonly flushIntervalMs: number;
+  /** Workers asked for (resolveWorkers); fewer when the Node cannot share a UDP address. */
+  readonly workers: number;
+  /** The main thread's aggregator, with role `merging`. */
+  readonly merger: StatsdAggregator;
+  /** Builds the batch from the merged flush and what each worker's source added to the interval. */
+  readonly finish?: (batch: Batch, extras: readonly unknown[]) => Batch;
+  /** The raw protocol the source hands to relaying sinks, if any. */
+  readonly rawProtocol?: RawProtocol;
+}
 
 /** SO_REUSEPORT on dgram sockets arrived in Node 22.12 (and 23.1). */
 export function dgramReusePort(version = process.versions.node): boolean {
@@ -66,7 +85,7 @@ class Slot {
 const statKey = (s: StatSnapshot): string => s.name + JSON.stringify(s.labels);
 const TOP_NAMES = 'series_new_top_names';
 
-export class StatsdWorkerSource implements ListeningSource {
+export class IngestWorkerSource<C extends IngestWorkerConfig> implements ListeningSource {
   readonly mode = 'listening';
   private readonly merger: StatsdAggregator;
   private slots: Slot[] = [];
@@ -88,23 +107,29 @@ export class StatsdWorkerSource implements ListeningSource {
   private readonly restarts: StatCounter;
   private readonly workersGauge: StatGauge;
   private readonly mergeConflicts: StatCounter;
+  private readonly config: C;
+  private readonly flushIntervalMs: number;
+  /** What each worker's source added to the interval being drained. */
+  private extras: unknown[] = [];
 
   constructor(
-    private readonly config: StatsdConfig,
     private readonly ctx: SourceContext,
-    workers: number,
+    private readonly options: IngestWorkersOptions<C>,
   ) {
+    const { config, workers } = options;
+    this.config = config;
+    this.flushIntervalMs = options.flushIntervalMs;
     const hasUdp = config.listen.some((e) => e.transport === 'udp');
     this.reusePort = dgramReusePort();
     // Without SO_REUSEPORT a second socket cannot bind the address: one worker receives it all.
     this.count = hasUdp && !this.reusePort ? 1 : Math.max(1, workers);
     if (this.count < workers)
       ctx.log.info('One ingest worker: this Node has no SO_REUSEPORT for UDP sockets (Node >= 22.12 has).', {
-        workers_asked: config.workers,
+        workers_asked: workers,
         node: process.versions.node,
       });
-    this.merger = new StatsdAggregator(aggregatorOptions(config, 'merging'), () => ctx.clock.now());
-    this.raw = ctx.rawLines?.('statsd');
+    this.merger = options.merger;
+    this.raw = options.rawProtocol !== undefined ? ctx.rawLines?.(options.rawProtocol) : undefined;
     const st = ctx.stats;
     this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
@@ -172,7 +197,7 @@ export class StatsdWorkerSource implements ListeningSource {
       reuse_port: this.reusePort && this.slots.length > 1,
     });
     this.intervalStart = this.ctx.clock.now();
-    this.timer = setInterval(() => void this.flush(), this.config.flush_interval);
+    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
   }
 
   /** Closes the interval: drains every worker, merges and emits. Resolves when emitted. */
@@ -234,11 +259,13 @@ export class StatsdWorkerSource implements ListeningSource {
     const now = this.ctx.clock.now();
     const elapsed = now - this.intervalStart;
     this.intervalStart = now;
-    const interval =
-      elapsed > 0 && elapsed < this.config.flush_interval ? elapsed : this.config.flush_interval;
+    const interval = elapsed > 0 && elapsed < this.flushIntervalMs ? elapsed : this.flushIntervalMs;
     const before = this.merger.evicted;
     this.mergeConflicts.inc(this.merger.mergeConflicts - this.mergeConflicts.value);
-    const batch = this.merger.flush(now, interval);
+    const merged = this.merger.flush(now, interval);
+    const extras = this.extras;
+    this.extras = [];
+    const batch = this.options.finish !== undefined ? this.options.finish(merged, extras) : merged;
     this.seriesEvicted.inc(this.merger.evicted - before);
     this.seriesHeld.set(this.merger.size);
     if (batch.length > 0) this.ctx.emit(batch);
@@ -249,8 +276,9 @@ export class StatsdWorkerSource implements ListeningSource {
     slot.held[0] = 0;
     slot.counters = new Map();
     slot.gauges = new Map();
-    const init: WorkerInit = {
+    const init: WorkerInit<C> = {
       id: this.ctx.id,
+      type: this.ctx.stats.componentType,
       index: slot.index,
       config: { ...this.config, listen: [...slot.listen] },
       reusePort: this.reusePort && this.count > 1,
@@ -258,7 +286,7 @@ export class StatsdWorkerSource implements ListeningSource {
       debug: this.ctx.log.isEnabled('debug'),
       held: slot.held.buffer as SharedArrayBuffer,
     };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    const worker = new Worker(this.options.workerUrl, { workerData: init });
     slot.worker = worker;
     slot.startedAt = Date.now();
     return new Promise<BoundListener[]>((resolve, reject) => {
@@ -292,6 +320,7 @@ export class StatsdWorkerSource implements ListeningSource {
       case 'chunk':
         this.merger.mergeChunk(slot.index, m.chunk);
         if (m.stats !== undefined) this.mirror(slot, m.stats);
+        if (m.extras !== undefined) this.extras.push(m.extras);
         if (m.chunk.last) this.arrived(slot.index, m.seq);
         break;
       case 'stats':
