@@ -8,7 +8,12 @@
 //   npm run build && node bench/stream-trickle.mjs
 //
 // The kernel may coalesce tiny writes into one read when the receiver falls behind, so the
-// table also shows how many reads (framer pushes) the listener actually saw.
+// table also shows how many reads (framer pushes) the listener actually saw, and the CPU per
+// read: constant when framing is linear, growing with the line when it is not. Because that
+// coalescing varies from run to run (a slower receiver gets bigger reads), a second table feeds
+// the framer alone one byte per push, in this process: the framing cost without the kernel's
+// help. A case whose projected time (if the cost per byte grows with the line) passes 60 s is
+// skipped, so the old quadratic framing stays bounded.
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -96,6 +101,7 @@ async function main() {
       reads,
       'CPU ms': Number(cpuMs.toFixed(1)),
       'CPU ns/byte': Number(((cpuMs * 1e6) / c.bytes).toFixed(1)),
+      'CPU us/read': Number(((cpuMs * 1e3) / reads).toFixed(2)),
     });
     await new Promise((resolve) => child.once('exit', resolve));
     await listeners.stop();
@@ -104,4 +110,35 @@ async function main() {
   const oneWrite = rows[0]['CPU ms'];
   const trickle = rows[2]['CPU ms'];
   console.log(`1 MiB line, one byte per write / one write: ${(trickle / oneWrite).toFixed(1)}x the CPU`);
+
+  LineFramer.prototype.push = push;
+  const framerRows = [];
+  let previous;
+  for (const bytes of [16 * 1024, 128 * 1024, MiB]) {
+    if (previous !== undefined) {
+      const projectedMs = (previous.ms * (bytes / previous.bytes) ** 2) | 0;
+      if (projectedMs > 60_000) {
+        framerRows.push({ bytes, pushes: bytes, 'CPU ms': `skipped: ~${projectedMs} projected` });
+        continue;
+      }
+    }
+    const line = Buffer.alloc(bytes, 0x78);
+    line[bytes - 1] = 0x0a;
+    const framer = new LineFramer(2 * MiB, { inc() {} });
+    let got = 0;
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < bytes; i++) got += framer.push(line.subarray(i, i + 1))?.length ?? 0;
+    const cpu = process.cpuUsage(cpu0);
+    if (got !== bytes - 1) throw new Error(`framer delivered ${got} bytes of ${bytes - 1}`);
+    const ms = (cpu.user + cpu.system) / 1000;
+    previous = { bytes, ms };
+    framerRows.push({
+      bytes,
+      pushes: bytes,
+      'CPU ms': Number(ms.toFixed(1)),
+      'CPU ns/byte': Number(((ms * 1e6) / bytes).toFixed(1)),
+    });
+  }
+  console.log('LineFramer alone, one byte per push:');
+  console.table(framerRows);
 }
