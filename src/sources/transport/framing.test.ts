@@ -138,4 +138,36 @@ describe('LineFramer', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('delivers the same lines and counts the same oversized ones however the stream is split', () => {
+    const byte = fc.oneof(fc.constant(0x0a), fc.constant(0x61), fc.integer({ min: 0, max: 255 }));
+    /** Non-empty lines delivered, the unfinished line at the end, and the counts. */
+    const run = (max: number, chunks: Buffer[]) => {
+      const oversized = counter();
+      const framer = new LineFramer(max, oversized);
+      const lines: string[] = [];
+      for (const c of chunks) {
+        const out = framer.push(c);
+        if (out !== undefined) lines.push(...out.toString('latin1').split('\n'));
+        assert.ok(framer.pending <= max);
+      }
+      const pending = framer.pending;
+      const last = framer.end()?.toString('latin1');
+      return { lines: lines.filter((l) => l !== ''), pending, last, oversized: oversized.value };
+    };
+    fc.assert(
+      fc.property(
+        fc.array(byte, { maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        (bytes, cuts, max) => {
+          const stream = Buffer.from(bytes);
+          const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+          const chunks = [0, ...at].map((from, i) => stream.subarray(from, at[i] ?? stream.length));
+          assert.deepEqual(run(max, chunks), run(max, [stream]));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
 });

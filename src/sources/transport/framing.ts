@@ -7,6 +7,11 @@
  * between chunks, and a line that grows past the limit is dropped (counted) up to its newline
  * rather than buffered. Complete lines are handed over as a view of the chunk when no partial
  * line precedes them, so the common case copies nothing.
+ *
+ * A line's cost is linear in its length whatever the number of reads it arrives in: the
+ * unfinished line grows in a buffer whose capacity doubles (capped at `maxLineBytes`), so each
+ * byte is copied a bounded number of times. Copying the whole partial line on every read made a
+ * line sent one byte per write cost quadratic time, which any client could trigger.
  */
 
 /** Anything with `inc()`: a `StatCounter`, or a plain object in tests. */
@@ -18,8 +23,9 @@ const NEWLINE = 0x0a;
 const EMPTY = Buffer.alloc(0);
 
 export class LineFramer {
-  /** The line in progress (bytes after the last newline seen), at most `maxLineBytes` long. */
+  /** Holds the line in progress (bytes after the last newline seen) in its first `held` bytes. */
   private partial: Buffer = EMPTY;
+  private held = 0;
   /** Inside an oversized line: drop bytes until the next newline. */
   private discarding = false;
 
@@ -30,7 +36,7 @@ export class LineFramer {
 
   /** Bytes held for the unfinished line. */
   get pending(): number {
-    return this.partial.length;
+    return this.held;
   }
 
   /**
@@ -52,7 +58,8 @@ export class LineFramer {
       return undefined;
     }
     const out = this.complete(chunk, start, last);
-    this.partial = EMPTY;
+    // Released, not reused: `out` may be a view of it, and the consumer owns `out` now.
+    this.release();
     this.hold(chunk, last + 1);
     return out;
   }
@@ -62,40 +69,57 @@ export class LineFramer {
    * do not end the last line). Returns it, or undefined.
    */
   end(): Buffer | undefined {
-    const rest = this.partial;
-    this.partial = EMPTY;
+    const rest = this.head();
+    this.release();
     this.discarding = false;
     return rest.length > 0 ? rest : undefined;
   }
 
   /** Forgets the unfinished line (connection cut); returns how many bytes were dropped. */
   drop(): number {
-    const n = this.partial.length;
-    this.partial = EMPTY;
+    const n = this.held;
+    this.release();
     this.discarding = false;
     return n;
+  }
+
+  /** The unfinished line, as a view of the held buffer. */
+  private head(): Buffer {
+    return this.held === 0 ? EMPTY : this.partial.subarray(0, this.held);
+  }
+
+  private release(): void {
+    this.partial = EMPTY;
+    this.held = 0;
   }
 
   /** Appends chunk[from..] to the unfinished line, or starts discarding if it gets too long. */
   private hold(chunk: Buffer, from: number): void {
     const n = chunk.length - from;
     if (n === 0) return;
-    if (this.partial.length + n > this.maxLineBytes) {
+    if (this.held + n > this.maxLineBytes) {
       this.oversized.inc();
-      this.partial = EMPTY;
+      this.release();
       this.discarding = true;
       return;
     }
     // A copy: a view would pin the whole chunk (up to 64 KiB) for a few bytes.
-    this.partial =
-      this.partial.length === 0
-        ? Buffer.from(chunk.subarray(from))
-        : Buffer.concat([this.partial, chunk.subarray(from)]);
+    this.reserve(this.held + n);
+    this.held += chunk.copy(this.partial, this.held, from);
+  }
+
+  /** Makes room for `needed` bytes (at most `maxLineBytes`), doubling so growth costs O(1) a byte. */
+  private reserve(needed: number): void {
+    if (needed <= this.partial.length) return;
+    const capacity = Math.min(this.maxLineBytes, Math.max(needed, 2 * this.partial.length));
+    const grown = Buffer.allocUnsafe(capacity);
+    this.partial.copy(grown, 0, 0, this.held);
+    this.partial = grown;
   }
 
   /** The lines `partial + chunk[start, last)`, without those longer than the limit. */
   private complete(chunk: Buffer, start: number, last: number): Buffer | undefined {
-    const head = this.partial;
+    const head = this.head();
     // No line can be longer than the whole span: the usual case needs no scan.
     if (
       head.length + last - start > this.maxLineBytes &&
@@ -104,7 +128,13 @@ export class LineFramer {
       return this.withoutOversized(chunk, start, last, head);
     }
     if (head.length === 0) return last > start ? chunk.subarray(start, last) : undefined;
-    return last > start ? Buffer.concat([head, chunk.subarray(start, last)]) : head;
+    if (last === start) return head;
+    // The line's one join: into the spare capacity if the rest fits, else one new buffer.
+    if (this.held + last - start <= this.partial.length) {
+      const end = this.held + chunk.copy(this.partial, this.held, start, last);
+      return this.partial.subarray(0, end);
+    }
+    return Buffer.concat([head, chunk.subarray(start, last)]);
   }
 
   private hasOversized(chunk: Buffer, start: number, last: number, headLength: number): boolean {

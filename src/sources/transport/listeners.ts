@@ -471,10 +471,19 @@ function probeStream(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * How long a connection must have been silent before it may be shed to make room for a new one.
+ * Long enough that a client between two writes of a steady stream is not taken for idle (StatsD
+ * clients flush at least every second or so when they have data), short enough that a flood of
+ * silent connections cannot hold the slots against a newcomer for long.
+ */
+const SHED_GRACE_MS = 1000;
+
 class StreamStats {
   readonly bytes: StatCounter;
   readonly accepted: StatCounter;
   readonly refused: StatCounter;
+  readonly shed: StatCounter;
   readonly open: StatGauge;
   readonly idleClosed: StatCounter;
   readonly errors: StatCounter;
@@ -488,7 +497,12 @@ class StreamStats {
     this.accepted = st.counter('transport_connections_accepted', 'Stream connections accepted.', t);
     this.refused = st.counter(
       'transport_connections_refused',
-      'Stream connections closed at once because max_connections were open.',
+      'Stream connections closed at once because max_connections were open and every open one had received data within the last second.',
+      t,
+    );
+    this.shed = st.counter(
+      'transport_connections_shed',
+      'Stream connections closed to make room for a new one because every slot (max_connections) was taken; the idlest was closed.',
       t,
     );
     this.open = st.gauge('transport_connections_open', 'Stream connections open now.', t);
@@ -500,7 +514,7 @@ class StreamStats {
     this.errors = st.counter('transport_connection_errors', 'Stream connections ended by a socket error.', t);
     this.partialDropped = st.counter(
       'transport_partial_lines_dropped',
-      'Unfinished lines dropped because their connection was cut (error, idle timeout, shutdown).',
+      'Unfinished lines dropped because their connection was cut (error, idle timeout, shed, shutdown).',
       t,
     );
     const oversized = st.counter(
@@ -528,18 +542,33 @@ class Connection {
     readonly socket: net.Socket,
     maxLineBytes: number,
     oversized: Count,
+    /** When its last bytes arrived (or it was accepted): the idlest is shed first when full. */
+    public lastDataAt: number,
   ) {
     this.framer = new LineFramer(maxLineBytes, oversized);
   }
 }
 
-/** tcp:// and unix://: newline-delimited streams, framed into buffers of complete lines. */
+/**
+ * tcp:// and unix://: newline-delimited streams, framed into buffers of complete lines.
+ *
+ * When all `max_connections` slots are taken, a newcomer sheds the connection that has been
+ * silent longest, if that one has been silent for SHED_GRACE_MS at least; otherwise the newcomer
+ * is refused. Refusing newcomers alone (what Node's `server.maxConnections` does) let a client
+ * holding idle connections lock everyone else out for up to `idle_timeout`. A per-address cap
+ * does not help when every client comes through one NAT or from localhost (the usual case for a
+ * local agent), and a shorter idle timeout when full still locks newcomers out until it fires
+ * and closes connections that would have sent again. Shedding the idlest costs a silent client
+ * its connection, which StatsD clients re-open when they next write; a busy one keeps its slot.
+ */
 class StreamListener implements Listener {
   private server: net.Server | undefined;
+  /** Ordered by last data received, idlest first: a connection moves to the back on each read. */
   private readonly connections = new Set<Connection>();
   private readonly file: SocketFile | undefined;
   private readonly stats: StreamStats;
   private readonly refusedWarning: RateLimitedWarning;
+  private readonly shedWarning: RateLimitedWarning;
   private onAllClosed: (() => void) | undefined;
 
   constructor(
@@ -556,19 +585,19 @@ class StreamListener implements Listener {
         : undefined;
     this.refusedWarning = new RateLimitedWarning(
       ctx,
-      'Refused connections beyond max_connections (counted in transport_connections_refused).',
+      'Refused connections beyond max_connections: every open one had received data within the last second (counted in transport_connections_refused).',
       { transport, max_connections: options.max_connections },
+    );
+    this.shedWarning = new RateLimitedWarning(
+      ctx,
+      'Closed the idlest connections to make room for new ones: all max_connections were open (counted in transport_connections_shed). Raise max_connections, or lower idle_timeout if idle clients hold the slots.',
+      { transport, max_connections: options.max_connections, idle_timeout: options.idle_timeout },
     );
   }
 
   async start(): Promise<void> {
+    // No server.maxConnections: Node would refuse a newcomer before sluice could shed an idle one.
     const server = net.createServer();
-    server.maxConnections = this.options.max_connections;
-    // Node closes a connection beyond maxConnections itself, before it becomes a Socket.
-    server.on('drop', () => {
-      this.stats.refused.inc();
-      this.refusedWarning.hit();
-    });
     server.on('connection', (socket) => this.accept(socket));
     await this.file?.prepare();
     const e = this.endpoint;
@@ -650,13 +679,24 @@ class StreamListener implements Listener {
   }
 
   private accept(socket: net.Socket): void {
-    const conn = new Connection(socket, this.options.max_line_bytes, this.stats.oversized);
+    const now = this.ctx.clock.now();
+    if (this.connections.size >= this.options.max_connections && !this.shedIdlest(now)) {
+      this.stats.refused.inc();
+      this.refusedWarning.hit();
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, this.options.max_line_bytes, this.stats.oversized, now);
     this.connections.add(conn);
     this.stats.accepted.inc();
     this.stats.open.set(this.connections.size);
     if (this.options.idle_timeout > 0) socket.setTimeout(this.options.idle_timeout);
     socket.on('data', (chunk: Buffer) => {
       this.stats.bytes.inc(chunk.length);
+      // Back of the line: delete + add keeps the set in order of last data at O(1) a read.
+      if (this.connections.delete(conn)) this.connections.add(conn);
+      conn.lastDataAt = this.ctx.clock.now();
       const lines = conn.framer.push(chunk);
       if (lines !== undefined) this.deliver(lines);
     });
@@ -683,6 +723,21 @@ class StreamListener implements Listener {
       this.stats.open.set(this.connections.size);
       if (this.connections.size === 0) this.onAllClosed?.();
     });
+  }
+
+  /**
+   * Closes the idlest connection to free a slot, if it has been silent for SHED_GRACE_MS;
+   * returns whether it did. It leaves the set at once, so the slot is free before its 'close'.
+   */
+  private shedIdlest(now: number): boolean {
+    const idlest = this.connections.values().next().value;
+    if (idlest === undefined || now - idlest.lastDataAt < SHED_GRACE_MS) return false;
+    this.connections.delete(idlest);
+    if (idlest.framer.drop() > 0) this.stats.partialDropped.inc();
+    this.stats.shed.inc();
+    this.shedWarning.hit();
+    idlest.socket.destroy();
+    return true;
   }
 
   private deliver(lines: Buffer): void {

@@ -53,7 +53,7 @@ export const transportOptionsSchema = {
     integer: true,
     min: 1,
     max: 65_536,
-    doc: 'Most concurrent connections per tcp:// or unix:// listener; more are closed at once and counted.',
+    doc: 'Most concurrent connections per tcp:// or unix:// listener. When all are taken, a new connection closes the one that has received nothing for longest, if that one has been silent for 1 s at least (counted in transport_connections_shed); otherwise the new one is closed at once (counted in transport_connections_refused).',
   }),
   idle_timeout: s.duration({
     default: 300_000,
@@ -98,7 +98,8 @@ export const transportSample = `    # Socket receive buffer (SO_RCVBUF) for udp:
     receive_buffer_bytes: 8388608
     # Longest line on tcp:// and unix:// streams; longer ones are dropped and counted.
     max_line_bytes: 65536
-    # Most concurrent connections per tcp:// or unix:// listener; more are refused and counted.
+    # Most concurrent connections per tcp:// or unix:// listener. When full, a newcomer closes
+    # the connection silent longest (if silent 1s+; counted as shed), else it is refused.
     max_connections: 256
     # Close a tcp:// or unix:// connection silent for this long; 0 = never.
     idle_timeout: 5m

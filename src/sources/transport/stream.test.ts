@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, linkSync, lstatSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, it } from 'node:test';
+import type { ManualClock } from '../../core/clock.js';
 import { listen, tempDir, until, type Harness } from './test-util.js';
 
 function connect(target: number | string): Promise<net.Socket> {
@@ -29,6 +30,83 @@ function write(socket: net.Socket, data: string | Buffer): Promise<void> {
 }
 
 const tcpPort = (h: Harness): number => h.listeners.bound()[0]?.port as number;
+
+/** Past the grace after which a silent connection may be shed (SHED_GRACE_MS in listeners.ts). */
+const PAST_SHED_GRACE_MS = 1001;
+
+/** The listener's clock: the test context's manual one, so idleness needs no sleeping. */
+const clockOf = (h: Harness): ManualClock => h.ctx.clock as ManualClock;
+
+/** When every slot is taken, a newcomer sheds the idlest connection, on tcp:// and unix:// alike. */
+function describeShedding(
+  transport: string,
+  address: () => { url: string; target(h: Harness): number | string; done(): void },
+) {
+  describe(`${transport} listener when max_connections are open`, () => {
+    it('sheds the connection silent longest to let a newcomer in, and counts it', async () => {
+      const a = address();
+      const h = await listen(a.url, { max_connections: 8 });
+      const target = a.target(h);
+      const idle: net.Socket[] = [];
+      try {
+        // The first one sends half a line, then nothing: it is the idlest, and its half line is lost.
+        idle.push(await connect(target));
+        await write(idle[0] as net.Socket, 'half');
+        await until(() => h.counter('transport_bytes_received') === 4, 'the half line');
+        for (let i = 1; i < 8; i++) idle.push(await connect(target));
+        await until(() => h.gauge('transport_connections_open') === 8, 'eight open connections');
+        clockOf(h).advance(PAST_SHED_GRACE_MS);
+        const newcomer = await connect(target);
+        const lines = Array.from({ length: 20 }, (_, i) => `new${i}:1|c`);
+        for (const line of lines) await write(newcomer, line + '\n');
+        await until(() => h.lines().length === lines.length, 'every line of the newcomer');
+        assert.deepEqual(h.lines(), lines);
+        await until(() => idle[0]?.closed === true, 'the idlest connection to close');
+        assert.equal(h.counter('transport_connections_shed'), 1);
+        assert.equal(h.counter('transport_connections_refused'), 0);
+        assert.equal(h.counter('transport_partial_lines_dropped'), 1);
+        assert.equal(idle.filter((c) => c.closed).length, 1, 'only the idlest was closed');
+        await until(() => h.gauge('transport_connections_open') === 8, 'eight open connections again');
+        const warn = h.logs.filter((l) => l.level === 'warn');
+        assert.equal(warn.length, 1);
+        assert.equal(warn[0]?.max_connections, 8);
+        assert.ok('idle_timeout' in (warn[0] as object));
+        newcomer.destroy();
+      } finally {
+        for (const c of idle) c.destroy();
+        await h.listeners.stop();
+        a.done();
+      }
+    });
+
+    it('refuses a newcomer when every open connection sent data within the grace', async () => {
+      const a = address();
+      const h = await listen(a.url, { max_connections: 8 });
+      const target = a.target(h);
+      const busy: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 8; i++) busy.push(await connect(target));
+        clockOf(h).advance(PAST_SHED_GRACE_MS);
+        for (const [i, c] of busy.entries()) await write(c, `busy${i}:1|c\n`);
+        await until(() => h.lines().length === 8, 'a line from each connection');
+        // Their data arrived after the clock moved: none has been silent for the grace.
+        clockOf(h).advance(PAST_SHED_GRACE_MS - 2);
+        const newcomer = await connect(target);
+        await until(() => newcomer.closed, 'the newcomer to be closed');
+        assert.equal(h.counter('transport_connections_refused'), 1);
+        assert.equal(h.counter('transport_connections_shed'), 0);
+        assert.equal(h.counter('transport_connections_accepted'), 8);
+        assert.equal(busy.filter((c) => c.closed).length, 0);
+        for (const [i, c] of busy.entries()) await write(c, `still${i}:1|c\n`);
+        await until(() => h.lines().length === 16, 'a second line from each connection');
+      } finally {
+        for (const c of busy) c.destroy();
+        await h.listeners.stop();
+        a.done();
+      }
+    });
+  });
+}
 
 describe('tcp listener', () => {
   it('frames lines split across writes and delivers only complete lines', async () => {
@@ -238,4 +316,11 @@ describe('unix stream listener', () => {
       tmp.cleanup();
     }
   });
+});
+
+describeShedding('tcp', () => ({ url: 'tcp://127.0.0.1:0', target: tcpPort, done: () => {} }));
+describeShedding('unix stream', () => {
+  const tmp = tempDir();
+  const path = tmp.path('s.sock');
+  return { url: `unix://${path}`, target: () => path, done: () => tmp.cleanup() };
 });
