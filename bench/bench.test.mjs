@@ -22,12 +22,28 @@ const UDP = [
 
 test('parseUdpTable finds the row of a port on 127.0.0.1 or 0.0.0.0', () => {
   const cases = [
-    { port: 0x4e1f, want: { drops: 1726101, rxQueueBytes: 0xa00, inode: 82094 } },
-    { port: 0x1fbd, want: { drops: 7, rxQueueBytes: 0, inode: 11111 } },
+    { port: 0x4e1f, want: { drops: 1726101, rxQueueBytes: 0xa00, inode: 82094, sockets: 1 } },
+    { port: 0x1fbd, want: { drops: 7, rxQueueBytes: 0, inode: 11111, sockets: 1 } },
     { port: 0x1fbe, want: undefined }, // bound to 127.0.0.2, not ours
     { port: 9999, want: undefined },
   ];
   for (const { port, want } of cases) assert.deepEqual(parseUdpTable(UDP, port), want, `port ${port}`);
+});
+
+test('parseUdpTable sums every socket sharing a port (SO_REUSEPORT: one per worker)', () => {
+  const shared = [
+    UDP.split('\n')[0],
+    '   10: 0100007F:2000 00000000:0000 07 00000000:00000100 00:00000000 00000000     0        0 501 2 0000000000000000 3 ',
+    '   11: 0100007F:2000 00000000:0000 07 00000000:00000200 00:00000000 00000000     0        0 502 2 0000000000000000 40 ',
+    '   12: 0100007F:2001 00000000:0000 07 00000000:00000400 00:00000000 00000000     0        0 503 2 0000000000000000 500 ',
+    '',
+  ].join('\n');
+  assert.deepEqual(parseUdpTable(shared, 0x2000), {
+    drops: 43,
+    rxQueueBytes: 0x300,
+    inode: 501,
+    sockets: 2,
+  });
 });
 
 test('parseStatCpu adds utime and stime after a command name with spaces and parentheses', () => {
@@ -39,6 +55,8 @@ test('parseRcvbuf reads the rb field of ss -m', () => {
   const line = 'UNCONN 0 0 127.0.0.1:8125 0.0.0.0:* skmem:(r0,rb8388608,t0,tb212992,f0,w0,o0,bl0,d12)';
   assert.equal(parseRcvbuf(line), 8388608);
   assert.equal(parseRcvbuf('no such socket'), undefined);
+  const two = `${line}\n${line.replace('rb8388608', 'rb212992')}`;
+  assert.equal(parseRcvbuf(two), 8388608 + 212992);
 });
 
 test('the C load generator sends exactly the lines it reports, in the StatsD shape', async (t) => {

@@ -110,10 +110,17 @@ class Receiver {
   }
 }
 
+/**
+ * sluice with its console sink. `opts.workers` (auto, 0, N) goes into the statsd source's config
+ * when set; `opts.node` is the Node binary to run it under (default: this one).
+ */
 export class SluiceReceiver extends Receiver {
-  constructor(root, bin = join(root, 'bin', 'sluice.js')) {
+  constructor(root, bin, opts = {}) {
     super('sluice', root);
-    this.bin = bin;
+    this.bin = bin ?? join(root, 'bin', 'sluice.js');
+    this.workers = opts.workers;
+    this.node = opts.node ?? process.execPath;
+    if (this.workers !== undefined) this.kind = `sluice(w=${this.workers})`;
   }
 
   async start(placement) {
@@ -130,6 +137,7 @@ export class SluiceReceiver extends Receiver {
         '    type: statsd',
         `    listen: 127.0.0.1:${this.port}`,
         `    flush_interval: ${FLUSH_MS}ms`,
+        ...(this.workers === undefined ? [] : [`    workers: ${this.workers}`]),
         'sinks:',
         '  console:',
         '    type: console',
@@ -137,7 +145,7 @@ export class SluiceReceiver extends Receiver {
         '',
       ].join('\n'),
     );
-    this.spawn(process.execPath, [this.bin, '--config', config], placement);
+    this.spawn(this.node, [this.bin, '--config', config], placement);
     await this.ready();
   }
 
