@@ -4,11 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseRcvbuf, parseStatCpu, parseUdpTable } from './procfs.mjs';
+import { CollectdReceiver } from './receivers.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -44,6 +45,18 @@ test('parseUdpTable sums every socket sharing a port (SO_REUSEPORT: one per work
     inode: 501,
     sockets: 2,
   });
+});
+
+test("CollectdReceiver reads a counter's running total from the last row of its csv file", async (t) => {
+  const r = new CollectdReceiver(dirname(HERE));
+  t.after(() => r.stop());
+  assert.equal(r.received('bench_x'), 0); // no file yet
+  const dir = join(r.csvDir, 'bench', 'statsd');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'derive-bench_xy-2026-01-01'), 'epoch,value\n1.0,99\n');
+  writeFileSync(join(dir, 'derive-bench_x-2026-01-01'), 'epoch,value\n1.0,2000\n2.0,2500\n');
+  assert.equal(r.received('bench_x'), 2500);
+  assert.equal(r.received('bench_xy'), 99);
 });
 
 test('parseStatCpu adds utime and stime after a command name with spaces and parentheses', () => {

@@ -10,7 +10,8 @@
 //
 // Options: --quick (short run), --raise-rmem (root: net.core.rmem_max and rmem_default to 16 MiB
 // for the run, restored afterwards), --receivers sluice,etsy[,dgram] (dgram: a bare Node socket
-// that only counts lines, the floor under any Node receiver), --step-seconds N, --no-tags,
+// that only counts lines, the floor under any Node receiver; collectd: collectd's statsd plugin,
+// needs collectd-core, runs without tags only as it rejects them), --step-seconds N, --no-tags,
 // --no-memory, --no-pin, --nice N (run generator and receivers at this priority; negative needs
 // root: keeps other work on a shared machine from stalling them), --json FILE (raw results),
 // --sluice-bin PATH (another build's bin/sluice.js), --sluice-node PATH (run sluice under this
@@ -25,7 +26,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, readRmem, socketRcvbuf, udpSocket, writeRmem } from './procfs.mjs';
-import { DgramFloorReceiver, EtsyReceiver, FLUSH_MS, placed, SluiceReceiver } from './receivers.mjs';
+import {
+  CollectdReceiver,
+  DgramFloorReceiver,
+  EtsyReceiver,
+  FLUSH_MS,
+  placed,
+  SluiceReceiver,
+} from './receivers.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TAGS = 'env:bench,host:h1,route:/api/x';
@@ -38,7 +46,11 @@ const RECEIVERS = {
   etsy: () => new EtsyReceiver(ROOT),
   // Not run by default: a bare dgram socket that counts lines, the floor under any Node receiver.
   dgram: () => new DgramFloorReceiver(ROOT),
+  // Not run by default: collectd's statsd plugin (needs collectd-core), counted from its csv files.
+  collectd: () => new CollectdReceiver(ROOT),
 };
+/** Receivers whose parser rejects DogStatsD tags: run without tags only. */
+const NO_TAGS = new Set(['collectd']);
 /** `sluice(w=V)`: sluice with `workers: V` (--workers). */
 const SLUICE_WORKERS = /^sluice\(w=(auto|\d+)\)$/;
 
@@ -434,7 +446,8 @@ async function main() {
 
     const configs = [];
     for (const tags of opts.tags ? [false, true] : [false])
-      for (const receiver of opts.receivers) configs.push({ receiver, tags });
+      for (const receiver of opts.receivers)
+        if (!(tags && NO_TAGS.has(receiver))) configs.push({ receiver, tags });
     const results = [];
     for (const cfg of configs)
       for (const lines of [1, 20]) results.push(...(await runSeries(ctx, cfg, lines)));
