@@ -110,3 +110,37 @@ test('the C load generator sends exactly the lines it reports, in the StatsD sha
   assert.equal(lines, 2000);
   assert.equal(first, 'bench_t:1|c|#a:1,b:2');
 });
+
+test('the C load generator with --sockets N sends from N source ports, the lines still exact', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'loadgen-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'loadgen');
+  const cc = spawnSync('cc', ['-O2', '-o', bin, join(HERE, 'loadgen.c')], { encoding: 'utf8' });
+  if (cc.error !== undefined) {
+    if (process.env.CI === 'true') assert.fail(`cc is missing: ${cc.error.message}`);
+    return t.skip('no C compiler (cc) on this machine');
+  }
+  assert.equal(cc.status, 0, cc.stderr);
+
+  const socket = dgram.createSocket('udp4');
+  t.after(() => socket.close());
+  let lines = 0;
+  const ports = new Set();
+  socket.on('message', (msg, rinfo) => {
+    ports.add(rinfo.port);
+    lines += msg.toString('latin1').split('\n').length;
+  });
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+
+  // spawnSync blocks this thread: what is sent must fit in the socket's buffer (100 datagrams).
+  const args = ['--port', String(port), '--rate', '50000', '--lines', '20', '--total', '2000'];
+  const run = spawnSync(bin, [...args, '--sockets', '4', '--name', 'bench_s'], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.equal(report.lines, 2000);
+  assert.equal(report.sockets, 4);
+  for (let i = 0; i < 100 && lines < 2000; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(lines, 2000);
+  assert.equal(ports.size, 4);
+});

@@ -17,7 +17,9 @@
 // --sluice-bin PATH (another build's bin/sluice.js), --sluice-node PATH (run sluice under this
 // Node binary; SO_REUSEPORT for several workers needs Node >= 22.12), --workers LIST (e.g.
 // 0,1,auto: one sluice receiver per value, named sluice(w=V), with `workers: V` in its statsd
-// source; without it the config leaves `workers` at its default). BENCH_QUICK=1 is the same as
+// source; without it the config leaves `workers` at its default), --senders N (the C generator
+// sends from N sockets, so the kernel spreads datagrams over a receiver's SO_REUSEPORT sockets;
+// with one, every datagram goes to the same socket and worker). BENCH_QUICK=1 is the same as
 // --quick.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -73,6 +75,7 @@ function parseArgs(argv) {
     sluiceBin: undefined,
     sluiceNode: undefined,
     workers: undefined,
+    senders: 1,
     nice: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -88,6 +91,7 @@ function parseArgs(argv) {
     else if (a === '--sluice-bin') o.sluiceBin = argv[++i];
     else if (a === '--sluice-node') o.sluiceNode = argv[++i];
     else if (a === '--workers') o.workers = argv[++i].split(',');
+    else if (a === '--senders') o.senders = Number(argv[++i]);
     else if (a === '--nice') o.nice = Number(argv[++i]);
     else throw new Error(`bench: unknown option ${a}`);
   }
@@ -104,6 +108,8 @@ function parseArgs(argv) {
     if (!o.receivers.includes('sluice')) throw new Error('bench: --workers needs the sluice receiver');
     o.receivers = o.receivers.flatMap((r) => (r === 'sluice' ? o.workers.map((w) => `sluice(w=${w})`) : [r]));
   }
+  if (!(Number.isInteger(o.senders) && o.senders >= 1 && o.senders <= 64))
+    throw new Error('bench: --senders takes an integer in [1, 64]');
   if (o.sluiceNode !== undefined && !existsSync(o.sluiceNode))
     throw new Error(`bench: --sluice-node ${o.sluiceNode} does not exist`);
   return o;
@@ -190,6 +196,7 @@ async function runStep(ctx, receiver, cfg, lines, rate, seconds = ctx.opts.stepS
     'max-seconds': seconds * 3 + 2,
     name,
     ...(cfg.tags ? { tags: TAGS } : {}),
+    ...(ctx.opts.senders > 1 ? { sockets: ctx.opts.senders } : {}),
   });
   const received = await waitForCount(receiver, name, gen.lines, Date.now());
   const after = udpSocket(receiver.port);
@@ -392,6 +399,8 @@ async function main() {
     recvAt: { nice: opts.nice },
     genAt: { nice: opts.nice },
   };
+  if (opts.senders > 1 && ctx.gen.kind !== 'c')
+    throw new Error('bench: --senders needs the C load generator (a C compiler)');
   const m = machine();
   const tasksetOk = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   // Pinning keeps the receiver on one core and the generator on the other (2-core machines).
@@ -437,6 +446,7 @@ async function main() {
           ? 'not pinned'
           : `receiver on CPU ${ctx.recvAt.cpu}, generator on CPU ${ctx.genAt.cpu}`) +
         (opts.nice === undefined ? '' : `, both at nice ${opts.nice}`) +
+        (opts.senders > 1 ? `, sending from ${opts.senders} sockets` : '') +
         `; ${opts.stepSeconds} s per step, flush every ${FLUSH_MS} ms; tags: ${TAGS}`,
     );
     console.log(`load average at start: ${readFileSync('/proc/loadavg', 'utf8').split(' ', 3).join(' ')}`);
