@@ -11,6 +11,10 @@
  * Traffic goes to 127.0.0.1 only. Each line is a counter increment `NAME:1|c` (optionally with
  * DogStatsD tags `|#k:v,...`); datagrams hold LINES lines joined by '\n'.
  *
+ * --sockets N sends from N sockets (N source ports), one sendmmsg batch each in turn: a receiver
+ * with several SO_REUSEPORT sockets on the port gets datagrams spread by the kernel's hash of the
+ * source address and port, so one sending socket would feed only one of them.
+ *
  * Output: one JSON object on stdout with what was actually sent.
  *
  * Build: cc -O2 -o bench/loadgen bench/loadgen.c
@@ -29,6 +33,7 @@
 
 #define BATCH 64        /* datagrams per sendmmsg call */
 #define MAX_DGRAM 65000 /* stay under the 65507-byte UDP payload limit */
+#define MAX_SOCKETS 64
 
 static double now_s(void) {
   struct timespec ts;
@@ -39,7 +44,7 @@ static double now_s(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --port P --name NAME [--rate LINES_PER_S (0 = unlimited)] [--lines N]\n"
-          "               [--total LINES] [--max-seconds S] [--tags 'k:v,k:v'] [--value-bytes N]\n"
+          "               [--total LINES] [--max-seconds S] [--tags 'k:v,k:v'] [--sockets N]\n"
           "  --port 0 binds a socket that nobody reads and sends to it (measures the sender alone)\n");
   exit(2);
 }
@@ -52,6 +57,7 @@ int main(int argc, char **argv) {
   double max_seconds = 30;
   const char *name = NULL;
   const char *tags = NULL;
+  int nsockets = 1;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -64,10 +70,13 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--max-seconds") == 0) max_seconds = atof(v);
     else if (strcmp(a, "--name") == 0) name = v;
     else if (strcmp(a, "--tags") == 0) tags = v;
+    else if (strcmp(a, "--sockets") == 0) nsockets = atoi(v);
     else usage();
     i++;
   }
-  if (port < 0 || port > 65535 || name == NULL || lines_per_dgram < 1 || total < 1 || rate < 0) usage();
+  if (port < 0 || port > 65535 || name == NULL || lines_per_dgram < 1 || total < 1 || rate < 0 ||
+      nsockets < 1 || nsockets > MAX_SOCKETS)
+    usage();
 
   /* One line, then the datagram payload: LINES copies joined by '\n'. */
   char line[1024];
@@ -90,10 +99,13 @@ int main(int argc, char **argv) {
     payload_len += line_len;
   }
 
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) {
-    perror("loadgen: socket");
-    return 1;
+  int fds[MAX_SOCKETS];
+  for (int i = 0; i < nsockets; i++) {
+    fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fds[i] < 0) {
+      perror("loadgen: socket");
+      return 1;
+    }
   }
   int sink_fd = -1;
   struct sockaddr_in dst;
@@ -112,9 +124,11 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
-    perror("loadgen: connect");
-    return 1;
+  for (int i = 0; i < nsockets; i++) {
+    if (connect(fds[i], (struct sockaddr *)&dst, sizeof dst) != 0) {
+      perror("loadgen: connect");
+      return 1;
+    }
   }
 
   struct iovec iov[BATCH];
@@ -161,7 +175,7 @@ int main(int argc, char **argv) {
       n = BATCH;
     }
     if ((long long)n > total_dgrams - sent_dgrams) n = (int)(total_dgrams - sent_dgrams);
-    int r = sendmmsg(fd, msgs, (unsigned)n, 0);
+    int r = sendmmsg(fds[syscalls % nsockets], msgs, (unsigned)n, 0);
     syscalls++;
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -179,12 +193,12 @@ int main(int argc, char **argv) {
   printf("{\"generator\":\"c-sendmmsg\",\"port\":%d,\"lines_per_datagram\":%ld,\"line_bytes\":%d,"
          "\"datagram_bytes\":%ld,\"target_rate\":%.0f,\"datagrams\":%lld,\"lines\":%lld,"
          "\"send_errors\":%lld,\"syscalls\":%lld,\"elapsed_s\":%.6f,\"lines_per_s\":%.0f,"
-         "\"datagrams_per_s\":%.0f}\n",
+         "\"datagrams_per_s\":%.0f,\"sockets\":%d}\n",
          ntohs(dst.sin_port), lines_per_dgram, line_len, payload_len, rate, sent_dgrams - send_errors,
          good_lines, send_errors, syscalls, elapsed, elapsed > 0 ? (double)good_lines / elapsed : 0,
-         elapsed > 0 ? (double)(sent_dgrams - send_errors) / elapsed : 0);
+         elapsed > 0 ? (double)(sent_dgrams - send_errors) / elapsed : 0, nsockets);
   free(payload);
-  close(fd);
+  for (int i = 0; i < nsockets; i++) close(fds[i]);
   if (sink_fd >= 0) close(sink_fd);
   return 0;
 }

@@ -13,22 +13,32 @@ function clockTicks() {
 const CLK_TCK = clockTicks();
 
 /**
- * The /proc/net/udp row of the socket bound to 127.0.0.1:port (or 0.0.0.0:port). Columns:
+ * The /proc/net/udp rows of the sockets bound to 127.0.0.1:port (or 0.0.0.0:port), summed: with
+ * SO_REUSEPORT several sockets (one per sluice worker) share the port, and the kernel drops on
+ * each of them, so the drops and queued bytes of all of them are added. Columns:
  * sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref
  * pointer drops; addresses are hex, the IPv4 address in host (little-endian) byte order.
+ * Returns { drops, rxQueueBytes, inode (of the first row), sockets } or undefined when none.
  */
 export function parseUdpTable(text, port) {
   const want = port.toString(16).toUpperCase().padStart(4, '0');
   const rows = text.split('\n');
+  let found;
   for (let i = 1; i < rows.length; i++) {
     const cols = rows[i].trim().split(/\s+/);
     if (cols.length < 13) continue;
     const [addr, hexPort] = cols[1].split(':');
     if (hexPort !== want || (addr !== '0100007F' && addr !== '00000000')) continue;
-    const rxQueue = parseInt(cols[4].split(':')[1], 16);
-    return { drops: Number(cols[12]), rxQueueBytes: rxQueue, inode: Number(cols[9]) };
+    const drops = Number(cols[12]);
+    const rxQueueBytes = parseInt(cols[4].split(':')[1], 16);
+    if (found === undefined) found = { drops, rxQueueBytes, inode: Number(cols[9]), sockets: 1 };
+    else {
+      found.drops += drops;
+      found.rxQueueBytes += rxQueueBytes;
+      found.sockets++;
+    }
   }
-  return undefined;
+  return found;
 }
 
 export function udpSocket(port, file = '/proc/net/udp') {
@@ -63,6 +73,7 @@ export function writeRmem(values) {
 /**
  * The receive buffer the kernel actually gave the socket (`rb` in `ss -m`'s skmem), which is
  * twice the SO_RCVBUF request capped at rmem_max, or rmem_default when nothing was requested.
+ * With several sockets on the port (SO_REUSEPORT), the sum of their buffers.
  */
 export function socketRcvbuf(port) {
   try {
@@ -72,8 +83,9 @@ export function socketRcvbuf(port) {
   }
 }
 
-/** The `rb` field of `ss -m` output: `skmem:(r0,rb8388608,t0,...)`. */
+/** The `rb` fields of `ss -m` output (`skmem:(r0,rb8388608,t0,...)`), summed over its sockets. */
 export function parseRcvbuf(ssOutput) {
-  const m = /\brb(\d+)/.exec(ssOutput);
-  return m ? Number(m[1]) : undefined;
+  let sum;
+  for (const m of ssOutput.matchAll(/\brb(\d+)/g)) sum = (sum ?? 0) + Number(m[1]);
+  return sum;
 }

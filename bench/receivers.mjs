@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -110,10 +110,17 @@ class Receiver {
   }
 }
 
+/**
+ * sluice with its console sink. `opts.workers` (auto, 0, N) goes into the statsd source's config
+ * when set; `opts.node` is the Node binary to run it under (default: this one).
+ */
 export class SluiceReceiver extends Receiver {
-  constructor(root, bin = join(root, 'bin', 'sluice.js')) {
+  constructor(root, bin, opts = {}) {
     super('sluice', root);
-    this.bin = bin;
+    this.bin = bin ?? join(root, 'bin', 'sluice.js');
+    this.workers = opts.workers;
+    this.node = opts.node ?? process.execPath;
+    if (this.workers !== undefined) this.kind = `sluice(w=${this.workers})`;
   }
 
   async start(placement) {
@@ -130,6 +137,7 @@ export class SluiceReceiver extends Receiver {
         '    type: statsd',
         `    listen: 127.0.0.1:${this.port}`,
         `    flush_interval: ${FLUSH_MS}ms`,
+        ...(this.workers === undefined ? [] : [`    workers: ${this.workers}`]),
         'sinks:',
         '  console:',
         '    type: console',
@@ -137,7 +145,7 @@ export class SluiceReceiver extends Receiver {
         '',
       ].join('\n'),
     );
-    this.spawn(process.execPath, [this.bin, '--config', config], placement);
+    this.spawn(this.node, [this.bin, '--config', config], placement);
     await this.ready();
   }
 
@@ -211,5 +219,86 @@ export class DgramFloorReceiver extends SluiceReceiver {
       placement,
     );
     await this.ready();
+  }
+}
+
+/**
+ * collectd (collectd-core, `collectd -f -C conf`) with its statsd plugin and the csv writer:
+ * every Interval (the flush) collectd writes each counter's running total (`DeleteCounters
+ * false`, type `derive`) to DataDir/bench/statsd/derive-NAME-DATE as `epoch,value` lines, so what
+ * came through a flush is the last value of that file. collectd's statsd parser rejects the
+ * DogStatsD `|#tags` suffix, so run.mjs runs it without tags only.
+ */
+export class CollectdReceiver extends Receiver {
+  constructor(root, bin = 'collectd') {
+    super('collectd', root);
+    this.bin = bin;
+    this.csvDir = join(this.dir, 'csv');
+    this.files = new Map();
+  }
+
+  async start(placement) {
+    this.port = await freeUdpPort();
+    const config = join(this.dir, 'collectd.conf');
+    writeFileSync(
+      config,
+      [
+        'Hostname "bench"',
+        'FQDNLookup false',
+        `BaseDir "${this.dir}"`,
+        `PIDFile "${join(this.dir, 'collectd.pid')}"`,
+        `Interval ${FLUSH_MS / 1000}`,
+        'LoadPlugin logfile',
+        '<Plugin logfile>',
+        '  LogLevel warning',
+        '  File STDERR',
+        '</Plugin>',
+        'LoadPlugin statsd',
+        '<Plugin statsd>',
+        '  Host "127.0.0.1"',
+        `  Port "${this.port}"`,
+        '  DeleteCounters false',
+        '  DeleteTimers false',
+        '  DeleteGauges false',
+        '  DeleteSets false',
+        '</Plugin>',
+        'LoadPlugin csv',
+        '<Plugin csv>',
+        `  DataDir "${this.csvDir}"`,
+        '  StoreRates false',
+        '</Plugin>',
+        '',
+      ].join('\n'),
+    );
+    this.spawn(this.bin, ['-f', '-C', config], placement);
+    await this.ready();
+  }
+
+  onLine(line) {
+    this.remember(line);
+  }
+
+  /** The last value collectd wrote for the counter `name` (0 before its first flush). */
+  received(name) {
+    const dir = join(this.csvDir, 'bench', 'statsd');
+    let file = this.files.get(name);
+    if (file === undefined) {
+      let entries;
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        return 0;
+      }
+      const found = entries.find((f) => f.startsWith(`derive-${name}-`));
+      if (found === undefined) return 0;
+      file = join(dir, found);
+      this.files.set(name, file);
+    }
+    const rows = readFileSync(file, 'utf8').trimEnd().split('\n');
+    for (let i = rows.length - 1; i > 0; i--) {
+      const value = Number(rows[i].split(',')[1]);
+      if (Number.isFinite(value)) return value;
+    }
+    return 0;
   }
 }

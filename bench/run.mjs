@@ -10,10 +10,17 @@
 //
 // Options: --quick (short run), --raise-rmem (root: net.core.rmem_max and rmem_default to 16 MiB
 // for the run, restored afterwards), --receivers sluice,etsy[,dgram] (dgram: a bare Node socket
-// that only counts lines, the floor under any Node receiver), --step-seconds N, --no-tags,
+// that only counts lines, the floor under any Node receiver; collectd: collectd's statsd plugin,
+// needs collectd-core, runs without tags only as it rejects them), --step-seconds N, --no-tags,
 // --no-memory, --no-pin, --nice N (run generator and receivers at this priority; negative needs
 // root: keeps other work on a shared machine from stalling them), --json FILE (raw results),
-// --sluice-bin PATH (another build's bin/sluice.js). BENCH_QUICK=1 is the same as --quick.
+// --sluice-bin PATH (another build's bin/sluice.js), --sluice-node PATH (run sluice under this
+// Node binary; SO_REUSEPORT for several workers needs Node >= 22.12), --workers LIST (e.g.
+// 0,1,auto: one sluice receiver per value, named sluice(w=V), with `workers: V` in its statsd
+// source; without it the config leaves `workers` at its default), --senders N (the C generator
+// sends from N sockets, so the kernel spreads datagrams over a receiver's SO_REUSEPORT sockets;
+// with one, every datagram goes to the same socket and worker). BENCH_QUICK=1 is the same as
+// --quick.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
@@ -21,7 +28,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, readRmem, socketRcvbuf, udpSocket, writeRmem } from './procfs.mjs';
-import { DgramFloorReceiver, EtsyReceiver, FLUSH_MS, placed, SluiceReceiver } from './receivers.mjs';
+import {
+  CollectdReceiver,
+  DgramFloorReceiver,
+  EtsyReceiver,
+  FLUSH_MS,
+  placed,
+  SluiceReceiver,
+} from './receivers.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TAGS = 'env:bench,host:h1,route:/api/x';
@@ -30,11 +44,23 @@ const BIG_RMEM = 16 * 1024 * 1024;
 const RETRY_BELOW = 0.05; // steps losing less than this are run a second time
 
 const RECEIVERS = {
-  sluice: (ctx) => new SluiceReceiver(ROOT, ctx.opts.sluiceBin),
+  sluice: (ctx) => new SluiceReceiver(ROOT, ctx.opts.sluiceBin, { node: ctx.opts.sluiceNode }),
   etsy: () => new EtsyReceiver(ROOT),
   // Not run by default: a bare dgram socket that counts lines, the floor under any Node receiver.
   dgram: () => new DgramFloorReceiver(ROOT),
+  // Not run by default: collectd's statsd plugin (needs collectd-core), counted from its csv files.
+  collectd: () => new CollectdReceiver(ROOT),
 };
+/** Receivers whose parser rejects DogStatsD tags: run without tags only. */
+const NO_TAGS = new Set(['collectd']);
+/** `sluice(w=V)`: sluice with `workers: V` (--workers). */
+const SLUICE_WORKERS = /^sluice\(w=(auto|\d+)\)$/;
+
+function makeReceiver(ctx, name) {
+  const w = SLUICE_WORKERS.exec(name);
+  if (w) return new SluiceReceiver(ROOT, ctx.opts.sluiceBin, { node: ctx.opts.sluiceNode, workers: w[1] });
+  return RECEIVERS[name](ctx);
+}
 
 function parseArgs(argv) {
   const o = {
@@ -47,6 +73,9 @@ function parseArgs(argv) {
     pin: true,
     json: undefined,
     sluiceBin: undefined,
+    sluiceNode: undefined,
+    workers: undefined,
+    senders: 1,
     nice: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -60,6 +89,9 @@ function parseArgs(argv) {
     else if (a === '--step-seconds') o.stepSeconds = Number(argv[++i]);
     else if (a === '--json') o.json = argv[++i];
     else if (a === '--sluice-bin') o.sluiceBin = argv[++i];
+    else if (a === '--sluice-node') o.sluiceNode = argv[++i];
+    else if (a === '--workers') o.workers = argv[++i].split(',');
+    else if (a === '--senders') o.senders = Number(argv[++i]);
     else if (a === '--nice') o.nice = Number(argv[++i]);
     else throw new Error(`bench: unknown option ${a}`);
   }
@@ -70,6 +102,16 @@ function parseArgs(argv) {
   if (o.nice !== undefined && !(Number.isInteger(o.nice) && o.nice >= -20 && o.nice <= 19))
     throw new Error('bench: --nice takes an integer in [-20, 19]');
   for (const r of o.receivers) if (!(r in RECEIVERS)) throw new Error(`bench: no receiver ${r}`);
+  if (o.workers !== undefined) {
+    for (const w of o.workers)
+      if (!/^(auto|\d+)$/.test(w)) throw new Error(`bench: --workers takes auto or counts, not ${w}`);
+    if (!o.receivers.includes('sluice')) throw new Error('bench: --workers needs the sluice receiver');
+    o.receivers = o.receivers.flatMap((r) => (r === 'sluice' ? o.workers.map((w) => `sluice(w=${w})`) : [r]));
+  }
+  if (!(Number.isInteger(o.senders) && o.senders >= 1 && o.senders <= 64))
+    throw new Error('bench: --senders takes an integer in [1, 64]');
+  if (o.sluiceNode !== undefined && !existsSync(o.sluiceNode))
+    throw new Error(`bench: --sluice-node ${o.sluiceNode} does not exist`);
   return o;
 }
 
@@ -142,7 +184,7 @@ async function waitForCount(receiver, name, sent, sendEnd) {
 }
 
 async function runStep(ctx, receiver, cfg, lines, rate, seconds = ctx.opts.stepSeconds, label = '') {
-  const name = `bench_${cfg.receiver}_${cfg.tags ? 'tags' : 'plain'}_${lines}l_${rate}${label}_${ctx.nonce}`;
+  const name = `bench_${cfg.receiver.replace(/\W+/g, '_')}_${cfg.tags ? 'tags' : 'plain'}_${lines}l_${rate}${label}_${ctx.nonce}`;
   const total = Math.max(lines, Math.round((rate * seconds) / lines) * lines);
   const before = udpSocket(receiver.port);
   const cpu0 = cpuSeconds(receiver.pid);
@@ -154,6 +196,7 @@ async function runStep(ctx, receiver, cfg, lines, rate, seconds = ctx.opts.stepS
     'max-seconds': seconds * 3 + 2,
     name,
     ...(cfg.tags ? { tags: TAGS } : {}),
+    ...(ctx.opts.senders > 1 ? { sockets: ctx.opts.senders } : {}),
   });
   const received = await waitForCount(receiver, name, gen.lines, Date.now());
   const after = udpSocket(receiver.port);
@@ -172,6 +215,7 @@ async function runStep(ctx, receiver, cfg, lines, rate, seconds = ctx.opts.stepS
     loss: gen.lines > 0 ? (gen.lines - received) / gen.lines : 0,
     kernel_drops_datagrams: dropDatagrams,
     kernel_drops_lines: dropDatagrams * lines,
+    sockets: after?.sockets,
     handled_rate: received / gen.elapsed_s,
     cpu_seconds: cpu,
     lines_per_cpu_second: cpu > 0 ? received / cpu : NaN,
@@ -206,7 +250,7 @@ const HEADER =
 
 /** Steps the rate up until a step loses lines, then probes two rates between the last clean step and it. */
 async function runSeries(ctx, cfg, lines) {
-  const receiver = RECEIVERS[cfg.receiver](ctx);
+  const receiver = makeReceiver(ctx, cfg.receiver);
   ctx.live.add(receiver);
   const rows = [];
   try {
@@ -216,6 +260,7 @@ async function runSeries(ctx, cfg, lines) {
     // Read after the warm-up: receivers size their buffer just after binding.
     const rcvbuf = socketRcvbuf(receiver.port);
     ctx.rcvbuf[cfg.receiver] = rcvbuf;
+    ctx.sockets[cfg.receiver] = udpSocket(receiver.port)?.sockets;
     // A step with a little loss is run once more: on a shared 2-core machine a stray process
     // can stall the receiver for a few ms, which overflows its buffer. Both rows are printed.
     const measure = async (rate, note) => {
@@ -260,34 +305,42 @@ function headline(results, receivers) {
     const key = `${r.tags ? 'tags' : 'plain'}|${r.lines_per_datagram}`;
     if (!groups.has(key)) groups.set(key, {});
     const g = groups.get(key);
-    g[r.receiver] ??= { best: 0, lossFreeAtTop: true, peakPerCpu: 0, lowestSent: Infinity };
+    g[r.receiver] ??= { best: 0, lossFreeAtTop: true, peakPerCpu: 0, lowestSent: Infinity, flooded: 0 };
     const s = g[r.receiver];
     s.lowestSent = Math.min(s.lowestSent, r.send_rate);
     if (r.loss >= LOSS_FREE) s.lossFreeAtTop = false;
+    // Flooded: the lines a receiver still handles per second while it loses some.
+    if (r.loss >= LOSS_FREE && r.handled_rate > s.flooded) s.flooded = r.handled_rate;
     // The rate actually sent, not the target: a generator slowed by a busy machine still counts.
     if (r.loss < LOSS_FREE && r.send_rate > s.best) s.best = r.send_rate;
     if (r.lines_per_cpu_second > s.peakPerCpu) s.peakPerCpu = r.lines_per_cpu_second;
   }
-  console.log('\n## Headline: highest rate sent with < 0.1 % lost, and peak lines per receiver CPU-second\n');
+  console.log(
+    '\n## Headline: sustained (highest rate sent with < 0.1 % lost), flooded (most lines handled per ' +
+      'second in a step that lost ≥ 0.1 %), and peak lines per receiver CPU-second\n',
+  );
   console.log(
     '| tags | lines/dgram | ' +
-      receivers.map((r) => `${r} loss-free lines/s | ${r} lines per CPU-s`).join(' | ') +
+      receivers
+        .map((r) => `${r} sustained lines/s | ${r} flooded lines/s | ${r} lines per CPU-s`)
+        .join(' | ') +
       (both ? ' | sluice/etsy loss-free | sluice/etsy per CPU-s' : '') +
       ' |',
   );
-  console.log(`|---|--:|${receivers.map(() => '--:|--:|').join('')}${both ? '--:|--:|' : ''}`);
+  console.log(`|---|--:|${receivers.map(() => '--:|--:|--:|').join('')}${both ? '--:|--:|' : ''}`);
   const out = [];
   for (const [key, g] of groups) {
     const [tags, lines] = key.split('|');
     const cells = [tags === 'tags' ? 'yes' : 'no', lines];
     for (const r of receivers) {
       const s = g[r];
-      if (!s) cells.push('-', '-');
+      if (!s) cells.push('-', '-', '-');
       else
         cells.push(
           s.best === 0
             ? `< ${fmtInt(s.lowestSent)}` // lossy from the first step
             : (s.lossFreeAtTop ? '≥ ' : '') + fmtInt(s.best), // ≥: clean at every rate tried
+          s.flooded > 0 ? fmtInt(s.flooded) : '-', // '-': never lost at the rates tried
           fmtInt(s.peakPerCpu),
         );
     }
@@ -342,9 +395,12 @@ async function main() {
     gen: prepareGenerator(),
     live: new Set(),
     rcvbuf: {},
+    sockets: {},
     recvAt: { nice: opts.nice },
     genAt: { nice: opts.nice },
   };
+  if (opts.senders > 1 && ctx.gen.kind !== 'c')
+    throw new Error('bench: --senders needs the C load generator (a C compiler)');
   const m = machine();
   const tasksetOk = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
   // Pinning keeps the receiver on one core and the generator on the other (2-core machines).
@@ -375,6 +431,11 @@ async function main() {
       `command: npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
     );
     console.log(`machine: ${m.cpus} CPUs, ${m.model}, Node ${m.node}, Linux ${m.kernel}`);
+    if (opts.sluiceNode !== undefined) {
+      const v = spawnSync(opts.sluiceNode, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+      m.sluiceNode = v;
+      console.log(`sluice runs under ${opts.sluiceNode} (${v ?? 'version unknown'})`);
+    }
     console.log(
       `net.core.rmem_max=${rmem.max} rmem_default=${rmem.default}` +
         (opts.raiseRmem ? ` (raised for this run from ${originalRmem.max}/${originalRmem.default})` : ''),
@@ -385,6 +446,7 @@ async function main() {
           ? 'not pinned'
           : `receiver on CPU ${ctx.recvAt.cpu}, generator on CPU ${ctx.genAt.cpu}`) +
         (opts.nice === undefined ? '' : `, both at nice ${opts.nice}`) +
+        (opts.senders > 1 ? `, sending from ${opts.senders} sockets` : '') +
         `; ${opts.stepSeconds} s per step, flush every ${FLUSH_MS} ms; tags: ${TAGS}`,
     );
     console.log(`load average at start: ${readFileSync('/proc/loadavg', 'utf8').split(' ', 3).join(' ')}`);
@@ -394,7 +456,8 @@ async function main() {
 
     const configs = [];
     for (const tags of opts.tags ? [false, true] : [false])
-      for (const receiver of opts.receivers) configs.push({ receiver, tags });
+      for (const receiver of opts.receivers)
+        if (!(tags && NO_TAGS.has(receiver))) configs.push({ receiver, tags });
     const results = [];
     for (const cfg of configs)
       for (const lines of [1, 20]) results.push(...(await runSeries(ctx, cfg, lines)));
@@ -402,8 +465,10 @@ async function main() {
     console.log('');
     for (const r of opts.receivers) {
       const rb = ctx.rcvbuf[r];
+      const n = ctx.sockets[r] ?? 1;
       console.log(
-        `${r}: effective socket receive buffer ${rb === undefined ? 'unknown' : `${rb} bytes`} (ss -m)`,
+        `${r}: effective socket receive buffer ${rb === undefined ? 'unknown' : `${rb} bytes`} (ss -m)` +
+          (n > 1 ? `, summed over ${n} SO_REUSEPORT sockets on the port` : ''),
       );
     }
     console.log(`load average at end: ${readFileSync('/proc/loadavg', 'utf8').split(' ', 3).join(' ')}`);
@@ -411,8 +476,19 @@ async function main() {
     const lossy = results.filter((r) => r.sent - r.received > 0);
     const matched = lossy.filter((r) => r.kernel_drops_lines === r.sent - r.received).length;
     console.log(
-      `\nkernel drop counter (/proc/net/udp) equals the lines lost in ${matched} of ${lossy.length} lossy steps`,
+      `\nkernel drop counter (/proc/net/udp, summed over every socket on the port) equals the lines lost in ${matched} of ${lossy.length} lossy steps`,
     );
+    for (const r of opts.receivers) {
+      const mine = lossy.filter((x) => x.receiver === r);
+      if (mine.length === 0) continue;
+      const ok = mine.filter((x) => x.kernel_drops_lines === x.sent - x.received).length;
+      console.log(`  ${r}: ${ok} of ${mine.length}`);
+    }
+    for (const x of lossy.filter((y) => y.kernel_drops_lines !== y.sent - y.received))
+      console.log(
+        `  differs: ${x.receiver} tags=${x.tags ? 'yes' : 'no'} ${x.lines_per_datagram} l/dgram at ` +
+          `${fmtInt(x.target_rate)}/s: lost ${fmtInt(x.sent - x.received)}, kernel dropped ${fmtInt(x.kernel_drops_lines)}`,
+      );
     if (opts.json)
       writeFileSync(
         opts.json,
