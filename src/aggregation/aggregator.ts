@@ -805,16 +805,17 @@ export class StatsdAggregator {
         chunk.defTypes[i] as StatsdType,
       );
     }
-    const at = (id: number): Series | null => {
+    const at = (id: number, update = true): Series | null => {
       let s = map[id];
       if (s === undefined) return null;
       // Evicted here while the worker kept it (their expiry clocks differ by a flush at most).
       if (s !== null && s.lastSeen === -1) map[id] = s = this.seriesOf(s.name, s.tags, s.type);
-      if (s !== null) s.updated = true;
+      if (s !== null && update) s.updated = true;
       return s;
     };
     for (let i = 0; i < chunk.forwardedIds.length; i++) {
-      const s = at(chunk.forwardedIds[i] as number);
+      // A forwarded point is not an update of the interval's aggregate, as in `add`.
+      const s = at(chunk.forwardedIds[i] as number, false);
       if (s !== null)
         this.forwarded.push(
           new Forwarded(s, chunk.forwardedValues[i] as number, chunk.forwardedTimes[i] as number),

@@ -10,6 +10,8 @@ const OPTIONS: AggregatorOptions = {
   percentiles: [50, 90, 99],
   expiryMs: 0,
   histogramBins: { default: [1, 10, 100] },
+  // DogStatsD's: a point with its own time is forwarded as it is (feed parses that dialect).
+  timestamps: 'forward',
 };
 
 /** Feeds datagrams through a parser into an aggregator. */
@@ -38,10 +40,35 @@ function drainInto(worker: StatsdAggregator, index: number, main: StatsdAggregat
   }
 }
 
-/** Metrics keyed by name and tags, the order of a batch being irrelevant. */
+/**
+ * Metrics keyed by name, tags and timestamp (forwarded points keep theirs; aggregates are
+ * stamped 0 here), the order of a batch being irrelevant. Forwarded points of one series and
+ * second are several under one key: they are compared as a sorted list of values.
+ */
 function byKey(batch: readonly Metric[]): Map<string, Metric> {
   const out = new Map<string, Metric>();
-  for (const m of batch) out.set(m.name + JSON.stringify(m.tags), { ...m, timestamp: 0 });
+  const forwarded = new Map<string, number[]>();
+  for (const m of batch) {
+    const key = `${m.name}${JSON.stringify(m.tags)}@${m.timestamp}`;
+    if (m.timestamp !== 0 && (m.kind === 'counter' || m.kind === 'gauge')) {
+      const list = forwarded.get(key) ?? [];
+      list.push(m.value);
+      forwarded.set(key, list);
+      continue;
+    }
+    assert.ok(!out.has(key), `twice: ${key}`);
+    out.set(key, m);
+  }
+  for (const [key, values] of forwarded) {
+    out.set(key, {
+      kind: 'gauge',
+      name: key,
+      tags: [],
+      timestamp: 1,
+      value: NaN,
+      help: values.sort((a, b) => a - b).join(','),
+    });
+  }
   return out;
 }
 
@@ -52,12 +79,21 @@ const value = fc.oneof(
   fc.double({ min: -1e6, max: 1e6, noNaN: true }),
 );
 const line = fc
-  .tuple(name, fc.constantFrom('c', 'g', 'ms', 'h', 's', 'd'), value, tags, fc.constantFrom('', '|@0.5'))
-  .map(([n, t, v, tg, rate]) => {
+  .tuple(
+    name,
+    fc.constantFrom('c', 'g', 'ms', 'h', 's', 'd'),
+    value,
+    tags,
+    fc.constantFrom('', '|@0.5'),
+    fc.constantFrom('', '', '', `|T${Math.floor(Date.now() / 1000)}`),
+  )
+  .map(([n, t, v, tg, rate, ts]) => {
     // One type per name, as a real client sends; the type conflict rule is tested elsewhere.
     const type = { a: 'c', b: t, c: 'g', d: 'ms' }[n] as string;
     const v2 = type === 's' ? `m${Math.abs(Math.round(v)) % 7}` : String(v);
-    return `${n}_${type}:${v2}|${type}${type === 'g' || type === 's' ? '' : rate}${tg}`;
+    // DogStatsD forwards timestamped counters and gauges unaggregated.
+    const stamp = type === 'c' || type === 'g' ? ts : '';
+    return `${n}_${type}:${v2}|${type}${type === 'g' || type === 's' ? '' : rate}${tg}${stamp}`;
   });
 
 describe('interval partials across ingest workers', () => {

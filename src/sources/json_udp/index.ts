@@ -13,8 +13,11 @@
  * the one-type-per-name rule hold for them too.
  */
 import { defineSource } from '../../core/definition.js';
+import type { PointField } from '../../core/metric.js';
+import { StatsdAggregator } from '../../aggregation/aggregator.js';
+import { IngestWorkerSource, resolveWorkers } from '../ingest/workers.js';
 import { jsonUdpSample, jsonUdpSchema } from './schema.js';
-import { JsonUdpSource } from './source.js';
+import { jsonAggregatorOptions, JsonUdpSource, withPoints } from './source.js';
 
 export { JsonUdpSource, type JsonUdpConfig } from './source.js';
 
@@ -24,5 +27,21 @@ export const jsonUdpSource = defineSource({
     'Receives newline-delimited JSON metrics (pystatsd, Bucky3 jsond) over UDP and aggregates them as StatsD.',
   schema: jsonUdpSchema,
   sample: jsonUdpSample,
-  create: (config, ctx) => new JsonUdpSource(config, ctx),
+  create: (config, ctx) => {
+    const workers = resolveWorkers(config.workers);
+    if (workers === 0) return new JsonUdpSource(config, ctx);
+    return new IngestWorkerSource(ctx, {
+      workerUrl: new URL('./worker.js', import.meta.url),
+      config,
+      flushIntervalMs: config.flush_interval,
+      workers,
+      merger: new StatsdAggregator(jsonAggregatorOptions(config, 'merging'), () => ctx.clock.now()),
+      // Each worker names the points of the untyped objects it took (worker.ts).
+      finish: (batch, extras) => {
+        const points = new Map<string, PointField>();
+        for (const pairs of extras as [string, PointField][][]) for (const [k, v] of pairs) points.set(k, v);
+        return withPoints(batch, points);
+      },
+    });
+  },
 });

@@ -6,6 +6,7 @@ import {
   transportOptionsSchema,
   transportSample,
 } from '../transport/index.js';
+import { workersFields, workersSample } from '../ingest/schema.js';
 import { aggregationFields } from '../../aggregation/schema.js';
 
 export const jsonUdpSchema = s.object({
@@ -14,6 +15,7 @@ export const jsonUdpSchema = s.object({
     doc: 'Where to listen: one address or a list (udp://, tcp://, unixgram://, unix://; a bare host:port is UDP). 5090 is the port pystatsd clients already send to; StatsD keeps 8125 (and 8126 is the Datadog trace agent).',
   }),
   ...transportOptionsSchema,
+  ...workersFields,
   decompress: s.oneOf(DECOMPRESS_MODES, {
     default: 'auto',
     doc: 'auto (as Bucky3 jsond) inflates datagrams that start with a zlib or gzip header, which JSON text never does; none takes every datagram as text.',
@@ -51,7 +53,7 @@ export const jsonUdpSample = `  json:
     # One address or a list: udp://, tcp://, unixgram:///path, unix:///path; host:port is UDP.
     # 5090 is pystatsd's port (StatsD keeps 8125).
     listen: 127.0.0.1:5090
-${TRANSPORT_LINES}    # How often aggregates and the points of untyped objects are emitted.
+${TRANSPORT_LINES}${workersSample}    # How often aggregates and the points of untyped objects are emitted.
     flush_interval: 10s
     # Percentiles (0 to 100) of timers and distributions.
     percentiles: [50, 90, 95, 99]

@@ -18,7 +18,7 @@ import { JsonUdpSource, jsonUdpSource, type JsonUdpConfig } from './index.js';
 
 function config(overrides: Record<string, unknown> = {}): JsonUdpConfig {
   const issues: Issue[] = [];
-  const c = jsonUdpSource.schema.parse({ listen: '127.0.0.1:0', ...overrides }, [], issues);
+  const c = jsonUdpSource.schema.parse({ listen: '127.0.0.1:0', workers: 0, ...overrides }, [], issues);
   assert.deepEqual(issues, []);
   return c as JsonUdpConfig;
 }

@@ -20,6 +20,9 @@ import {
 import type { RejectReason } from '../../protocols/statsd/parser.js';
 import { StatsdAggregator, type AddValueOptions } from '../../aggregation/aggregator.js';
 import { SeriesBudgetReport } from '../../aggregation/budget.js';
+import type { ComponentContext } from '../../core/component.js';
+import type { Batch } from '../../core/metric.js';
+import type { AggregatorOptions } from '../../aggregation/aggregator.js';
 import { AggregatingListener } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 
@@ -134,46 +137,65 @@ class Ingest implements JsonSink {
   }
 }
 
-export class JsonUdpSource extends AggregatingListener {
-  private readonly parser: JsonParser;
-  private readonly aggregator: StatsdAggregator;
+/** The aggregator options a json_udp source's config asks for. */
+export function jsonAggregatorOptions(
+  config: JsonUdpConfig,
+  role?: AggregatorOptions['role'],
+): AggregatorOptions {
+  const merging = role === 'merging';
+  return {
+    flushIntervalMs: config.flush_interval,
+    percentiles: config.percentiles,
+    expiryMs: config.expiry,
+    histogramBins: config.histogram_bins,
+    // As the statsd source's default (dogstatsd) dialect: a counter or gauge with its own
+    // time is passed on alone, at that time. Untyped fields rely on it to pass through.
+    timestamps: 'forward',
+    // The main thread of multi-threaded ingest merges names the workers already mapped.
+    mapper: merging ? undefined : new Mapper(config.mappings),
+    maxSeries: merging ? 0 : config.max_series,
+    role,
+  };
+}
+
+/**
+ * Untyped objects' gauges say which point they belong to, so line protocol can write each
+ * object as one point with fields (a mapping rule that renamed one breaks the link).
+ */
+export function withPoints(batch: Batch, points: ReadonlyMap<string, PointField>): Batch {
+  if (points.size === 0) return batch;
+  return batch.map((m) => {
+    const point = m.kind === 'gauge' ? points.get(m.name) : undefined;
+    return point === undefined ? m : { ...m, point };
+  });
+}
+
+/** The JSON receive path, wherever it runs: the main thread (`workers: 0`) or an ingest worker. */
+export class JsonIngest {
+  readonly parser: JsonParser;
+  readonly aggregator: StatsdAggregator;
   private readonly rejections = new JsonRejectionLog(16, 256);
   private readonly ingest: Ingest;
   private readonly lines: StatCounter;
-  private readonly seriesHeld: StatGauge;
-  private readonly seriesEvicted: StatCounter;
   private readonly budget: SeriesBudgetReport;
   private lastWarnAt = -Infinity;
   private warnedTotal = 0;
   private warnedSeriesLimit = 0;
+  /** Lines parsed so far, valid or not: what a dead worker held is counted from it. */
+  linesParsed = 0;
 
   constructor(
-    private readonly config: JsonUdpConfig,
-    ctx: SourceContext,
+    config: JsonUdpConfig,
+    private readonly ctx: ComponentContext,
+    role?: 'partial',
   ) {
-    super(ctx, config.listen, config, config.flush_interval);
-    this.aggregator = new StatsdAggregator(
-      {
-        flushIntervalMs: config.flush_interval,
-        percentiles: config.percentiles,
-        expiryMs: config.expiry,
-        histogramBins: config.histogram_bins,
-        // As the statsd source's default (dogstatsd) dialect: a counter or gauge with its own
-        // time is passed on alone, at that time. Untyped fields rely on it to pass through.
-        timestamps: 'forward',
-        mapper: new Mapper(config.mappings),
-        maxSeries: config.max_series,
-      },
-      () => ctx.clock.now(),
-    );
+    this.aggregator = new StatsdAggregator(jsonAggregatorOptions(config, role), () => ctx.clock.now());
     this.parser = new JsonParser({
       maxLineBytes: config.max_line_bytes,
       timestampWindowMs: config.timestamp_window,
     });
     const st = ctx.stats;
     this.lines = st.counter('lines_received', 'Non-blank JSON lines received, valid or not.');
-    this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
-    this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
     this.budget = new SeriesBudgetReport(st, this.aggregator);
     const rejected = {} as Record<JsonRejectReason, StatCounter>;
     for (const reason of JSON_REJECT_REASONS) {
@@ -206,37 +228,26 @@ export class JsonUdpSource extends AggregatingListener {
     return this.rejections.recent();
   }
 
-  /**
-   * Parses one buffer of complete lines: a datagram (inflated by the transport if it was
-   * compressed) or the lines a stream read brought.
-   */
+  /** Parses one buffer of complete lines. */
   receive(buf: Buffer): void {
     const now = this.ctx.clock.now();
     this.ingest.now = now;
-    this.lines.inc(this.parser.parse(buf, this.ingest, now));
+    const n = this.parser.parse(buf, this.ingest, now);
+    this.lines.inc(n);
+    this.linesParsed += n;
   }
 
-  /** Emits the interval's batch: aggregates and the points of untyped objects. */
-  protected flushInterval(now: number, intervalMs: number): void {
-    const before = this.aggregator.evicted;
-    const flushed = this.aggregator.flush(now, intervalMs);
-    const points = this.ingest.points;
-    // Untyped objects' gauges say which point they belong to, so line protocol can write
-    // each object as one point with fields (a mapping rule that renamed one breaks the link).
-    const batch =
-      points.size === 0
-        ? flushed
-        : flushed.map((m) => {
-            const point = m.kind === 'gauge' ? points.get(m.name) : undefined;
-            return point === undefined ? m : { ...m, point };
-          });
-    points.clear();
+  /**
+   * Closes the interval on the JSON side: returns the untyped fields' points taken in it (and
+   * forgets them), reports the budget and warns about rejections.
+   */
+  intervalClosed(now: number): Map<string, PointField> {
+    const points = new Map(this.ingest.points);
+    this.ingest.points.clear();
     this.ingest.pending = 0;
-    this.seriesEvicted.inc(this.aggregator.evicted - before);
-    this.seriesHeld.set(this.aggregator.size);
     this.budget.flushed();
-    if (batch.length > 0) this.ctx.emit(batch);
     this.warnAboutRejections(now);
+    return points;
   }
 
   private warnAboutRejections(now: number): void {
@@ -253,5 +264,46 @@ export class JsonUdpSource extends AggregatingListener {
     const refused = this.rejections.counts.series_limit - this.warnedSeriesLimit;
     this.warnedSeriesLimit = this.rejections.counts.series_limit;
     if (refused > 0) this.ctx.log.warn(...this.budget.warning(refused));
+  }
+}
+
+/** JSON ingest on the agent's main thread (`workers: 0`). */
+export class JsonUdpSource extends AggregatingListener {
+  private readonly ingest: JsonIngest;
+  private readonly seriesHeld: StatGauge;
+  private readonly seriesEvicted: StatCounter;
+
+  constructor(config: JsonUdpConfig, ctx: SourceContext) {
+    super(ctx, config.listen, config, config.flush_interval);
+    this.ingest = new JsonIngest(config, ctx);
+    this.seriesHeld = ctx.stats.gauge('series', 'Series held by the aggregator.');
+    this.seriesEvicted = ctx.stats.counter(
+      'series_evicted',
+      'Series dropped after `expiry` without updates.',
+    );
+  }
+
+  /** The most recent rejected lines, oldest first. */
+  recentRejections(): RejectedJsonLine[] {
+    return this.ingest.recentRejections();
+  }
+
+  /**
+   * Parses one buffer of complete lines: a datagram (inflated by the transport if it was
+   * compressed) or the lines a stream read brought.
+   */
+  receive(buf: Buffer): void {
+    this.ingest.receive(buf);
+  }
+
+  /** Emits the interval's batch: aggregates and the points of untyped objects. */
+  protected flushInterval(now: number, intervalMs: number): void {
+    const aggregator = this.ingest.aggregator;
+    const before = aggregator.evicted;
+    const flushed = aggregator.flush(now, intervalMs);
+    const batch = withPoints(flushed, this.ingest.intervalClosed(now));
+    this.seriesEvicted.inc(aggregator.evicted - before);
+    this.seriesHeld.set(aggregator.size);
+    if (batch.length > 0) this.ctx.emit(batch);
   }
 }

@@ -2,6 +2,7 @@
 import { s, type InferFields } from '../../config/schema.js';
 import { aggregationFields } from '../../aggregation/schema.js';
 import { STATSD_DIALECTS, STATSD_MODES } from '../../protocols/statsd/parser.js';
+import { workersFields, workersSample } from '../ingest/schema.js';
 import { listenSchema, transportOptionsSchema, transportSample } from '../transport/index.js';
 
 const bucket = (what: string) =>
@@ -10,23 +11,12 @@ const bucket = (what: string) =>
     doc: `Metric name for all ${what} (Bucky3's bucket): the StatsD name becomes the tag \`name\`. "" keeps StatsD names.`,
   });
 
-/** `workers`: a count, or `auto` for one per CPU. */
-function parseWorkers(value: unknown): { ok: true; value: number | 'auto' } | { ok: false; message: string } {
-  if (value === 'auto') return { ok: true, value };
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64)
-    return { ok: true, value };
-  return { ok: false, message: `expected auto or a whole number from 0 to 64, got ${JSON.stringify(value)}` };
-}
-
 export const statsdSchema = s.object({
   listen: listenSchema({
     default: '127.0.0.1:8125',
     doc: 'Where to listen: one address or a list (udp://, tcp://, unixgram://, unix://; a bare host:port is UDP, [::1]:8125 IPv6).',
   }),
-  workers: s.custom('auto or a number', parseWorkers, {
-    default: 'auto',
-    doc: "Threads that receive, parse and aggregate, apart from the agent's flushes, sinks and scrapes: auto = one per CPU. Each udp:// address is bound by every worker (SO_REUSEPORT, Node >= 22.12; one worker on older Node); stream and unixgram listeners run on the first. 0 ingests on the main thread.",
-  }),
+  ...workersFields,
   ...transportOptionsSchema,
   dialect: s.oneOf(STATSD_DIALECTS, {
     default: 'dogstatsd',
@@ -54,11 +44,7 @@ export const statsdSample = `  statsd:
     # One address or a list: udp://host:port, tcp://host:port, unixgram:///path (DogStatsD's
     # Unix datagram socket), unix:///path; a bare host:port is UDP, [::1]:8125 is IPv6.
     listen: 127.0.0.1:8125
-${transportSample}    # Threads that receive, parse and aggregate, apart from flushes, sinks and scrapes:
-    # auto = one per CPU; 0 = on the main thread. udp:// addresses are shared by all of
-    # them (SO_REUSEPORT, Node >= 22.12); other listeners run on the first.
-    workers: auto
-    # Behave like this server where servers disagree: dogstatsd, etsy or bucky
+${transportSample}${workersSample}    # Behave like this server where servers disagree: dogstatsd, etsy or bucky
     # (gauge +5 as delta or value, @0, packed values...; see docs/protocol.md).
     dialect: dogstatsd
     # lenient: accept what the dialect repairs (clamped rate, ignored field), counted;
