@@ -129,6 +129,8 @@ const NEW_SERIES_NAMES_TRACKED = 256;
 class Series {
   /** Index in the aggregator's series list: the id a worker's partials use. */
   id = -1;
+  /** Hash of name and canonical tags, kept so that dropping expired series rehashes nothing. */
+  hash = 0;
   /** Number of raw spellings of this series in the key table. */
   aliases = 0;
   /** Updated since the last flush. */
@@ -493,6 +495,7 @@ export class StatsdAggregator {
         this.options.role,
       );
       s.id = this.series.length;
+      s.hash = hash;
       this.canonical.add(hash, s);
       this.series.push(s);
       if (owner === undefined) this.names.add(nameHash, s);
@@ -632,9 +635,14 @@ export class StatsdAggregator {
 
   /** Rebuilds the tables without expired series (swapping beats deleting from big maps). */
   private evict(now: number, expiry: number, expired: number): void {
-    const canonical = new SeriesIndex<Series>(false);
+    // Sized for the survivors at once: growing from empty would rehash them all a few times.
+    let capacity = 1024;
+    while (capacity * 3 < (this.series.length - expired) * 4 + 4) capacity *= 2;
+    const canonical = new SeriesIndex<Series>(false, capacity);
     const names = new SeriesIndex<Series>(true);
     const kept: Series[] = [];
+    // Names are few and shared by many series: hash each once.
+    const nameHashes = new Map<string, number>();
     for (const s of this.series) {
       if (now - s.lastSeen >= expiry) {
         // Marks it dead for the main thread's worker maps, which may still point at it.
@@ -643,8 +651,9 @@ export class StatsdAggregator {
       }
       s.id = kept.length;
       kept.push(s);
-      const nameHash = hashString(HASH_SEED, s.name);
-      canonical.add(hashTags(nameHash, s.tags), s);
+      let nameHash = nameHashes.get(s.name);
+      if (nameHash === undefined) nameHashes.set(s.name, (nameHash = hashString(HASH_SEED, s.name)));
+      canonical.add(s.hash, s);
       if (names.find(nameHash, s.name, s.tags) === undefined) names.add(nameHash, s);
     }
     // Remembered conflicts and drops are forgotten with the table: they are rebuilt on demand.
@@ -680,24 +689,23 @@ export class StatsdAggregator {
   drainSome(limit: number): PartialChunk {
     if (this.drainEnd < 0) throw new Error('drainSome without beginDrain');
     const chunk = emptyChunk(this.announced);
-    for (let id = this.announced; id < this.series.length; id++) {
-      const s = this.series[id] as Series;
-      chunk.defNames.push(s.name);
-      const flat: string[] = [];
-      for (const [k, v] of s.tags) flat.push(k, v);
-      chunk.defTags.push(flat);
-      chunk.defTypes.push(s.type);
+    const stop = Math.min(this.drainEnd, this.drainCursor + limit);
+    const last = stop >= this.drainEnd;
+    // Defines the series this chunk's values name (at most `limit`: the series before the
+    // cursor were defined by earlier chunks); the last chunk also defines those created during
+    // the drain, so that every series is defined when expired ones are dropped.
+    this.define(chunk, last ? this.series.length : Math.max(stop, this.announced));
+    if (last) {
+      // Series named by forwarded points existed at beginDrain: all defined by now.
+      for (const f of this.drainForwarded) {
+        chunk.forwardedIds.push(f.series.id);
+        chunk.forwardedValues.push(f.value);
+        chunk.forwardedTimes.push(f.timestamp);
+      }
+      this.drainForwarded = [];
     }
-    this.announced = this.series.length;
-    for (const f of this.drainForwarded) {
-      chunk.forwardedIds.push(f.series.id);
-      chunk.forwardedValues.push(f.value);
-      chunk.forwardedTimes.push(f.timestamp);
-    }
-    this.drainForwarded = [];
     const now = this.drainNow;
     const expiry = this.options.expiryMs;
-    const stop = Math.min(this.drainEnd, this.drainCursor + limit);
     const timerValues: Float64Array[] = [];
     let timerLength = 0;
     for (let id = this.drainCursor; id < stop; id++) {
@@ -774,7 +782,7 @@ export class StatsdAggregator {
       chunk.timerValues = all;
     }
     this.drainCursor = stop;
-    if (stop >= this.drainEnd) {
+    if (last) {
       chunk.last = true;
       this.drainEnd = -1;
       if (this.drainExpired > 0) {
@@ -792,18 +800,47 @@ export class StatsdAggregator {
     return chunk;
   }
 
+  /**
+   * Worker side: adds the definitions of series [announced, end) to the chunk, as one string
+   * and their lengths (a structured clone copies that as two blocks, where an array per series
+   * would cost an object each).
+   */
+  private define(chunk: PartialChunk, end: number): void {
+    let text = '';
+    const shape: number[] = [];
+    for (let id = this.announced; id < end; id++) {
+      const s = this.series[id] as Series;
+      chunk.defTypes.push(s.type);
+      text += s.name;
+      shape.push(s.name.length, s.tags.length);
+      for (const [k, v] of s.tags) {
+        text += k;
+        text += v;
+        shape.push(k.length, v.length);
+      }
+    }
+    chunk.defText = text;
+    chunk.defShape = Int32Array.from(shape);
+    if (end > this.announced) this.announced = end;
+  }
+
   /** Main side: adds a chunk of worker `worker`'s interval (see partial.ts). */
   mergeChunk(worker: number, chunk: PartialChunk): void {
     const map = (this.workerSeries[worker] ??= []);
-    for (let i = 0; i < chunk.defNames.length; i++) {
-      const flat = chunk.defTags[i] as string[];
+    const text = chunk.defText;
+    const shape = chunk.defShape;
+    let pos = 0;
+    let k = 0;
+    for (let i = 0; i < chunk.defTypes.length; i++) {
+      const nameLength = shape[k++] as number;
+      const name = text.slice(pos, (pos += nameLength));
+      const pairs = shape[k++] as number;
       const tags: Tag[] = [];
-      for (let j = 0; j < flat.length; j += 2) tags.push([flat[j] as string, flat[j + 1] as string]);
-      map[chunk.defStart + i] = this.seriesOf(
-        chunk.defNames[i] as string,
-        tags,
-        chunk.defTypes[i] as StatsdType,
-      );
+      for (let j = 0; j < pairs; j++) {
+        const key = text.slice(pos, (pos += shape[k++] as number));
+        tags.push([key, text.slice(pos, (pos += shape[k++] as number))]);
+      }
+      map[chunk.defStart + i] = this.seriesOf(name, tags, chunk.defTypes[i] as StatsdType);
     }
     const at = (id: number, update = true): Series | null => {
       let s = map[id];

@@ -17,13 +17,14 @@
 import type { SketchJSON } from './sketch.js';
 
 export interface PartialChunk {
-  /** Worker-local id of the first series defined in this chunk. */
+  /** Worker-local id of the first series defined in this chunk; the others follow in order. */
   defStart: number;
-  defNames: string[];
-  /** Each series' canonical tags, flattened as [key, value, key, value, …]. */
-  defTags: string[][];
   /** StatsdType of each defined series. */
   defTypes: number[];
+  /** The names and canonical tags of the defined series, one after the other, unseparated. */
+  defText: string;
+  /** For each defined series: name length, number of tags, then each key's and value's length. */
+  defShape: Int32Array;
 
   counterIds: number[];
   counterValues: number[];
@@ -75,9 +76,9 @@ export interface PartialChunk {
 export function emptyChunk(defStart: number): PartialChunk {
   return {
     defStart,
-    defNames: [],
-    defTags: [],
     defTypes: [],
+    defText: '',
+    defShape: new Int32Array(0),
     counterIds: [],
     counterValues: [],
     gaugeIds: [],

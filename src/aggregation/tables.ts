@@ -108,7 +108,7 @@ export class RawKeyTable<S> {
       const kt = this.meta[m + 3] as number;
       const len = kt >>> 3;
       const dest = out.reserve(len);
-      out.slab.set(this.slab.subarray(at, at + len), dest);
+      copyBytes(this.slab, at, out.slab, dest, len);
       out.append(
         this.meta[m + 4] as number,
         dest,
