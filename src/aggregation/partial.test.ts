@@ -198,6 +198,54 @@ describe('interval partials across ingest workers', () => {
     assert.equal(interval(), 7);
   });
 
+  it('agree with one aggregator over intervals where series expire, whenever the tables are compacted', () => {
+    fc.assert(
+      fc.property(
+        // Per interval: which of 12 series get a line (a counter or a gauge), and how far the
+        // compaction gets before the next drain.
+        fc.array(fc.tuple(fc.array(fc.nat(11), { maxLength: 8 }), fc.constantFrom(0, 1, 3, 1000)), {
+          minLength: 2,
+          maxLength: 8,
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        (intervals, chunk) => {
+          const options = { ...OPTIONS, expiryMs: 2500 };
+          let now = 0;
+          const clock = (): number => now;
+          const single = new StatsdAggregator(options, clock);
+          const main = new StatsdAggregator({ ...options, role: 'merging' }, clock);
+          const workers = [0, 1].map(() => new StatsdAggregator({ ...options, role: 'partial' }, clock));
+          for (const [touched, steps] of intervals) {
+            now += 1000;
+            for (const n of touched) {
+              const d = n % 2 === 0 ? `s${n}:1|c|#k:${n}` : `g${n}:${n}|g`;
+              feed(single, [d]);
+              feed(workers[n % 2 === 0 ? (n % 4 === 0 ? 0 : 1) : 0] as StatsdAggregator, [d]);
+            }
+            workers.forEach((w, i) => {
+              w.beginDrain(now);
+              for (;;) {
+                const c = structuredClone(w.drainSome(chunk));
+                main.mergeChunk(i, c);
+                if (c.last) break;
+              }
+              for (let k = 0; k < steps && w.compactSome(chunk); k++);
+            });
+            const want = byKey(single.flush(now));
+            const got = byKey(main.flush(now));
+            assert.deepEqual(got, want);
+          }
+          // Every expired series left the workers' tables once compaction ran to the end.
+          for (const w of workers) while (w.compactSome(1000));
+          const live = new Set(intervals.at(-1)?.[0] ?? []);
+          assert.ok(workers.reduce((n, w) => n + w.size, 0) <= 12);
+          assert.ok(live.size <= 12);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps merging after a worker drops expired series and renumbers the rest', () => {
     const options = { ...OPTIONS, expiryMs: 1000 };
     const main = new StatsdAggregator({ ...options, role: 'merging' }, () => 0);
@@ -216,7 +264,8 @@ describe('interval partials across ingest workers', () => {
     main.flush(0);
     now = 1500;
     feed(worker, ['keep:2|c']);
-    drainAt(1500); // `old` expires in the worker: ids move
+    drainAt(1500); // `old` expires in the worker: ids move once its tables are rebuilt
+    while (worker.compactSome(1));
     feed(worker, ['keep:4|c', 'new:7|c']);
     drainAt(1600);
     const flushed = main.flush(1600);

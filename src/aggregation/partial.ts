@@ -65,8 +65,8 @@ export interface PartialChunk {
   forwardedTimes: number[];
 
   /**
-   * Set on the last chunk when the worker dropped expired series: entry i is the old id of the
-   * series that now has id i. Applied after the chunk's values.
+   * Set on the first chunk of a drain when the worker dropped expired series since the last
+   * one: entry i is the old id of the series that now has id i. Applied before anything else.
    */
   renumber?: Int32Array;
   /** The interval's last chunk. */

@@ -10,6 +10,16 @@ import type { RejectReason, StatsdLine } from '../protocols/statsd/parser.js';
 /** What a raw key leads to: its series, a rejection (`type_conflict`) or null (dropped by mapping). */
 export type RawTarget<S> = S | RejectReason | null;
 
+/**
+ * A series whose `lastSeen` is DEAD has expired: lookups pass over it (a newer live entry for
+ * the same key may follow it in the probe sequence) until the tables are rebuilt without it.
+ */
+export const DEAD = -1;
+
+function isDead(t: unknown): boolean {
+  return typeof t === 'object' && t !== null && (t as { lastSeen?: number }).lastSeen === DEAD;
+}
+
 // Per entry, in `meta`: slab offset, name length, tag length, key length << 3 | type, hash.
 const META = 5;
 
@@ -34,7 +44,7 @@ export class RawKeyTable<S> {
     this.slotEntries = new Int32Array(capacity);
     this.mask = capacity - 1;
     this.meta = new Int32Array((capacity / 2) * META);
-    this.slab = new Uint8Array(slabBytes);
+    this.slab = uninitialised(slabBytes);
     this.slabView = new DataView(this.slab.buffer);
   }
 
@@ -52,8 +62,21 @@ export class RawKeyTable<S> {
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = entries[i] as number;
       if (e === 0) return undefined;
-      if (hashes[i] === h && this.matches(e - 1, line)) return this.targets[e - 1];
+      if (hashes[i] === h && this.matches(e - 1, line)) {
+        const t = this.targets[e - 1] as RawTarget<S>;
+        if (!isDead(t)) return t;
+      }
     }
+  }
+
+  /** Bytes of key text held, live or not: enough for a copy of the live keys. */
+  get bytes(): number {
+    return this.slabUsed;
+  }
+
+  /** Number of entries, live or not: where `copyRange` stops. */
+  get entries(): number {
+    return this.targets.length;
   }
 
   private matches(entry: number, line: StatsdLine): boolean {
@@ -86,6 +109,28 @@ export class RawKeyTable<S> {
     copyBytes(buf, line.tagsStart, slab, at + n, t);
     if (c > 0) copyBytes(buf, line.containerStart, slab, at + n + t, c);
     this.append(line.keyHash, at, n, t, ((n + t + c) << 3) | line.type, target);
+  }
+
+  /** Copies the keys of entries [from, to) whose target `keep` accepts into `out`. */
+  copyRange(out: RawKeyTable<S>, from: number, to: number, keep: (target: RawTarget<S>) => boolean): void {
+    for (let e = from; e < to; e++) {
+      const target = this.targets[e] as RawTarget<S>;
+      if (!keep(target)) continue;
+      const m = e * META;
+      const at = this.meta[m] as number;
+      const kt = this.meta[m + 3] as number;
+      const len = kt >>> 3;
+      const dest = out.reserve(len);
+      copyBytes(this.slab, at, out.slab, dest, len);
+      out.append(
+        this.meta[m + 4] as number,
+        dest,
+        this.meta[m + 1] as number,
+        this.meta[m + 2] as number,
+        kt,
+        target,
+      );
+    }
   }
 
   /** Copies the keys whose target `keep` accepts into a fresh, compact table. */
@@ -127,7 +172,7 @@ export class RawKeyTable<S> {
     if (at + length > this.slab.length) {
       let size = this.slab.length * 2;
       while (size < at + length) size *= 2;
-      const grown = new Uint8Array(size);
+      const grown = uninitialised(size);
       grown.set(this.slab.subarray(0, at));
       this.slab = grown;
       this.slabView = new DataView(grown.buffer);
@@ -180,6 +225,14 @@ export class RawKeyTable<S> {
 }
 
 /**
+ * Slab memory, not zero-filled: every byte is written before it is read, and zeroing tens of
+ * megabytes at once is a pause on the receive path. Its own ArrayBuffer, at offset 0.
+ */
+function uninitialised(bytes: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(bytes);
+}
+
+/**
  * A byte loop rather than `set(subarray(...))`: keys are tens of bytes, where the view object a
  * subarray allocates costs more than the copy (and is garbage once per new series).
  */
@@ -224,6 +277,8 @@ function sameTags(a: Tags, b: Tags): boolean {
 interface Named {
   readonly name: string;
   readonly tags: Tags;
+  /** DEAD once expired: `find` passes over it. */
+  readonly lastSeen?: number;
 }
 
 /**
@@ -253,7 +308,13 @@ export class SeriesIndex<S extends Named> {
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const s = slots[i];
       if (s === undefined) return undefined;
-      if (hashes[i] === hash && s.name === name && (this.byName || sameTags(s.tags, tags))) return s;
+      // By name, a dead series still says which type the name holds until the rebuild.
+      if (
+        hashes[i] === hash &&
+        s.name === name &&
+        (this.byName || (s.lastSeen !== DEAD && sameTags(s.tags, tags)))
+      )
+        return s;
     }
   }
 

@@ -20,6 +20,8 @@ import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from 
 
 /** Series per drained chunk: small enough that one chunk costs a millisecond or two. */
 const CHUNK_SERIES = 4096;
+/** Series and keys per step of dropping expired series: each step a few milliseconds at most. */
+const COMPACT_STEP = 1024;
 /** How often stats travel to the main thread between flushes. */
 const STATS_INTERVAL_MS = 1000;
 
@@ -121,11 +123,18 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
       held[0] = ingest.linesParsed - heldBase;
       draining = false;
       post({ t: 'chunk', seq, chunk, stats: stats.snapshot(), extras });
+      if (ingest.aggregator.compacting) setImmediate(compact);
       const next = afterDrain;
       afterDrain = undefined;
       next?.();
     };
     step();
+  };
+
+  /** Drops expired series from the tables a step at a time, between receives (and drains). */
+  const compact = (): void => {
+    if (draining) return; // beginDrain finishes what is left
+    if (ingest.aggregator.compactSome(COMPACT_STEP)) setImmediate(compact);
   };
 
   const statsTimer = setInterval(() => post({ t: 'stats', stats: stats.snapshot() }), STATS_INTERVAL_MS);
