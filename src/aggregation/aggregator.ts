@@ -28,7 +28,7 @@
 import { DDSketch, percentileToQuantile } from './sketch.js';
 import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from './histogram.js';
 import type { Batch, Metric, Quantile, Summary } from '../core/metric.js';
-import { makeTags, mergeTags, type Tag, type Tags } from '../core/tags.js';
+import { makeTags, mergeTags, NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 import {
   STATSD_COUNTER,
   STATSD_DISTRIBUTION,
@@ -129,7 +129,10 @@ const NEW_SERIES_NAMES_TRACKED = 256;
 class Series {
   /** Index in the aggregator's series list: the id a worker's partials use. */
   id = -1;
-  /** Hash of name and canonical tags, kept so that dropping expired series rehashes nothing. */
+  /**
+   * Hash of name and canonical tags, kept so that dropping expired series rehashes nothing; 0
+   * for a worker's series that is not in the canonical index (see `resolve`).
+   */
   hash = 0;
   /** Number of raw spellings of this series in the key table. */
   aliases = 0;
@@ -153,7 +156,8 @@ class Series {
 
   constructor(
     readonly name: string,
-    readonly tags: Tags,
+    /** Released (NO_TAGS) by a worker once the main thread has them, unless indexed. */
+    public tags: Tags,
     readonly type: StatsdType,
     now: number,
     bins: readonly number[] | null,
@@ -459,7 +463,11 @@ export class StatsdAggregator {
   /** Finds or creates the series of a line whose raw key is unknown, and remembers the key. */
   private resolve(line: StatsdLine): Series | RejectReason | null {
     const type = line.type;
-    const s = this.resolveNamed(line.name(), line.tags(), type, line.bucket());
+    // A worker looks a line's series up by canonical key only when its raw key cannot be
+    // remembered: another spelling of a series becomes a series of its own there, which the
+    // main thread merges by canonical key, so the worker need not keep every series' tags.
+    const indexed = !this.partial || line.slowKey;
+    const s = this.resolveNamed(line.name(), line.tags(), type, line.bucket(), indexed);
     if (line.slowKey) return s;
     const remember = s instanceof Series ? s.aliases < MAX_ALIASES : this.negativeKeys < MAX_NEGATIVE_KEYS;
     if (remember) {
@@ -476,6 +484,7 @@ export class StatsdAggregator {
     tags: Tags,
     type: StatsdType,
     bucket: string | undefined,
+    indexed = true,
   ): Series | RejectReason | null {
     const received = name;
     const mapper = this.options.mapper;
@@ -497,8 +506,8 @@ export class StatsdAggregator {
     const nameHash = hashString(HASH_SEED, name);
     const owner = this.names.find(nameHash, name, tags);
     if (owner !== undefined && owner.type !== type) return 'type_conflict';
-    const hash = hashTags(nameHash, tags);
-    let s = this.canonical.find(hash, name, tags);
+    const hash = indexed ? hashTags(nameHash, tags) : 0;
+    let s = indexed ? this.canonical.find(hash, name, tags) : undefined;
     if (s === undefined) {
       this.newSeriesNames.add(received);
       if (this.maxSeries > 0 && this.series.length >= this.maxSeries) return 'series_limit';
@@ -512,8 +521,10 @@ export class StatsdAggregator {
         this.options.role,
       );
       s.id = this.series.length;
-      s.hash = hash;
-      this.canonical.add(hash, s);
+      if (indexed) {
+        s.hash = hash;
+        this.canonical.add(hash, s);
+      }
       this.series.push(s);
       if (owner === undefined) this.names.add(nameHash, s);
     }
@@ -857,7 +868,7 @@ export class StatsdAggregator {
       const s = series[r.series] as Series;
       if (s.lastSeen === DEAD) continue;
       r.kept.push(s);
-      r.canonical.add(s.hash, s);
+      if (s.hash !== 0) r.canonical.add(s.hash, s);
       let nameHash = r.nameHashes.get(s.name);
       if (nameHash === undefined) r.nameHashes.set(s.name, (nameHash = hashString(HASH_SEED, s.name)));
       if (r.names.find(nameHash, s.name, s.tags) === undefined) r.names.add(nameHash, s);
@@ -911,6 +922,9 @@ export class StatsdAggregator {
         text += v;
         shape.push(k.length, v.length);
       }
+      // The main thread holds the tags from now on; a series not in the canonical index
+      // never compares them again here.
+      if (s.hash === 0) s.tags = NO_TAGS;
     }
     chunk.defText = text;
     chunk.defShape = Int32Array.from(shape);
