@@ -65,6 +65,7 @@ export default tseslint.config(
         clearInterval: 'readonly',
         setImmediate: 'readonly',
         URL: 'readonly',
+        structuredClone: 'readonly',
       },
     },
     rules: {

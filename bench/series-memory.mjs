@@ -106,6 +106,38 @@ async function sluiceMemory(tags) {
   return { afterIngest: (h1 - h0) / SERIES, afterFlush: (h2 - h0) / SERIES };
 }
 
+/**
+ * The same series as sluice holds them with ingest workers (`workers` >= 1): the worker's
+ * tables (role partial) after a drain, plus the main thread's merge tables, in one heap here
+ * (in the agent they are two threads' heaps; their sum is the same).
+ */
+async function sluiceWorkerMemory(tags) {
+  const { StatsdParser, StatsdAggregator } = await loadSluice();
+  const parser = new StatsdParser();
+  const h0 = heap();
+  const worker = new StatsdAggregator({ ...SLUICE_OPTIONS, role: 'partial' }, () => 0);
+  const main = new StatsdAggregator({ ...SLUICE_OPTIONS, role: 'merging' }, () => 0);
+  const sink = {
+    point: (l) => worker.add(l),
+    reject: () => {
+      throw new Error('bench: sluice rejected a line');
+    },
+  };
+  for (let i = 0; i < SERIES; i++) parser.parse(Buffer.from(line(i, tags)), sink);
+  worker.beginDrain(1000);
+  for (;;) {
+    const chunk = structuredClone(worker.drainSome(4096));
+    main.mergeChunk(0, chunk);
+    if (chunk.last) break;
+  }
+  let batch = main.flush(1000);
+  if (batch.length !== SERIES) throw new Error('bench: merge lost series');
+  batch = undefined;
+  const h1 = heap();
+  if (worker.size !== SERIES || main.size !== SERIES) throw new Error('bench: series vanished');
+  return { afterIngest: NaN, afterFlush: (h1 - h0) / SERIES };
+}
+
 async function sluiceSpeed() {
   const { StatsdParser, StatsdAggregator } = await loadSluice();
   const result = {};
@@ -198,6 +230,8 @@ const TARGETS = {
   'etsy-memory-tags': () => etsyMemory(true),
   'etsy-memory-plain': () => etsyMemory(false),
   'etsy-speed': etsySpeed,
+  'sluice-workers-memory-tags': () => sluiceWorkerMemory(true),
+  'sluice-workers-memory-plain': () => sluiceWorkerMemory(false),
 };
 
 function fmt(n) {
@@ -236,6 +270,7 @@ async function main() {
   };
   const sluice = {
     memory: { tags3: run('sluice-memory-tags'), tags0: run('sluice-memory-plain') },
+    workers: { tags3: run('sluice-workers-memory-tags'), tags0: run('sluice-workers-memory-plain') },
     throughput: run('sluice-speed'),
   };
   const etsy = {
@@ -261,6 +296,10 @@ async function main() {
       `| ${label} | ${fmt(s.afterIngest)} | ${fmt(e.afterIngest)} | ${ratio(s.afterIngest, e.afterIngest)} |`,
     );
     console.log(`| ${label}, after a flush | ${fmt(s.afterFlush)} | - | - |`);
+    const w = sluice.workers[k];
+    console.log(
+      `| ${label}, ingest worker + main-thread merge, after a flush | ${fmt(w.afterFlush)} | ${fmt(e.afterIngest)} | ${ratio(w.afterFlush, e.afterIngest)} |`,
+    );
   }
   for (const tags of ['plain', 'tags']) {
     for (const perDgram of [1, 20]) {
