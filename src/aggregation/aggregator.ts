@@ -223,6 +223,13 @@ class TimerValues {
     this.count += weight;
   }
 
+  /** Starts the next interval, giving back the memory of a burst. */
+  reset(): void {
+    this.n = 0;
+    this.count = 0;
+    if (this.values.length > 1024) this.values = new Float64Array(16);
+  }
+
   /** Appends another thread's samples of the interval. */
   addAll(values: Float64Array, count: number): void {
     const need = this.n + values.length;
@@ -609,10 +616,7 @@ export class StatsdAggregator {
               intervalMs: interval,
               summary: summarize(t.values.subarray(0, t.n), t.count, percentiles),
             });
-            t.n = 0;
-            t.count = 0;
-            // Give back the memory of a burst.
-            if (t.values.length > 1024) t.values = new Float64Array(16);
+            t.reset();
             break;
           }
           case STATSD_HISTOGRAM: {
@@ -663,35 +667,13 @@ export class StatsdAggregator {
 
   /** Rebuilds the tables without expired series (swapping beats deleting from big maps). */
   private evict(now: number, expiry: number, expired: number): void {
-    // Sized for the survivors at once: growing from empty would rehash them all a few times.
-    let capacity = 1024;
-    while (capacity * 3 < (this.series.length - expired) * 4 + 4) capacity *= 2;
-    const canonical = new SeriesIndex<Series>(false, capacity);
-    const names = new SeriesIndex<Series>(true);
-    const kept: Series[] = [];
-    // Names are few and shared by many series: hash each once.
-    const nameHashes = new Map<string, number>();
     for (const s of this.series) {
-      if (now - s.lastSeen >= expiry) {
-        // Marks it dead for the main thread's worker maps, which may still point at it.
-        s.lastSeen = -1;
-        continue;
-      }
-      s.id = kept.length;
-      kept.push(s);
-      let nameHash = nameHashes.get(s.name);
-      if (nameHash === undefined) nameHashes.set(s.name, (nameHash = hashString(HASH_SEED, s.name)));
-      canonical.add(s.hash, s);
-      if (names.find(nameHash, s.name, s.tags) === undefined) names.add(nameHash, s);
+      // Marks it dead for the main thread's worker maps too, which may still point at it.
+      if (now - s.lastSeen >= expiry) s.lastSeen = DEAD;
     }
-    // Remembered conflicts and drops are forgotten with the table: they are rebuilt on demand.
-    this.raw = this.raw.filtered((t) => t instanceof Series && now - t.lastSeen < expiry);
-    this.canonical = canonical;
-    this.names = names;
-    this.series = kept;
-    this.negativeKeys = 0;
-    this.last = null;
-    this.evicted += expired;
+    this.dead = expired;
+    this.startRebuild();
+    this.compactSome(Infinity);
   }
 
   /**
@@ -792,9 +774,7 @@ export class StatsdAggregator {
           chunk.timerLengths.push(t.n);
           timerValues.push(t.values.slice(0, t.n));
           timerLength += t.n;
-          t.n = 0;
-          t.count = 0;
-          if (t.values.length > 1024) t.values = new Float64Array(16);
+          t.reset();
           break;
         }
         case STATSD_HISTOGRAM: {
@@ -838,6 +818,9 @@ export class StatsdAggregator {
   private startRebuild(): void {
     let capacity = 1024;
     while (capacity * 3 < (this.series.length - this.dead) * 4 + 4) capacity *= 2;
+    // Keys of dead series are about as long as the others: the live share of the key bytes.
+    const liveShare =
+      this.raw.entries > 0 ? Math.min(1, (this.raw.entries - this.dead) / this.raw.entries) : 1;
     let rawCapacity = 1024;
     while (rawCapacity < (this.raw.entries - this.dead) * 2 + 2) rawCapacity *= 2;
     this.rebuild = {
@@ -845,7 +828,7 @@ export class StatsdAggregator {
       entries: 0,
       kept: [],
       // Sized at once: growing the slab or slots mid-rebuild would copy it all in one step.
-      raw: new RawKeyTable<Series>(rawCapacity, Math.max(16384, this.raw.bytes)),
+      raw: new RawKeyTable<Series>(rawCapacity, Math.max(16384, Math.ceil(this.raw.bytes * liveShare * 1.1))),
       canonical: new SeriesIndex<Series>(false, capacity),
       names: new SeriesIndex<Series>(true),
       nameHashes: new Map(),
@@ -886,11 +869,13 @@ export class StatsdAggregator {
       renumber[i] = s.id;
       s.id = i;
     }
-    // Two rebuilds between drains compose: the main thread knows the ids of the last drain.
-    const before = this.pendingRenumber;
-    if (before !== undefined)
-      for (let i = 0; i < renumber.length; i++) renumber[i] = before[renumber[i] as number] as number;
-    this.pendingRenumber = renumber;
+    if (this.partial) {
+      // Two rebuilds between drains compose: the main thread knows the ids of the last drain.
+      const before = this.pendingRenumber;
+      if (before !== undefined)
+        for (let i = 0; i < renumber.length; i++) renumber[i] = before[renumber[i] as number] as number;
+      this.pendingRenumber = renumber;
+    }
     this.announced = announced;
     this.series = r.kept;
     this.raw = r.raw;

@@ -145,24 +145,7 @@ export class RawKeyTable<S> {
     let capacity = 1024;
     while (capacity < count * 2 + 2) capacity *= 2;
     const out = new RawKeyTable<S>(capacity, Math.max(16384, bytes));
-    for (let e = 0; e < this.targets.length; e++) {
-      const target = this.targets[e] as RawTarget<S>;
-      if (!keep(target)) continue;
-      const m = e * META;
-      const at = this.meta[m] as number;
-      const kt = this.meta[m + 3] as number;
-      const len = kt >>> 3;
-      const dest = out.reserve(len);
-      copyBytes(this.slab, at, out.slab, dest, len);
-      out.append(
-        this.meta[m + 4] as number,
-        dest,
-        this.meta[m + 1] as number,
-        this.meta[m + 2] as number,
-        kt,
-        target,
-      );
-    }
+    this.copyRange(out, 0, this.targets.length, keep);
     return out;
   }
 
