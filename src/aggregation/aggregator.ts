@@ -94,6 +94,11 @@ export interface AggregatorOptions {
   readonly role?: 'partial' | 'merging' | undefined;
   /** Most series held at once; a value that would create another is refused. 0 or absent: no limit. */
   readonly maxSeries?: number | undefined;
+  /**
+   * Ingest workers of one source share the budget: element 0 counts the series all of them
+   * hold (an Int32Array over a SharedArrayBuffer, changed with Atomics).
+   */
+  readonly sharedSeriesCount?: Int32Array | undefined;
 }
 
 /** Options of `addValue`. */
@@ -517,7 +522,7 @@ export class StatsdAggregator {
     let s = indexed ? this.canonical.find(hash, name, tags) : undefined;
     if (s === undefined) {
       this.newSeriesNames.add(received);
-      if (this.maxSeries > 0 && this.series.length >= this.maxSeries) return 'series_limit';
+      if (this.maxSeries > 0 && !this.reserveSeries()) return 'series_limit';
       s = new Series(
         owner !== undefined ? owner.name : name,
         this.interner.intern(tags),
@@ -810,6 +815,15 @@ export class StatsdAggregator {
     return chunk;
   }
 
+  /** Room for one more series under the budget, taken from the shared count when there is one. */
+  private reserveSeries(): boolean {
+    const shared = this.options.sharedSeriesCount;
+    if (shared === undefined) return this.series.length < this.maxSeries;
+    if (Atomics.add(shared, 0, 1) < this.maxSeries) return true;
+    Atomics.sub(shared, 0, 1);
+    return false;
+  }
+
   /** Worker side: a rebuild without the dead series is under way (call compactSome). */
   get compacting(): boolean {
     return this.rebuild !== undefined;
@@ -884,6 +898,8 @@ export class StatsdAggregator {
     this.negativeKeys = 0;
     this.last = null;
     this.evicted += this.dead;
+    const shared = this.options.sharedSeriesCount;
+    if (shared !== undefined) Atomics.sub(shared, 0, this.dead);
     this.dead = 0;
     this.rebuild = undefined;
     return false;

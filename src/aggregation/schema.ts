@@ -4,14 +4,13 @@ import { histogramBinsSchema } from './histogram.js';
 import { mappingSchema } from './mapping.js';
 
 /**
- * A tagged series costs the aggregator about 470 bytes of heap (docs/benchmarks.md, "Bytes per
- * series"), and the process about 1.2 KB of RSS while series arrive fast (garbage-collector
- * headroom): 500,000 series is ~235 MB of heap and ~600 MB of RSS, room for a second
- * aggregating source and the sinks' own copies (a Prometheus exporter holds every series too)
- * under 2 GB, where Node's default heap limit ends the process. A host agent normally holds
- * thousands; a budget this size is hit by a leak (a tag with request ids) or a hostile sender.
+ * Measured for the whole agent (bench/cardinality.mjs, docs/benchmarks.md): a tagged series held
+ * costs about 2.5 KB of RSS with the built-in sinks (the ingest worker's tables, the main
+ * thread's merge, the Prometheus exporter's copy, and the garbage collector's headroom while
+ * series arrive fast), so 200,000 series is ~0.5 GB. A host agent normally holds thousands; a
+ * budget this size is hit by a leak (a tag with request ids) or a hostile sender.
  */
-export const DEFAULT_MAX_SERIES = 500_000;
+export const DEFAULT_MAX_SERIES = 200_000;
 
 /**
  * Aggregation options shared by the sources that feed the StatsD aggregator (statsd, json_udp),
@@ -37,6 +36,6 @@ export const aggregationFields = {
     default: DEFAULT_MAX_SERIES,
     integer: true,
     min: 0,
-    doc: 'Most series held at once (about 0.5 KB of heap each); a value that would create another is dropped and counted as series_limit. 0 = no limit.',
+    doc: 'Most series held at once, over all ingest workers (about 2.5 KB of RSS each with a Prometheus exporter); a value that would create another is dropped and counted as series_limit. 0 = no limit.',
   }),
 };

@@ -20,8 +20,13 @@ export interface WorkerInit<C extends IngestWorkerConfig = IngestWorkerConfig> {
   /** A sink relays raw lines: post them. */
   readonly raw: boolean;
   readonly debug: boolean;
-  /** One float64: lines the worker holds that a crash would lose (runtime.ts keeps it current). */
+  /**
+   * Two float64s the worker keeps current (runtime.ts): the lines it holds that a crash would
+   * lose, and the series it holds.
+   */
   readonly held: SharedArrayBuffer;
+  /** One int32: the series all the source's workers hold, against `max_series` (Atomics). */
+  readonly seriesCount: SharedArrayBuffer;
 }
 
 export type MainToWorker = { t: 'drain'; seq: number; now: number } | { t: 'stop'; seq: number };

@@ -53,8 +53,14 @@ function plain(fields: LogFields | undefined): LogFields | undefined {
   return out;
 }
 
+/** What the workers of one source share. */
+export interface WorkerShared {
+  /** Series held by all the source's workers, against the budget (AggregatorOptions). */
+  readonly seriesCount: Int32Array;
+}
+
 export function runIngestWorker<C extends IngestWorkerConfig>(
-  build: (config: C, ctx: ComponentContext, outputs: WorkerOutputs) => WorkerIngest,
+  build: (config: C, ctx: ComponentContext, outputs: WorkerOutputs, shared: WorkerShared) => WorkerIngest,
 ): void {
   const port = parentPort;
   if (port === null) throw new Error('an ingest worker runs as a worker thread');
@@ -86,10 +92,15 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     stats,
     fail: (error) => post({ t: 'fail', message: error instanceof Error ? error.message : String(error) }),
   };
-  const ingest = build(init.config, ctx, {
-    emitEvents: (events) => post({ t: 'events', events: [...events] }),
-    raw: init.raw ? (lines) => post({ t: 'raw', lines: [...lines] }) : undefined,
-  });
+  const ingest = build(
+    init.config,
+    ctx,
+    {
+      emitEvents: (events) => post({ t: 'events', events: [...events] }),
+      raw: init.raw ? (lines) => post({ t: 'raw', lines: [...lines] }) : undefined,
+    },
+    { seriesCount: new Int32Array(init.seriesCount) },
+  );
   /** Lines taken since the start of the last completed drain: what a crash would lose. */
   const held = new Float64Array(init.held);
   let heldBase = 0;
@@ -100,6 +111,7 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     (buf) => {
       ingest.receive(buf);
       held[0] = ingest.linesParsed - heldBase;
+      held[1] = ingest.aggregator.size;
     },
     { reusePort: init.reusePort },
   );

@@ -63,7 +63,8 @@ const HEALTHY_MS = 60_000;
 
 class Slot {
   worker: Worker | undefined;
-  held = new Float64Array(new SharedArrayBuffer(8));
+  /** Lines a crash would lose, series held (runtime.ts). */
+  held = new Float64Array(new SharedArrayBuffer(16));
   /** Last value of each of the worker's counters, to add only what is new. */
   counters = new Map<string, number>();
   gauges = new Map<string, number>();
@@ -107,6 +108,8 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
   private readonly restarts: StatCounter;
   private readonly workersGauge: StatGauge;
   private readonly mergeConflicts: StatCounter;
+  /** Series all workers hold, against max_series (their aggregators change it with Atomics). */
+  private readonly seriesCount = new Int32Array(new SharedArrayBuffer(4));
   private readonly config: C;
   private readonly flushIntervalMs: number;
   /** What each worker's source added to the interval being drained. */
@@ -285,6 +288,7 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
       raw: this.raw !== undefined,
       debug: this.ctx.log.isEnabled('debug'),
       held: slot.held.buffer as SharedArrayBuffer,
+      seriesCount: this.seriesCount.buffer as SharedArrayBuffer,
     };
     const worker = new Worker(this.options.workerUrl, { workerData: init });
     slot.worker = worker;
@@ -358,7 +362,10 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
 
   private onExit(slot: Slot, code: number): void {
     const lost = slot.held[0] as number;
+    // Its series are gone with it: room for the others under the shared budget.
+    Atomics.sub(this.seriesCount, 0, slot.held[1] as number);
     slot.held[0] = 0;
+    slot.held[1] = 0;
     this.merger.forgetWorker(slot.index);
     slot.onStopped?.();
     slot.onStopped = undefined;

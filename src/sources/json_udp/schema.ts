@@ -77,8 +77,9 @@ ${TRANSPORT_LINES}${workersSample}    # How often aggregates and the points of u
     # - match: /^debug\\./              # a regex between slashes
     #   action: drop
     mappings: []
-    # Most series held at once (~0.5 KB of heap each; 500000 is ~235 MB). A line that would
-    # create another is dropped, counted as lines_rejected{reason="series_limit"} and logged with
-    # the names creating the most series. 0 = no limit.
-    max_series: 500000
+    # Most series held at once, over all workers (~2.5 KB of RSS each: 200000 is ~0.5 GB).
+    # A line that would create another is dropped, counted as
+    # lines_rejected{reason="series_limit"} and logged with the names creating the most
+    # series. 0 = no limit.
+    max_series: 200000
 `;

@@ -141,6 +141,7 @@ class Ingest implements JsonSink {
 export function jsonAggregatorOptions(
   config: JsonUdpConfig,
   role?: AggregatorOptions['role'],
+  sharedSeriesCount?: Int32Array,
 ): AggregatorOptions {
   const merging = role === 'merging';
   return {
@@ -154,6 +155,7 @@ export function jsonAggregatorOptions(
     // The main thread of multi-threaded ingest merges names the workers already mapped.
     mapper: merging ? undefined : new Mapper(config.mappings),
     maxSeries: merging ? 0 : config.max_series,
+    sharedSeriesCount,
     role,
   };
 }
@@ -188,8 +190,11 @@ export class JsonIngest {
     config: JsonUdpConfig,
     private readonly ctx: ComponentContext,
     role?: 'partial',
+    sharedSeriesCount?: Int32Array,
   ) {
-    this.aggregator = new StatsdAggregator(jsonAggregatorOptions(config, role), () => ctx.clock.now());
+    this.aggregator = new StatsdAggregator(jsonAggregatorOptions(config, role, sharedSeriesCount), () =>
+      ctx.clock.now(),
+    );
     this.parser = new JsonParser({
       maxLineBytes: config.max_line_bytes,
       timestampWindowMs: config.timestamp_window,

@@ -2,8 +2,8 @@
 import { runIngestWorker } from '../ingest/runtime.js';
 import { JsonIngest, type JsonUdpConfig } from './source.js';
 
-runIngestWorker<JsonUdpConfig>((config, ctx) => {
-  const ingest = new JsonIngest(config, ctx, 'partial');
+runIngestWorker<JsonUdpConfig>((config, ctx, _outputs, shared) => {
+  const ingest = new JsonIngest(config, ctx, 'partial', shared.seriesCount);
   return {
     receive: (buf) => ingest.receive(buf),
     aggregator: ingest.aggregator,

@@ -80,7 +80,11 @@ export function rawLines(datagram: Buffer): string[] {
 }
 
 /** The aggregator options a StatsD source's config asks for. */
-export function aggregatorOptions(config: StatsdConfig, role?: AggregatorOptions['role']): AggregatorOptions {
+export function aggregatorOptions(
+  config: StatsdConfig,
+  role?: AggregatorOptions['role'],
+  sharedSeriesCount?: Int32Array,
+): AggregatorOptions {
   // The main thread of multi-threaded ingest merges destination names: mapping and buckets were
   // applied by the workers that created the series.
   const merging = role === 'merging';
@@ -105,6 +109,7 @@ export function aggregatorOptions(config: StatsdConfig, role?: AggregatorOptions
     mapper: !merging && config.mappings.length > 0 ? new Mapper(config.mappings) : undefined,
     // Each ingest thread holds at most max_series; the main thread's merge holds their union.
     maxSeries: merging ? 0 : config.max_series,
+    sharedSeriesCount,
     role,
   };
 }
@@ -135,6 +140,7 @@ export class StatsdIngest {
     private readonly ctx: ComponentContext,
     private readonly outputs: IngestOutputs,
     role?: 'partial',
+    sharedSeriesCount?: Int32Array,
   ) {
     const now = (): number => ctx.clock.now();
     this.parser = new StatsdParser({
@@ -143,7 +149,7 @@ export class StatsdIngest {
       timestampWindowMs: config.timestamp_window,
       now,
     });
-    this.aggregator = new StatsdAggregator(aggregatorOptions(config, role), now);
+    this.aggregator = new StatsdAggregator(aggregatorOptions(config, role, sharedSeriesCount), now);
     const st = ctx.stats;
     this.datagrams = st.counter('datagrams_received', 'UDP datagrams received.');
     this.lines = st.counter('lines_received', 'Non-empty StatsD lines received, valid or not.');

@@ -66,10 +66,11 @@ ${transportSample}${workersSample}    # Behave like this server where servers di
     # Rules (statsd_exporter style, first match wins) turning dotted names into a name
     # and tags, e.g. - { match: "*.*.requests", name: requests, tags: { env: $1, host: $2 } }
     mappings: []
-    # Most series held at once (~0.5 KB of heap each; 500000 is ~235 MB). A line that would
-    # create another is dropped, counted as lines_rejected{reason="series_limit"} and logged with
-    # the names creating the most series. 0 = no limit.
-    max_series: 500000
+    # Most series held at once, over all workers (~2.5 KB of RSS each: 200000 is ~0.5 GB).
+    # A line that would create another is dropped, counted as
+    # lines_rejected{reason="series_limit"} and logged with the names creating the most
+    # series. 0 = no limit.
+    max_series: 200000
     # Metric name per type (Bucky3's buckets): with one set, the StatsD name becomes the
     # tag "name"; a bucket= tag overrides it per line (bucky dialect). '' keeps StatsD names.
     counters_bucket: ''

@@ -3,8 +3,8 @@ import { runIngestWorker } from '../ingest/runtime.js';
 import { StatsdIngest } from './ingest.js';
 import type { StatsdConfig } from './schema.js';
 
-runIngestWorker<StatsdConfig>((config, ctx, outputs) => {
-  const ingest = new StatsdIngest(config, ctx, outputs, 'partial');
+runIngestWorker<StatsdConfig>((config, ctx, outputs, shared) => {
+  const ingest = new StatsdIngest(config, ctx, outputs, 'partial', shared.seriesCount);
   return {
     receive: (buf) => ingest.receive(buf),
     aggregator: ingest.aggregator,

@@ -156,6 +156,32 @@ describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
     assert.deepEqual(many, one);
   });
 
+  it('shares one series budget between its workers: every line accepted or counted as refused', async () => {
+    const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
+    const source = statsdSource.create(config({ max_series: 40 }), ctx) as IngestWorkerSource<StatsdConfig>;
+    await source.start();
+    try {
+      // 16 senders, 25 distinct series each: 400 series asked for, 40 may exist.
+      await sendFromMany(source.port as number, 16, (s) =>
+        Array.from({ length: 25 }, (_, j) => `made:1|c|#sender:${s},n:${j}`),
+      );
+      await flushUntil(
+        source,
+        () => ctx.metrics(),
+        () => ctx.stats.total('lines_received') >= 400,
+        'every line',
+      );
+      await source.stop();
+      const made = ctx.metrics().filter((m) => m.name === 'made');
+      const series = new Set(made.map((m) => JSON.stringify(m.tags)));
+      assert.equal(series.size, 40);
+      assert.equal(counterTotal(made, 'made'), 40);
+      assert.equal(ctx.stats.total('lines_rejected'), 360);
+    } finally {
+      await source.stop();
+    }
+  });
+
   it('restarts a killed worker, counts what it held as lost, and keeps the others exact', async () => {
     const ctx = testSourceContext({ clock: systemClock, type: 'statsd' });
     const source = statsdSource.create(config(), ctx) as IngestWorkerSource<StatsdConfig>;
