@@ -52,6 +52,8 @@ const { values: opts } = parseArgs({
     scale: { type: 'string', default: '1' },
     // bytes1m: lines/s of the 1M new series (50,000 dropped 6 % with one worker on 2 CPUs).
     'bytes-rate': { type: 'string', default: '20000' },
+    // The statsd source's `workers` (default: its own default); 0 runs ingest on the main thread.
+    workers: { type: 'string' },
   },
 });
 const LINES = Number(opts['lines-per-datagram']);
@@ -243,7 +245,7 @@ sources:
     type: statsd
     listen: [udp://127.0.0.1:${portA}, udp://127.0.0.1:${portB}]
     flush_interval: ${FLUSH_S}s
-${statsdExtra}  internal:
+${opts.workers !== undefined ? `    workers: ${opts.workers}\n` : ''}${statsdExtra}  internal:
     type: internal
     interval: ${INTERNAL_S}s
 sinks:

@@ -102,8 +102,11 @@ sources:
     data_format: graphite
     interval: 1s
 `;
-  // The first three attribute the cost; the last two are the configurations the docs quote.
+  const headMain = head + '    workers: 0\n';
+  // The first ones attribute the cost; the last two are the configurations the docs quote.
   const configs = {
+    'built-in (statsd, linux and internal at 10 s, exporter)': head + linux('10s') + internal('10s') + sinks,
+    'built-in, statsd on the main thread (workers: 0)': headMain + linux('10s') + internal('10s') + sinks,
     'no polled sources': head + sinks,
     'docker alone at 1 s': head + docker + sinks,
     'command alone at 1 s': head + command + sinks,

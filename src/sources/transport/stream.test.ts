@@ -109,6 +109,24 @@ function describeShedding(
 }
 
 describe('tcp listener', () => {
+  it('delivers a line trickled a byte at a time whole, once (the socket pauses between trickle reads)', async () => {
+    const h = await listen('tcp://127.0.0.1:0');
+    try {
+      const client = await connect(tcpPort(h));
+      client.setNoDelay(true);
+      const line = `trickle:${'x'.repeat(3000)}|c`;
+      // Bounded: one write per byte, each waited for, so the segments go out one by one.
+      for (const byte of Buffer.from(line + '\n')) await write(client, Buffer.of(byte));
+      await until(() => h.lines().length === 1, 'the trickled line');
+      assert.deepEqual(h.lines(), [line]);
+      assert.equal(h.deliveries.length, 1);
+      assert.equal(h.counter('transport_bytes_received'), line.length + 1);
+      client.destroy();
+    } finally {
+      await h.listeners.stop();
+    }
+  });
+
   it('frames lines split across writes and delivers only complete lines', async () => {
     const h = await listen('tcp://127.0.0.1:0');
     try {
