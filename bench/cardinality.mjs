@@ -33,13 +33,14 @@
 //
 // The machine's other load shifts the CPU-bound figures (drops, scrape latency); run it alone.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { loadgenBin } from './loadgen-bin.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: opts } = parseArgs({
@@ -67,22 +68,6 @@ const { freePort } = await import(path.join(root, 'dist/testing/processes.js'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
-/** Compiles bench/loadgen.c when the binary is missing or older than the source. */
-function loadgenBin() {
-  const src = path.join(root, 'bench', 'loadgen.c');
-  const bin = path.join(root, 'bench', 'loadgen');
-  let fresh = false;
-  try {
-    fresh = statSync(bin).mtimeMs >= statSync(src).mtimeMs;
-  } catch {
-    fresh = false;
-  }
-  if (!fresh) {
-    const r = spawnSync(process.env.CC ?? 'cc', ['-O2', '-o', bin, src], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cardinality: cannot compile loadgen.c: ${r.error ?? r.stderr}`);
-  }
-  return bin;
-}
 const LOADGEN = loadgenBin();
 
 /** Runs the load generator to completion; resolves with its JSON line. */

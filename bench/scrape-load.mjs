@@ -12,7 +12,7 @@
 // Traffic and scrapes go to 127.0.0.1 only; every loop is bounded in time.
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { udpSocket } from './procfs.mjs';
 import { freeTcpPort, freeUdpPort } from './receivers.mjs';
+import { loadgenBin } from './loadgen-bin.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -36,19 +37,6 @@ const SCRAPE_EVERY_MS = 100;
 const SERIES = 10_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function loadgenBin() {
-  const src = path.join(root, 'bench', 'loadgen.c');
-  const bin = path.join(root, 'bench', 'loadgen');
-  let fresh = false;
-  try {
-    fresh = statSync(bin).mtimeMs >= statSync(src).mtimeMs;
-  } catch {
-    fresh = false;
-  }
-  if (!fresh && spawnSync(process.env.CC ?? 'cc', ['-O2', '-o', bin, src]).status !== 0)
-    throw new Error('scrape-load: cannot compile bench/loadgen.c');
-  return bin;
-}
 const LOADGEN = loadgenBin();
 
 function run(cmd, args) {
