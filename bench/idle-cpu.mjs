@@ -3,7 +3,7 @@
 // API replay, since no Docker daemon runs here) and a command source at a 1 s interval, next to
 // what the Node.js runtime alone and sluice without polled sources cost, so what dominates shows.
 //
-//   npm run build && node bench/idle-cpu.mjs [--seconds 60]
+//   npm run build && node bench/idle-cpu.mjs [--seconds 60] [--only TEXT]
 //
 // Nothing is sent to the agent and nobody scrapes it: this is the floor an idle host pays.
 import { spawn } from 'node:child_process';
@@ -16,7 +16,13 @@ import { performance } from 'node:perf_hooks';
 import { cpuSeconds } from './procfs.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    // Only the configurations whose name contains this (the bare-Node row always runs).
+    only: { type: 'string', default: '' },
+  },
+});
 const seconds = Number(values.seconds);
 const WARMUP_MS = 5000;
 
@@ -118,6 +124,7 @@ sources:
     await measure('node, an idle setInterval', [process.execPath, '-e', 'setInterval(() => {}, 1000)']),
   );
   for (const [name, text] of Object.entries(configs)) {
+    if (!name.includes(values.only)) continue;
     const file = path.join(dir, `${runs.length}.yaml`);
     writeFileSync(file, text);
     runs.push(await measure(`sluice, ${name}`, [process.execPath, 'bin/sluice.js', '--config', file]));

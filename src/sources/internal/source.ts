@@ -10,8 +10,13 @@ import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
 import type { InternalConfig } from './schema.js';
 
-/** The loop-delay timer's period: fine enough to see a 10 ms stall, cheap at 50 wakeups/s. */
-const DELAY_RESOLUTION_MS = 20;
+/**
+ * The loop-delay timer's period. Each wakeup costs an idle agent CPU: measured on the project's
+ * VM, 20 ms (50 wakeups/s) cost 0.26 % of a core, 100 ms 0.10 %. A stall of D ms shows with a
+ * chance of about D / 100 per stall, and surely when it lasts 100 ms or more; StatsD ingest runs
+ * on its own threads now, so the main loop's short stalls no longer cost datagrams.
+ */
+const DELAY_RESOLUTION_MS = 100;
 const NO_TAGS = makeTags({});
 
 export class InternalSource implements PolledSource {
