@@ -72,17 +72,28 @@ test('parseRcvbuf reads the rb field of ss -m', () => {
   assert.equal(parseRcvbuf(two), 8388608 + 212992);
 });
 
-test('the C load generator sends exactly the lines it reports, in the StatsD shape', async (t) => {
+/**
+ * Compiles bench/loadgen.c into a temporary folder removed after the test; undefined (the test
+ * skipped) only outside CI on a machine without cc: the benchmark then falls back to a Node
+ * generator, and CI machines have one.
+ */
+function compileLoadgen(t) {
   const dir = mkdtempSync(join(tmpdir(), 'loadgen-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const bin = join(dir, 'loadgen');
   const cc = spawnSync('cc', ['-O2', '-o', bin, join(HERE, 'loadgen.c')], { encoding: 'utf8' });
   if (cc.error !== undefined) {
-    // The benchmark falls back to a Node generator without cc; CI machines have one.
     if (process.env.CI === 'true') assert.fail(`cc is missing: ${cc.error.message}`);
-    return t.skip('no C compiler (cc) on this machine');
+    t.skip('no C compiler (cc) on this machine');
+    return undefined;
   }
   assert.equal(cc.status, 0, cc.stderr);
+  return bin;
+}
+
+test('the C load generator sends exactly the lines it reports, in the StatsD shape', async (t) => {
+  const bin = compileLoadgen(t);
+  if (bin === undefined) return;
 
   const socket = dgram.createSocket('udp4');
   t.after(() => socket.close());
@@ -112,15 +123,8 @@ test('the C load generator sends exactly the lines it reports, in the StatsD sha
 });
 
 test('the C load generator with --sockets N sends from N source ports, the lines still exact', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'loadgen-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const bin = join(dir, 'loadgen');
-  const cc = spawnSync('cc', ['-O2', '-o', bin, join(HERE, 'loadgen.c')], { encoding: 'utf8' });
-  if (cc.error !== undefined) {
-    if (process.env.CI === 'true') assert.fail(`cc is missing: ${cc.error.message}`);
-    return t.skip('no C compiler (cc) on this machine');
-  }
-  assert.equal(cc.status, 0, cc.stderr);
+  const bin = compileLoadgen(t);
+  if (bin === undefined) return;
 
   const socket = dgram.createSocket('udp4');
   t.after(() => socket.close());

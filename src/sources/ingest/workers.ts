@@ -96,7 +96,8 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
   private intervalStart = 0;
   private seq = 0;
   /** The drain in progress: the workers whose last chunk has not come yet. */
-  private pending: { seq: number; waiting: Set<number>; done: () => void } | undefined;
+  private pending:
+    { seq: number; waiting: Set<number>; done: () => void; finished: Promise<void> } | undefined;
   private running = false;
   private stopping = false;
   private boundListeners: BoundListener[] = [];
@@ -220,7 +221,8 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
     this.running = false;
     this.stopping = true;
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
-    while (this.pending !== undefined) await new Promise((r) => setTimeout(r, 5));
+    // A flush under way finishes (and emits) first: its continuation was registered before ours.
+    if (this.pending !== undefined) await this.pending.finished;
     const seq = ++this.seq;
     const stopped = this.slots.map(
       (slot) =>
@@ -242,20 +244,19 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
   }
 
   private drainAll(seq: number, ask: (w: Worker) => void): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const waiting = new Set<number>();
-      for (const slot of this.slots) if (slot.worker !== undefined) waiting.add(slot.index);
-      if (waiting.size === 0) return resolve();
-      this.pending = {
-        seq,
-        waiting,
-        done: () => {
-          this.pending = undefined;
-          resolve();
-        },
+    const waiting = new Set<number>();
+    for (const slot of this.slots) if (slot.worker !== undefined) waiting.add(slot.index);
+    if (waiting.size === 0) return Promise.resolve();
+    let done = (): void => {};
+    const finished = new Promise<void>((resolve) => {
+      done = () => {
+        this.pending = undefined;
+        resolve();
       };
-      for (const slot of this.slots) if (slot.worker !== undefined) ask(slot.worker);
     });
+    this.pending = { seq, waiting, done, finished };
+    for (const slot of this.slots) if (slot.worker !== undefined) ask(slot.worker);
+    return finished;
   }
 
   private emit(): void {
