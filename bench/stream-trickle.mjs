@@ -86,6 +86,7 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 100));
     reads = 0;
     const cpu0 = process.cpuUsage();
+    const wall0 = process.hrtime.bigint();
     child.send('go');
     let timer;
     const timeout = new Promise((_, reject) => {
@@ -94,6 +95,7 @@ async function main() {
     await Promise.race([lineArrived, timeout]);
     clearTimeout(timer);
     const cpu = process.cpuUsage(cpu0);
+    const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
     const cpuMs = (cpu.user + cpu.system) / 1000;
     rows.push({
       bytes: c.bytes,
@@ -102,6 +104,7 @@ async function main() {
       'CPU ms': Number(cpuMs.toFixed(1)),
       'CPU ns/byte': Number(((cpuMs * 1e6) / c.bytes).toFixed(1)),
       'CPU us/read': Number(((cpuMs * 1e3) / reads).toFixed(2)),
+      'wall ms': Math.round(wallMs),
     });
     await new Promise((resolve) => child.once('exit', resolve));
     await listeners.stop();

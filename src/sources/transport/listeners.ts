@@ -538,18 +538,33 @@ class StreamStats {
 
 /**
  * A read this small that ends no line is a trickle (a client writing a few bytes at a time).
- * Each read costs Node about 5 µs whatever its size, so a 1 MiB line written a byte at a time
- * would cost ~400,000 reads; pausing the socket for TRICKLE_PAUSE_MS lets the kernel gather the
- * next bytes into one read, so a line costs about the same however it was written. Clients that
- * send whole lines never pause, and a trickling one waits at most this long per read.
+ * Each read costs Node tens of microseconds whatever it brings (libuv, the stream machinery, a
+ * callback), so a 1 MiB line written a byte at a time cost one read per few bytes. A trickling
+ * socket therefore stops reading for a while so the kernel gathers the next bytes into one read:
+ * TRICKLE_PAUSE_MS after the first trickle read of a line, doubling with each further one up to
+ * TRICKLE_PAUSE_MAX_MS, back to none when a line ends. A line written a byte at a time then
+ * costs a few hundred reads however long it is, and a client that sends whole lines, or writes
+ * big pieces, never waits. The pause throttles only the trickler: while it waits its bytes fill
+ * its own socket buffer and TCP's window holds it back.
  */
 const TRICKLE_BYTES = 512;
 const TRICKLE_PAUSE_MS = 2;
+const TRICKLE_PAUSE_MAX_MS = 64;
+/**
+ * The accepted sockets' readable high-water mark. Node's `pause()` alone only stops emitting:
+ * libuv keeps reading into the stream's buffer until that buffer holds highWaterMark bytes
+ * (16-64 KiB), one small read at a time. With a mark of one byte the first read while paused
+ * fills it and Node stops reading the socket until `resume()`; a flowing socket is unaffected,
+ * since its buffer is empty after each 'data'.
+ */
+const READ_HIGH_WATER_MARK = 1;
 
 class Connection {
   readonly framer: LineFramer;
   /** Paused after a trickle read (see TRICKLE_BYTES), resumed by this timer. */
   resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next trickle pause; TRICKLE_PAUSE_MS again once a line ends. */
+  tricklePauseMs = TRICKLE_PAUSE_MS;
   constructor(
     readonly socket: net.Socket,
     maxLineBytes: number,
@@ -609,7 +624,7 @@ class StreamListener implements Listener {
 
   async start(): Promise<void> {
     // No server.maxConnections: Node would refuse a newcomer before sluice could shed an idle one.
-    const server = net.createServer();
+    const server = net.createServer({ highWaterMark: READ_HIGH_WATER_MARK });
     server.on('connection', (socket) => this.accept(socket));
     await this.file?.prepare();
     const e = this.endpoint;
@@ -710,13 +725,16 @@ class StreamListener implements Listener {
       if (this.connections.delete(conn)) this.connections.add(conn);
       conn.lastDataAt = this.ctx.clock.now();
       const lines = conn.framer.push(chunk);
-      if (lines !== undefined) this.deliver(lines);
-      else if (chunk.length < TRICKLE_BYTES && conn.resumeTimer === undefined) {
+      if (lines !== undefined) {
+        conn.tricklePauseMs = TRICKLE_PAUSE_MS;
+        this.deliver(lines);
+      } else if (chunk.length < TRICKLE_BYTES && conn.resumeTimer === undefined) {
         socket.pause();
         conn.resumeTimer = setTimeout(() => {
           conn.resumeTimer = undefined;
           socket.resume();
-        }, TRICKLE_PAUSE_MS);
+        }, conn.tricklePauseMs);
+        conn.tricklePauseMs = Math.min(conn.tricklePauseMs * 2, TRICKLE_PAUSE_MAX_MS);
       }
     });
     socket.on('end', () => {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, linkSync, lstatSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { ManualClock } from '../../core/clock.js';
+import { LineFramer } from './framing.js';
 import { listen, tempDir, until, type Harness } from './test-util.js';
 
 function connect(target: number | string): Promise<net.Socket> {
@@ -28,6 +30,16 @@ function closed(socket: net.Socket): Promise<void> {
 function write(socket: net.Socket, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => socket.write(data, (e) => (e ? reject(e) : resolve())));
 }
+
+/** Writes argv[2]'s line and a newline to 127.0.0.1:argv[1] one byte per write, then ends. */
+const TRICKLE_WRITER = `
+const socket = require('node:net').connect({ port: Number(process.argv[1]), host: '127.0.0.1', noDelay: true });
+socket.once('connect', async () => {
+  const bytes = Buffer.from(process.argv[2] + '\\n');
+  for (let i = 0; i < bytes.length; i++)
+    if (!socket.write(bytes.subarray(i, i + 1))) await new Promise((r) => socket.once('drain', r));
+  socket.end();
+});`;
 
 const tcpPort = (h: Harness): number => h.listeners.bound()[0]?.port as number;
 
@@ -123,6 +135,35 @@ describe('tcp listener', () => {
       assert.equal(h.counter('transport_bytes_received'), line.length + 1);
       client.destroy();
     } finally {
+      await h.listeners.stop();
+    }
+  });
+
+  it('reads a line trickled a byte at a time in a few reads, not one per byte (the socket stops reading while it waits)', async () => {
+    // Counts the reads the listener framed, as bench/stream-trickle.mjs does.
+    let reads = 0;
+    const push = LineFramer.prototype.push;
+    LineFramer.prototype.push = function (this: LineFramer, chunk: Buffer) {
+      reads++;
+      return push.call(this, chunk);
+    };
+    const h = await listen('tcp://127.0.0.1:0');
+    try {
+      const line = `trickle:${'x'.repeat(20_000)}|c`;
+      // Another process writes, so that the listener reads while the bytes still trickle in.
+      // Bounded: one write per byte, then it exits.
+      const writer = spawn(process.execPath, ['-e', TRICKLE_WRITER, String(tcpPort(h)), line], {
+        stdio: 'inherit',
+      });
+      const exited = new Promise((resolve) => writer.once('exit', resolve));
+      await until(() => h.lines().length === 1, 'the trickled line');
+      assert.deepEqual(h.lines(), [line]);
+      // Reading whenever a byte arrives took one read per byte or few; pausing without
+      // stopping the socket's reads took thousands. Stopped for a growing pause: a handful.
+      assert.ok(reads < (line.length + 1) / 50, `${reads} reads for ${line.length + 1} bytes`);
+      assert.equal(await exited, 0);
+    } finally {
+      LineFramer.prototype.push = push;
       await h.listeners.stop();
     }
   });
