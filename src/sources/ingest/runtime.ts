@@ -22,7 +22,11 @@ import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from 
 const CHUNK_SERIES = 4096;
 /** Series and keys per step of dropping expired series: each step a few milliseconds at most. */
 const COMPACT_STEP = 1024;
-/** How often stats travel to the main thread between flushes. */
+/**
+ * Stats travel to the main thread with every drain, and between drains at most this long after
+ * lines arrive: an idle worker sends nothing and sets no timer, since every wakeup of an idle
+ * agent costs CPU.
+ */
 const STATS_INTERVAL_MS = 1000;
 
 /** A source's receive path, as a worker runs it. */
@@ -101,6 +105,12 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     },
     { seriesCount: new Int32Array(init.seriesCount) },
   );
+  let statsTimer: ReturnType<typeof setTimeout> | undefined;
+  function postStats(): void {
+    statsTimer = undefined;
+    post({ t: 'stats', stats: stats.snapshot() });
+  }
+
   /** Lines taken since the start of the last completed drain: what a crash would lose. */
   const held = new Float64Array(init.held);
   let heldBase = 0;
@@ -112,6 +122,10 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
       ingest.receive(buf);
       held[0] = ingest.linesParsed - heldBase;
       held[1] = ingest.aggregator.size;
+      if (statsTimer === undefined) {
+        statsTimer = setTimeout(postStats, STATS_INTERVAL_MS);
+        statsTimer.unref();
+      }
     },
     { reusePort: init.reusePort },
   );
@@ -149,9 +163,6 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     if (ingest.aggregator.compactSome(COMPACT_STEP)) setImmediate(compact);
   };
 
-  const statsTimer = setInterval(() => post({ t: 'stats', stats: stats.snapshot() }), STATS_INTERVAL_MS);
-  statsTimer.unref();
-
   port.on('message', (message: MainToWorker) => {
     switch (message.t) {
       case 'drain':
@@ -164,7 +175,7 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
           () => {
             const finish = (): void => {
               afterDrain = () => {
-                clearInterval(statsTimer);
+                clearTimeout(statsTimer);
                 post({ t: 'stopped' });
                 port.close();
               };

@@ -274,7 +274,10 @@ class UdpListener implements Listener {
       });
     });
     socket.on('error', (error) => this.ctx.fail(error));
-    socket.on('message', (msg) => this.ingest.receive(msg));
+    socket.on('message', (msg) => {
+      this.ingest.receive(msg);
+      this.dropWatch?.arrived();
+    });
     this.socket = socket;
     const bound = this.bound() as BoundListener;
     const receiveBuffer = sizeReceiveBuffer(socket, this.options.receive_buffer_bytes, this.ctx, bound.url);

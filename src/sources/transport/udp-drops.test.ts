@@ -235,12 +235,20 @@ describe('watchUdpDrops', () => {
     assert.deepEqual(v6.table.paths, ['/proc/net/udp6', '/proc/net/udp6']);
   });
 
-  it('polls on its own until stopped', async () => {
+  it('reads within pollMs of datagrams arriving, and sets no timer while none arrive', async () => {
     const f = fakeWatch({ pollMs: 5 });
     const watch = await f.start();
+    assert.ok(watch !== undefined);
     f.table.text = HEADER + row(42, 0, 9);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(f.table.paths.length, 1, 'only the first read: nothing arrived');
+    for (let i = 0; i < 100; i++) watch.arrived();
     await until(() => f.value('udp_socket_drops') === 9, 'a poll to count the drops');
-    await watch?.stop();
+    assert.equal(f.table.paths.length, 2, 'one read for a burst of datagrams');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(f.table.paths.length, 2, 'no read once they stop');
+    watch.arrived();
+    await watch.stop();
     const reads = f.table.paths.length;
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(f.table.paths.length, reads, 'no reads after stop');
@@ -278,8 +286,10 @@ describe('watchUdpDrops', () => {
     const f = fakeWatch({ pollMs: 5 });
     const watch = await f.start();
     f.table.text = new Error('gone');
+    watch?.arrived();
     await until(() => f.logs.length > 0, 'the failed read to be logged');
     const reads = f.table.paths.length;
+    watch?.arrived();
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(f.table.paths.length, reads, 'no reads after a failure');
     await watch?.stop();

@@ -2,7 +2,10 @@
  * Makes the datagrams the kernel drops for a UDP listener visible. When a socket's receive buffer
  * is full, Linux discards the next datagram before any process sees it, and only counts it: in
  * the socket's row of /proc/net/udp (or udp6), found by the socket's inode. This reads that row
- * once a second and turns it into stats. Linux only; anywhere else, or if any step fails, it
+ * and turns it into stats, within a second of datagrams arriving (drops only happen while they
+ * do: a socket drops when its buffer is full, and a full buffer is read afterwards) and once
+ * more at stop. An idle listener reads nothing and sets no timer: each wakeup of an idle agent
+ * costs CPU. Linux only; anywhere else, or if any step fails, it
  * turns itself off with a debug line, because losing visibility must never cost the listener.
  */
 import type dgram from 'node:dgram';
@@ -11,7 +14,7 @@ import type { ComponentContext } from '../../core/component.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import { findUdpSocket, type UdpSocketQueue } from './proc-net-udp.js';
 
-/** How often the kernel's counters are read. */
+/** How long after a datagram arrives the kernel's counters are read (at most once per period). */
 export const UDP_DROPS_POLL_MS = 1000;
 /** The kernel prints its drop counter as an unsigned 32-bit integer, which wraps. */
 const DROPS_MODULUS = 2 ** 32;
@@ -68,18 +71,31 @@ export async function watchUdpDrops(
     'Bytes waiting in the socket receive buffer now, as the kernel counts them (with its per-datagram overhead), per UDP listener (Linux).',
     labels,
   );
-  const watch = new UdpDropWatch(table, inode, url, ctx, drops, queue, readTable, options.onDrops);
+  const watch = new UdpDropWatch(
+    table,
+    inode,
+    url,
+    ctx,
+    drops,
+    queue,
+    readTable,
+    options.onDrops,
+    options.pollMs ?? UDP_DROPS_POLL_MS,
+  );
   watch.record(first);
-  watch.startPolling(options.pollMs ?? UDP_DROPS_POLL_MS);
   return watch;
 }
 
 export class UdpDropWatch {
   /** The kernel's counter at the last read; a new socket's starts at 0. */
   private lastDrops = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private reading: Promise<void> | undefined;
   private off = false;
+  private readonly poll = (): void => {
+    this.timer = undefined;
+    this.tick();
+  };
 
   constructor(
     private readonly table: string,
@@ -90,10 +106,13 @@ export class UdpDropWatch {
     private readonly queue: StatGauge,
     private readonly readTable: (path: string) => Promise<string>,
     private readonly onDrops: (dropped: number) => void,
+    private readonly pollMs: number,
   ) {}
 
-  startPolling(everyMs: number): void {
-    this.timer = setInterval(() => this.tick(), everyMs);
+  /** Datagrams arrived: read the counters within pollMs. Called for every datagram; cheap. */
+  arrived(): void {
+    if (this.timer !== undefined || this.off) return;
+    this.timer = setTimeout(this.poll, this.pollMs);
     // Watching must never be what keeps the process alive.
     this.timer.unref();
   }
@@ -103,7 +122,7 @@ export class UdpDropWatch {
    * the socket: its row leaves the table with it.
    */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
     await this.reading;
     if (!this.off) await this.read();
@@ -136,7 +155,7 @@ export class UdpDropWatch {
       this.record(now);
     } catch (error) {
       this.off = true;
-      clearInterval(this.timer);
+      clearTimeout(this.timer);
       this.ctx.log.debug('Stopped counting UDP datagrams dropped by the kernel.', {
         address: this.url,
         error,
