@@ -64,6 +64,39 @@ test('process metrics are plausible for this very process', async () => {
   );
 });
 
+test('the loop-delay timer runs every 100 ms after a busy interval and every second after an idle one', async () => {
+  const source = new InternalSource(config({ components: false }), testSourceContext());
+  try {
+    assert.equal(source.delayResolution, 100, 'starts at 100 ms');
+    // Busy: the loop runs for most of the interval.
+    await source.collect();
+    const until = Date.now() + 100;
+    while (Date.now() < until);
+    const busy = byName(await source.collect());
+    assert.ok(metricValue(busy, 'sluice_event_loop_utilization') >= 0.01);
+    assert.equal(source.delayResolution, 100);
+    // Idle: the loop sleeps through the interval (ten 100 ms timer ticks, so the delay is reported).
+    await new Promise((r) => setTimeout(r, 1100));
+    const idle = byName(await source.collect());
+    assert.ok(metricValue(idle, 'sluice_event_loop_utilization') < 0.01);
+    assert.equal(metricValue(idle, 'sluice_event_loop_delay_resolution_seconds'), 0.1, 'measured at 100 ms');
+    assert.equal(source.delayResolution, 1000, 'then every second');
+    // Busy again: back to 100 ms.
+    const again = Date.now() + 100;
+    while (Date.now() < again);
+    await source.collect();
+    assert.equal(source.delayResolution, 100);
+  } finally {
+    await source.stop();
+  }
+});
+
+function metricValue(metrics: Map<string, Metric>, name: string): number {
+  const m = metrics.get(name);
+  assert.ok(m !== undefined && (m.kind === 'gauge' || m.kind === 'counter'), `${name} is reported`);
+  return m.value;
+}
+
 test("with process: false only the components' counters are reported", async () => {
   const ctx = {
     ...testSourceContext(),
