@@ -223,7 +223,48 @@ async function etsySpeed() {
   return result;
 }
 
+/**
+ * Where a tagged series' bytes go on the way to the built-in Prometheus exporter, in one heap:
+ * the aggregator (with a wall-clock time, as in the agent: its timestamps no longer fit V8's
+ * small integers), the batch of metrics one flush builds (alive while sinks take it), and the
+ * exporter's state for the series once the batch is gone.
+ */
+async function sluicePipelineMemory() {
+  const { StatsdParser, StatsdAggregator } = await loadSluice();
+  const { ExporterState } = await import(
+    pathToFileURL(join(DIST, 'sinks/prometheus_exporter/state.js')).href
+  );
+  const NOW = 1_765_000_000_000;
+  const parser = new StatsdParser();
+  const h0 = heap();
+  const agg = new StatsdAggregator(SLUICE_OPTIONS, () => NOW);
+  const sink = {
+    point: (l) => agg.add(l),
+    reject: () => {
+      throw new Error('bench: sluice rejected a line');
+    },
+  };
+  for (let i = 0; i < SERIES; i++) parser.parse(Buffer.from(line(i, true)), sink);
+  // A flush leaves the aggregator's own memory as it was (the rows above, "after a flush").
+  const hAgg = heap();
+  let batch = agg.flush(NOW + 10_000);
+  if (batch.length !== SERIES) throw new Error('bench: flush lost series');
+  const hBatch = heap();
+  const state = new ExporterState(300_000);
+  state.write(batch, NOW + 10_000);
+  if (state.seriesCount !== SERIES) throw new Error('bench: the exporter lost series');
+  batch = undefined;
+  const hState = heap();
+  if (agg.size !== SERIES || state.seriesCount !== SERIES) throw new Error('bench: series vanished');
+  return {
+    aggregator: (hAgg - h0) / SERIES,
+    batch: (hBatch - hAgg) / SERIES,
+    exporter: (hState - hAgg) / SERIES,
+  };
+}
+
 const TARGETS = {
+  'sluice-pipeline-memory': sluicePipelineMemory,
   'sluice-memory-tags': () => sluiceMemory(true),
   'sluice-memory-plain': () => sluiceMemory(false),
   'sluice-speed': sluiceSpeed,
@@ -272,6 +313,7 @@ async function main() {
     memory: { tags3: run('sluice-memory-tags'), tags0: run('sluice-memory-plain') },
     workers: { tags3: run('sluice-workers-memory-tags'), tags0: run('sluice-workers-memory-plain') },
     throughput: run('sluice-speed'),
+    pipeline: run('sluice-pipeline-memory'),
   };
   const etsy = {
     memory: { tags3: run('etsy-memory-tags'), tags0: run('etsy-memory-plain') },
@@ -301,6 +343,14 @@ async function main() {
       `| ${label}, ingest worker + main-thread merge, after a flush | ${fmt(w.afterFlush)} | ${fmt(e.afterIngest)} | ${ratio(w.afterFlush, e.afterIngest)} |`,
     );
   }
+  const p = sluice.pipeline;
+  console.log(
+    `| bytes per series, 3 tags, aggregator with a wall-clock time | ${fmt(p.aggregator)} | - | - |`,
+  );
+  console.log(
+    `| bytes per series, 3 tags, the batch a flush builds (while sinks hold it) | ${fmt(p.batch)} | - | - |`,
+  );
+  console.log(`| bytes per series, 3 tags, prometheus_exporter state | ${fmt(p.exporter)} | - | - |`);
   for (const tags of ['plain', 'tags']) {
     for (const perDgram of [1, 20]) {
       const k = `${tags}_${perDgram}`;

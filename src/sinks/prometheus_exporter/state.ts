@@ -17,7 +17,7 @@
  * ingest so that a scrape is mostly a join); later writes to the series are a map lookup.
  */
 import type { Distribution, Histogram, Metric, MetricKind, Quantile, Summary } from '../../core/metric.js';
-import { seriesKey, type Tags } from '../../core/tags.js';
+import { flatString, seriesKey, type Tags } from '../../core/tags.js';
 import {
   familyName,
   formatGoFloat,
@@ -286,7 +286,7 @@ export class ExporterState {
     if (series === undefined) {
       series = this.resolve(m, now);
       if (series === undefined) return;
-      index.set(key, series);
+      index.set(flatString(key), series);
     }
     series.lastWrite = now;
     if (m.kind === 'counter') {
@@ -364,7 +364,7 @@ export class ExporterState {
     );
     let series = family.byLabels.get(labels);
     if (series === undefined) {
-      series = new Series(labels, now);
+      series = new Series(flatString(labels), now);
       family.add(series);
       this.seriesTotal++;
     }
