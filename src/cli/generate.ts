@@ -20,8 +20,10 @@ agent:
   log_level: info
   # How long sinks may take to deliver what they hold at shutdown; past it sluice exits non-zero.
   shutdown_timeout: 10s
-  # A failed component is restarted after restart_backoff_min, doubling up to restart_backoff_max;
-  # one that fails more than restart_max_failures times within restart_window is given up on.
+  # A failed component (at start or while running) is restarted after restart_backoff_min,
+  # doubling up to restart_backoff_max, back to the minimum once it has run a whole
+  # restart_window without failing; one that fails more than restart_max_failures times within
+  # restart_window is given up on.
   restart_backoff_min: 1s
   restart_backoff_max: 1m
   restart_max_failures: 10

@@ -92,7 +92,10 @@ export const agentSchema = s.object({
     default: 10,
     doc: 'Give up on a component that fails more often than this within restart_window.',
   }),
-  restart_window: s.duration({ default: 600_000, doc: 'Window over which failures are counted.' }),
+  restart_window: s.duration({
+    default: 600_000,
+    doc: 'Window over which failures are counted; a component that runs this long without failing restarts its backoff from restart_backoff_min.',
+  }),
 });
 
 const filterSchema = s.object({

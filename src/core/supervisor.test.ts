@@ -122,6 +122,78 @@ test('backoff doubles up to the cap', async () => {
   assert.ok((gaps[4] as number) < 80 * 4, 'capped');
 });
 
+test('a source that fails after starting backs off like one that fails to start, and is given up by the same rule', async (t) => {
+  // The schedule is read from the supervisor's own log (restart_in_ms), and time is a manual
+  // clock with mocked timers: nothing here sleeps.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const clock = new ManualClock(1_000_000);
+  const { log, lines } = recordingLogger();
+  let ctx: SourceContext | undefined;
+  const policy: RestartPolicy = {
+    ...fast,
+    minBackoffMs: 1000,
+    maxBackoffMs: 8000,
+    maxFailures: 5,
+    windowMs: 600_000,
+  };
+  const runner = new SourceRunner(
+    'flaky',
+    'fake',
+    (c) => {
+      ctx = c;
+      return { mode: 'listening', start: async () => {}, stop: async () => {} };
+    },
+    () => {},
+    { log, clock, policy },
+  );
+  const schedule = (): number[] =>
+    lines
+      .filter((l) => l.msg === 'The component failed; restarting it.')
+      .map((l) => l.restart_in_ms as number);
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  await runner.start();
+  // Each time: up and running for 2 s, then a failure at run time.
+  for (let i = 0; i < 6 && runner.state === 'running'; i++) {
+    clock.advance(2000);
+    ctx?.fail(new Error('the command exited'));
+    await settle();
+    if ((runner.state as string) !== 'backoff') break;
+    const wait = schedule().at(-1) as number;
+    clock.advance(wait);
+    t.mock.timers.tick(wait);
+    await settle();
+  }
+  assert.deepEqual(schedule(), [1000, 2000, 4000, 8000, 8000], 'doubling up to restart_backoff_max');
+  assert.equal(runner.state, 'gave_up', 'the sixth failure within the window gives it up');
+  await runner.stop();
+
+  // A component that then runs a whole window without failing starts over from the minimum.
+  const second = new SourceRunner(
+    'recovers',
+    'fake',
+    (c) => {
+      ctx = c;
+      return { mode: 'listening', start: async () => {}, stop: async () => {} };
+    },
+    () => {},
+    { log, clock, policy },
+  );
+  lines.length = 0;
+  await second.start();
+  for (const upFor of [2000, 2000, 600_000, 2000]) {
+    clock.advance(upFor);
+    ctx?.fail(new Error('the command exited'));
+    await settle();
+    const wait = schedule().at(-1) as number;
+    clock.advance(wait);
+    t.mock.timers.tick(wait);
+    await settle();
+    assert.equal(second.state, 'running');
+  }
+  assert.deepEqual(schedule(), [1000, 2000, 1000, 2000]);
+  await second.stop();
+});
+
 test('a sink whose write throws is restarted; batches while it is down are counted as dropped', async () => {
   let instances = 0;
   let ctxs: ComponentContext[] = [];

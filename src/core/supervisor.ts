@@ -57,6 +57,8 @@ abstract class Runner<T> {
   protected generation = 0;
   private failures: number[] = [];
   private backoffMs: number;
+  /** When the instance last reached 'running' (the clock's time). */
+  private runningSince = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   protected readonly log: Logger;
   private readonly restarts;
@@ -111,6 +113,7 @@ abstract class Runner<T> {
     }
     if (generation !== this.generation || this.state !== 'starting') return;
     this.state = 'running';
+    this.runningSince = this.deps.clock.now();
   }
 
   /** Handles a failure: stop the instance, then restart after backoff, or give up. */
@@ -119,6 +122,11 @@ abstract class Runner<T> {
     if (this.state === 'backoff') return;
     this.failuresCounter.inc();
     const now = this.deps.clock.now();
+    // A failure after a successful start backs off like a failed start: only a component that
+    // ran a whole failure window without failing has recovered and starts over from the
+    // shortest delay (its earlier failures have left the window by then too).
+    if (this.state === 'running' && now - this.runningSince >= this.deps.policy.windowMs)
+      this.backoffMs = this.deps.policy.minBackoffMs;
     this.failures = this.failures.filter((t) => now - t < this.deps.policy.windowMs);
     this.failures.push(now);
     const instance = this.instance;
@@ -149,10 +157,7 @@ abstract class Runner<T> {
       this.restartTimer = undefined;
       if (this.state !== 'backoff') return;
       this.restarts.inc();
-      void this.start().then(() => {
-        // A component that stays up for a while has recovered: forget its old backoff.
-        if (this.state === 'running') this.backoffMs = this.deps.policy.minBackoffMs;
-      });
+      void this.start();
     }, delay);
   }
 
