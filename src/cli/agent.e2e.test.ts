@@ -89,6 +89,40 @@ sinks:
   assert.equal(printed.find((m) => m.name === 'unflushed.gauge')?.value, 42);
 });
 
+test('SIGTERM while an InfluxDB endpoint is down exits 1 and says what was lost where', async (t) => {
+  const port = await freePort('udp');
+  // Nothing listens here: every write is refused, and the sink gives up after its own timeout.
+  const deadPort = await freePort('tcp');
+  const sluice = startSluice({
+    owner: t,
+    config: `agent:
+  shutdown_timeout: 20s
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${port}
+    flush_interval: 1h
+sinks:
+  influx:
+    type: influxdb
+    urls: ['http://127.0.0.1:${deadPort}']
+    shutdown_timeout: 1s
+    retry_initial: 100ms
+`,
+  });
+  await sluice.waitForLog(listeningOn(port));
+  await sendStatsd(port, ['lost.count:1|c', 'lost.gauge:2|g'], { perDatagram: 2 });
+  await waitForUdpDrain(port);
+  const r = await sluice.stop('SIGTERM', 15_000);
+  assert.equal(r.code, 1, `the sink dropped what it held, so the exit code says so\n${r.stderr}`);
+  const lost = r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string; lost?: unknown })
+    .find((l) => l.msg.startsWith('Stopped; data was lost'));
+  assert.deepEqual(lost?.lost, { influx: { shutdown: 2 } }, r.stderr);
+});
+
 test('a counter incremented 100,000 times at a loss-free rate reads exactly 100000', async (t) => {
   const statsdPort = await freePort('udp');
   const httpPort = await freePort('tcp');

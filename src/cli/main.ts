@@ -32,7 +32,8 @@ const HELP = `Usage:
 
 Environment: \${VAR} and \${VAR:-default} in the config read the environment.
 Signals: SIGTERM or SIGINT flush what the aggregators hold, drain the sinks and exit
-(0 when everything was delivered within agent.shutdown_timeout, 1 otherwise).
+(0 when everything was delivered within agent.shutdown_timeout, 1 when a sink dropped
+anything while stopping or had not finished).
 
 Sources: ${registry.sources.map((d) => `${d.type} (${d.description})`).join('; ')}
 Sinks: ${registry.sinks.map((d) => `${d.type} (${d.description})`).join('; ')}
@@ -220,9 +221,16 @@ async function runAgent(config: AgentConfig): Promise<void> {
     signalled = true;
     log.info('Stopping: flushing sources and draining sinks.', { signal });
     void agent.stop().then((r) => {
-      log.info(r.drained ? 'Stopped.' : 'Stopped before every sink drained.', { drained: r.drained });
+      const delivered = r.drained && Object.keys(r.lost).length === 0;
+      if (delivered) log.info('Stopped.', { drained: true });
+      else
+        log.error('Stopped; data was lost (exit 1).', {
+          drained: r.drained,
+          pending: r.pending,
+          lost: r.lost,
+        });
       // Exit explicitly: a socket a misbehaving client holds open must not keep us alive.
-      process.stdout.write('', () => process.exit(r.drained ? 0 : 1));
+      process.stdout.write('', () => process.exit(delivered ? 0 : 1));
     });
   };
   process.on('SIGTERM', onSignal);

@@ -37,11 +37,18 @@ const sinks: Sink[] = [];
 const collector = defineSink({
   type: 'collector',
   description: '',
-  schema: s.object({ hang: s.boolean({ default: false }) }),
+  schema: s.object({ hang: s.boolean({ default: false }), gives_up: s.boolean({ default: false }) }),
   sample: '',
-  create: (config) => {
+  create: (config, ctx) => {
     const sink = new CollectorSink();
     if (config.hang) sink.stop = () => new Promise<void>(() => {});
+    // Like a push sink whose endpoint is down: gives up within its own timeout, counting the loss.
+    if (config.gives_up) {
+      const dropped = ctx.stats.counter('dropped_metrics', 'dropped', { reason: 'shutdown' });
+      const before = ctx.stats.counter('dropped_metrics', 'dropped', { reason: 'buffer_full' });
+      before.inc(5);
+      sink.stop = async () => dropped.inc(sink.metrics().length);
+    }
     sinks.push(sink);
     return sink;
   },
@@ -63,7 +70,7 @@ sinks: { out: { type: collector } }
 `);
   await agent.start();
   const result = await agent.stop();
-  assert.deepEqual(result, { drained: true, pending: [] });
+  assert.deepEqual(result, { drained: true, pending: [], lost: {} });
   const sink = sinks[0] as CollectorSink;
   assert.equal(sink.stopped, true);
   assert.deepEqual(
@@ -92,7 +99,23 @@ sinks:
   await agent.start();
   const started = Date.now();
   const result = await agent.stop();
-  assert.deepEqual(result, { drained: false, pending: ['stuck'] });
+  assert.deepEqual(result, { drained: false, pending: ['stuck'], lost: {} });
   assert.ok(Date.now() - started < 2000);
   assert.ok(lines.some((l) => l.level === 'error' && String(l.msg).startsWith('Shutdown timed out')));
+});
+
+test('stop reports what sinks dropped while stopping, per sink and reason, even when each drained in time', async () => {
+  sinks.length = 0;
+  const { agent, lines } = agentFor(`sources: { a: { type: holding } }
+sinks:
+  fine: { type: collector }
+  down: { type: collector, gives_up: true }
+`);
+  await agent.start();
+  const result = await agent.stop();
+  // The 5 dropped for a full buffer before the stop are not the stop's loss.
+  assert.deepEqual(result, { drained: true, pending: [], lost: { down: { shutdown: 1 } } });
+  const error = lines.find((l) => l.level === 'error');
+  assert.match(String(error?.msg), /dropped data while stopping/);
+  assert.deepEqual(error?.lost, { down: { shutdown: 1 } });
 });

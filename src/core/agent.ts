@@ -18,6 +18,23 @@ export interface StopResult {
   /** False when a sink did not finish delivering before the deadline. */
   readonly drained: boolean;
   readonly pending: readonly string[];
+  /**
+   * What sinks dropped while the agent stopped, per sink and reason (`dropped_metrics` and
+   * `dropped_events`): a sink that gave up within its own timeout, a server that refused a
+   * batch, a sink that was down. Empty when everything held was delivered.
+   */
+  readonly lost: Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+/** Every drop counter of a sink by `name{reason}`, to tell what stopping cost. */
+function drops(sink: SinkRunner): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const st of sink.stats.snapshot()) {
+    if (st.kind !== 'counter' || (st.name !== 'dropped_metrics' && st.name !== 'dropped_events')) continue;
+    const key = `${st.name === 'dropped_events' ? 'events: ' : ''}${st.labels.reason ?? 'unknown'}`;
+    out.set(key, (out.get(key) ?? 0) + st.value);
+  }
+  return out;
 }
 
 export class Agent {
@@ -103,6 +120,7 @@ export class Agent {
         return undefined;
       }
     };
+    const dropsBefore = new Map(this.sinks.map((s) => [s.id, drops(s)]));
     // Sources flush into the pipeline as they stop, so all of them finish before any sink stops.
     await withDeadline(Promise.all(this.sources.map(stopOne)), deadline);
     const pending = new Set(this.sinks.map((s) => s.id));
@@ -117,7 +135,17 @@ export class Agent {
         shutdown_timeout_ms: deadline,
       });
     }
-    return { drained: finished, pending: [...pending] };
+    const lost: Record<string, Record<string, number>> = {};
+    for (const s of this.sinks) {
+      const before = dropsBefore.get(s.id);
+      for (const [reason, n] of drops(s)) {
+        const added = n - (before?.get(reason) ?? 0);
+        if (added > 0) (lost[s.id] ??= {})[reason] = added;
+      }
+    }
+    if (Object.keys(lost).length > 0)
+      this.log.error('Sinks dropped data while stopping (counted in dropped_metrics).', { lost });
+    return { drained: finished, pending: [...pending], lost };
   }
 }
 
