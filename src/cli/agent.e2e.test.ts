@@ -123,6 +123,35 @@ sinks:
   assert.deepEqual(lost?.lost, { influx: { shutdown: 2 } }, r.stderr);
 });
 
+test('a second instance on the same ports fails at once, says which and why, and exits 1', async (t) => {
+  const statsdPort = await freePort('udp');
+  const httpPort = await freePort('tcp');
+  const config = `sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${statsdPort}
+sinks:
+  prometheus:
+    type: prometheus_exporter
+    listen: 127.0.0.1:${httpPort}
+`;
+  const first = startSluice({ owner: t, config });
+  await first.waitForLog(listeningOn(statsdPort));
+  await first.waitForLog(listeningOn(httpPort));
+  const second = startSluice({ owner: t, config });
+  const exit = await second.wait(20_000);
+  assert.equal(exit.code, 1, exit.stderr);
+  assert.match(exit.stderr, /Could not start: .*prometheus \(prometheus_exporter\)/);
+  assert.match(
+    exit.stderr,
+    new RegExp(`statsd \\(statsd\\): Could not listen on udp://127\\.0\\.0\\.1:${statsdPort}`),
+  );
+  assert.doesNotMatch(exit.stderr, /sluice started/);
+  // The first one is untouched and still holds its ports alone.
+  assert.equal((await httpGet(`http://127.0.0.1:${httpPort}/metrics`)).status, 200);
+  assert.equal((await first.stop('SIGTERM')).code, 0);
+});
+
 test('a counter incremented 100,000 times at a loss-free rate reads exactly 100000', async (t) => {
   const statsdPort = await freePort('udp');
   const httpPort = await freePort('tcp');
@@ -162,7 +191,7 @@ sinks:
   assert.equal((await sluice.stop()).code, 0);
 });
 
-test('a source that cannot start is retried while the other components keep working', async (t) => {
+test('with startup_error_behavior: retry, a source that cannot start is retried while the other components keep working', async (t) => {
   const blockedPort = await freePort('udp');
   const httpPort = await freePort('tcp');
   const blocker = dgram.createSocket('udp4');
@@ -174,6 +203,7 @@ test('a source that cannot start is retried while the other components keep work
   const sluice = startSluice({
     owner: t,
     config: `agent:
+  startup_error_behavior: retry
   restart_backoff_min: 100ms
   restart_backoff_max: 200ms
 sources:

@@ -24,6 +24,10 @@ agent:
   # doubling up to restart_backoff_max, back to the minimum once it has run a whole
   # restart_window without failing; one that fails more than restart_max_failures times within
   # restart_window is given up on.
+  # A component that fails its first start (a port another process holds, a socket it cannot
+  # create): error stops sluice at once with exit 1, naming each and why; retry restarts it
+  # with the backoff below while the rest runs.
+  startup_error_behavior: error
   restart_backoff_min: 1s
   restart_backoff_max: 1m
   restart_max_failures: 10

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { ConfigError, loadConfig, type AgentConfig } from '../config/load.js';
-import { Agent } from '../core/agent.js';
+import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { registry } from '../registry.js';
@@ -244,5 +244,11 @@ async function runAgent(config: AgentConfig): Promise<void> {
   process.on('unhandledRejection', (error) =>
     log.error('Unhandled rejection (a bug; please report it).', { error }),
   );
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    log.error(error.message, { failures: error.failures });
+    process.stdout.write('', () => process.exit(1));
+  }
 }

@@ -35,6 +35,8 @@ export interface AgentSettings {
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
   readonly restart: RestartPolicy;
+  /** What a component that fails its first start does to the agent (see the schema's doc). */
+  readonly startupErrorBehavior: 'error' | 'retry';
 }
 
 export interface AgentConfig {
@@ -91,6 +93,10 @@ export const agentSchema = s.object({
     min: 0,
     default: 10,
     doc: 'Give up on a component that fails more often than this within restart_window.',
+  }),
+  startup_error_behavior: s.oneOf(['error', 'retry'] as const, {
+    default: 'error',
+    doc: "A component that fails its first start (a port taken, a socket it cannot create): 'error' stops sluice with exit 1 and says which and why; 'retry' restarts it with backoff while the rest runs.",
   }),
   restart_window: s.duration({
     default: 600_000,
@@ -251,6 +257,7 @@ function validate(root: unknown, options: LoadOptions, issues: Issue[]): AgentCo
       tags: agent.tags,
       logLevel: agent.log_level,
       shutdownTimeoutMs: agent.shutdown_timeout,
+      startupErrorBehavior: agent.startup_error_behavior,
       restart: {
         minBackoffMs: agent.restart_backoff_min,
         maxBackoffMs: Math.max(agent.restart_backoff_max, agent.restart_backoff_min),

@@ -4,7 +4,7 @@ import { loadConfig, type Registry } from '../config/load.js';
 import { s } from '../config/schema.js';
 import { CollectorSink } from '../testing/collector.js';
 import { recordingLogger } from '../testing/context.js';
-import { Agent } from './agent.js';
+import { Agent, StartupError } from './agent.js';
 import { systemClock } from './clock.js';
 import { defineSink, defineSource } from './definition.js';
 import type { Sink } from './component.js';
@@ -33,6 +33,21 @@ const holding = defineSource({
   }),
 });
 
+/** A source whose start fails, like a listener on a port another process holds. */
+const broken = defineSource({
+  type: 'broken',
+  description: '',
+  schema: s.object({}),
+  sample: '',
+  create: () => ({
+    mode: 'listening',
+    start: async () => {
+      throw new Error('listen EADDRINUSE 127.0.0.1:8125');
+    },
+    stop: async () => {},
+  }),
+});
+
 const sinks: Sink[] = [];
 const collector = defineSink({
   type: 'collector',
@@ -54,7 +69,7 @@ const collector = defineSink({
   },
 });
 
-const registry = { sources: [holding], sinks: [collector] } as unknown as Registry;
+const registry = { sources: [holding, broken], sinks: [collector] } as unknown as Registry;
 
 function agentFor(yaml: string) {
   const config = loadConfig(yaml, { file: 't', env: {}, registry, defaultHostname: 'box' });
@@ -118,4 +133,31 @@ sinks:
   const error = lines.find((l) => l.level === 'error');
   assert.match(String(error?.msg), /dropped data while stopping/);
   assert.deepEqual(error?.lost, { down: { shutdown: 1 } });
+});
+
+test('a component that fails its first start stops the agent with an error naming it, unless told to retry', async () => {
+  sinks.length = 0;
+  const { agent, lines } = agentFor(`sources:
+  ok: { type: holding }
+  port: { type: broken }
+sinks: { out: { type: collector } }
+`);
+  await assert.rejects(agent.start(), (e: unknown) => {
+    assert.ok(e instanceof StartupError);
+    assert.deepEqual(e.failures, ['port (broken): listen EADDRINUSE 127.0.0.1:8125']);
+    assert.match(e.message, /startup_error_behavior: retry/);
+    return true;
+  });
+  assert.equal((sinks[0] as CollectorSink).stopped, true, 'what did start is stopped again');
+  assert.equal(agent.sources.find((r) => r.id === 'ok')?.state, 'stopped');
+  assert.ok(!lines.some((l) => l.msg === 'sluice started.'));
+
+  const retrying = agentFor(`agent: { startup_error_behavior: retry, restart_backoff_min: 1h }
+sources: { port: { type: broken } }
+sinks: { out: { type: collector } }
+`);
+  await retrying.agent.start();
+  assert.equal(retrying.agent.sources[0]?.state, 'backoff');
+  assert.ok(retrying.lines.some((l) => l.msg === 'sluice started.'));
+  await retrying.agent.stop();
 });

@@ -94,8 +94,22 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.start()));
-    await Promise.all(this.sources.map((s) => s.start()));
+    const failFast = this.config.agent.startupErrorBehavior === 'error';
+    const failed: { component: string; type: string; error: unknown }[] = [];
+    const started = async (runners: readonly (SourceRunner | SinkRunner)[]): Promise<void> => {
+      const errors = await Promise.all(runners.map((r) => r.start({ failFast })));
+      runners.forEach((r, i) => {
+        if (errors[i] !== undefined) failed.push({ component: r.id, type: r.type, error: errors[i] });
+      });
+    };
+    await started(this.sinks);
+    // Sources start even when a sink could not, so that one run names every conflict.
+    await started(this.sources);
+    if (failed.length > 0) {
+      for (const f of failed) this.log.error('A component could not start.', f);
+      await this.stop();
+      throw new StartupError(failed.map((f) => `${f.component} (${f.type}): ${describe(f.error)}`));
+    }
     this.log.info('sluice started.', {
       sources: this.config.sources.map((c) => `${c.id} (${c.type})`),
       sinks: this.config.sinks.map((c) => `${c.id} (${c.type})`),
@@ -147,6 +161,21 @@ export class Agent {
       this.log.error('Sinks dropped data while stopping (counted in dropped_metrics).', { lost });
     return { drained: finished, pending: [...pending], lost };
   }
+}
+
+/** Components failed their first start under `startup_error_behavior: error`. */
+export class StartupError extends Error {
+  constructor(readonly failures: readonly string[]) {
+    super(
+      `Could not start: ${failures.join('; ')}. ` +
+        'Fix the cause (another process on the port?), or set agent.startup_error_behavior: retry to keep retrying it while the rest runs.',
+    );
+    this.name = 'StartupError';
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Which sinks take which protocol's raw lines, from their definitions and configs. */

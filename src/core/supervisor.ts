@@ -95,8 +95,12 @@ abstract class Runner<T> {
     };
   }
 
-  async start(): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+  /**
+   * Starts the component. A failed start is restarted with backoff, unless `failFast`: then the
+   * instance is stopped and the error returned (the agent's startup_error_behavior: error).
+   */
+  async start(options: { failFast?: boolean } = {}): Promise<unknown> {
+    if (this.state === 'stopping' || this.state === 'stopped') return undefined;
     this.state = 'starting';
     const generation = ++this.generation;
     let instance: T;
@@ -108,12 +112,18 @@ abstract class Runner<T> {
       const ms = this.deps.policy.startTimeoutMs;
       await withTimeout(this.startInstance(instance), ms, `start did not finish within ${ms} ms`);
     } catch (e) {
-      if (generation === this.generation) await this.fail(e);
-      return;
+      if (generation !== this.generation) return undefined;
+      if (!options.failFast) {
+        await this.fail(e);
+        return undefined;
+      }
+      await this.stop().catch(() => {});
+      return e;
     }
-    if (generation !== this.generation || this.state !== 'starting') return;
+    if (generation !== this.generation || this.state !== 'starting') return undefined;
     this.state = 'running';
     this.runningSince = this.deps.clock.now();
+    return undefined;
   }
 
   /** Handles a failure: stop the instance, then restart after backoff, or give up. */

@@ -15,6 +15,7 @@
  * A worker that dies is restarted with backoff; the lines it held are counted in
  * `lines_lost{reason="worker_exit"}`, and the other workers keep running and counting.
  */
+import dgram from 'node:dgram';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ListeningSource, RawLinesHandler, RawProtocol, SourceContext } from '../../core/component.js';
@@ -49,6 +50,43 @@ export interface IngestWorkersOptions<C extends IngestWorkerConfig> {
 export function dgramReusePort(version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major > 22 || (major === 22 && minor >= 12);
+}
+
+/**
+ * Binds each fixed UDP address once without SO_REUSEPORT, then lets it go: that bind fails with
+ * EADDRINUSE when anything holds the address, with SO_REUSEPORT or not, where the workers' own
+ * SO_REUSEPORT binds would have joined it.
+ */
+export async function claimUdpAddresses(listen: readonly ListenEndpoint[]): Promise<void> {
+  for (const e of listen) {
+    if (e.transport !== 'udp' || e.port === 0) continue;
+    const socket = dgram.createSocket({ type: e.family === 6 ? 'udp6' : 'udp4' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: e.host, port: e.port, exclusive: true }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(
+        code === 'EADDRINUSE'
+          ? `Could not listen on ${e.url}: another process (another sluice, or a StatsD server) is using it`
+          : `Could not listen on ${e.url}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    } finally {
+      await new Promise<void>((resolve) => {
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve(); // a socket whose bind failed may be closed already
+        }
+      });
+    }
+  }
 }
 
 /** The worker count `workers` asks for: auto is one per CPU the process may use. */
@@ -173,6 +211,10 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
     this.stopping = false;
     const first = new Slot(0, this.config.listen);
     this.slots = [first];
+    // SO_REUSEPORT lets any process of the same user join a bound port and take a share of its
+    // datagrams: a second sluice (or any StatsD server) started on the same port would bind
+    // without error and split the traffic. Claim each fixed address alone first.
+    if (this.reusePort && this.count > 1) await claimUdpAddresses(this.config.listen);
     try {
       this.boundListeners = await this.spawn(first);
       // Port 0 resolved: the other workers join the same addresses (UDP only, SO_REUSEPORT).

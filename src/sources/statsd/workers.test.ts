@@ -8,7 +8,8 @@ import type { Metric } from '../../core/metric.js';
 import { testSourceContext } from '../../testing/context.js';
 import type { StatsdSource } from './index.js';
 import { statsdSource, type StatsdConfig } from './index.js';
-import { dgramReusePort, IngestWorkerSource } from '../ingest/workers.js';
+import { claimUdpAddresses, dgramReusePort, IngestWorkerSource } from '../ingest/workers.js';
+import { parseListenAddresses } from '../transport/address.js';
 
 function config(overrides: Record<string, unknown> = {}): StatsdConfig {
   const issues: Issue[] = [];
@@ -232,3 +233,40 @@ describe(`statsd source on ${WORKERS} ingest worker thread(s)`, () => {
 async function workersRunning(source: IngestWorkerSource<StatsdConfig>, n: number): Promise<boolean> {
   return source.runningWorkers() === n;
 }
+
+describe('a port another process holds', () => {
+  /** Binds a socket on a free loopback port, with SO_REUSEPORT when asked. */
+  async function holder(reusePort: boolean): Promise<{ port: number; close: () => Promise<void> }> {
+    const socket = dgram.createSocket({
+      type: 'udp4',
+      ...(reusePort ? { reusePort: true } : {}),
+    } as dgram.SocketOptions);
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    return { port: socket.address().port, close: () => new Promise<void>((r) => socket.close(() => r())) };
+  }
+
+  const cases = dgramReusePort() ? [false, true] : [false];
+  for (const reusePort of cases) {
+    it(`is refused with a clear message before any worker binds it (holder ${reusePort ? 'with' : 'without'} SO_REUSEPORT)`, async () => {
+      const held = await holder(reusePort);
+      try {
+        const parsed = parseListenAddresses(`udp://127.0.0.1:${held.port}`);
+        assert.ok(parsed.ok);
+        await assert.rejects(
+          claimUdpAddresses(parsed.value),
+          new RegExp(`Could not listen on udp://127\\.0\\.0\\.1:${held.port}: another process`),
+        );
+        if (WORKERS > 1) {
+          // With SO_REUSEPORT the workers' own binds would have joined the holder's port.
+          const source = statsdSource.create(
+            config({ listen: `127.0.0.1:${held.port}` }),
+            testSourceContext(),
+          );
+          await assert.rejects((source as IngestWorkerSource<StatsdConfig>).start(), /another process/);
+        }
+      } finally {
+        await held.close();
+      }
+    });
+  }
+});
