@@ -9,7 +9,9 @@
  */
 import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
+import { watch as watchDirectory, type FSWatcher } from 'node:fs';
 import { chmod, lstat, unlink } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import net from 'node:net';
 import type { ComponentContext } from '../../core/component.js';
 import type { LogFields } from '../../core/logger.js';
@@ -329,6 +331,7 @@ class UdpListener implements Listener {
 class SocketFile {
   /** Inode of the file this listener bound, so `remove` never deletes someone else's. */
   private ino = -1;
+  private watcher: FSWatcher | undefined;
 
   constructor(
     readonly path: string,
@@ -360,8 +363,52 @@ class SocketFile {
     this.ino = (await lstat(this.path)).ino;
   }
 
+  /**
+   * Calls `onGone` when the bound file is deleted or replaced (a cleanup script, a tmpfiles
+   * rule, a second process that unlinked it): the socket then still works, but no client can
+   * reach it by its path. Watches the directory with inotify, so an idle agent pays nothing.
+   */
+  watch(onGone: () => void): void {
+    this.unwatch();
+    const name = basename(this.path);
+    try {
+      const watcher = watchDirectory(dirname(this.path), (_event, file) => {
+        if (file !== null && file !== name) return;
+        void this.stillOurs().then((ours) => {
+          if (!ours && this.watcher === watcher) onGone();
+        });
+      });
+      watcher.on('error', (error) => {
+        this.ctx.log.debug('Stopped watching the socket file.', { path: this.path, error });
+        if (this.watcher === watcher) this.unwatch();
+      });
+      watcher.unref();
+      this.watcher = watcher;
+    } catch (error) {
+      this.ctx.log.debug('Cannot watch the socket file; its removal would go unnoticed.', {
+        path: this.path,
+        error,
+      });
+    }
+  }
+
+  unwatch(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private async stillOurs(): Promise<boolean> {
+    if (this.ino < 0) return true;
+    try {
+      return (await lstat(this.path)).ino === this.ino;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+  }
+
   /** Deletes the socket file if it is still the one this listener created. */
   async remove(): Promise<void> {
+    this.unwatch();
     if (this.ino < 0) return;
     const ino = this.ino;
     this.ino = -1;
@@ -378,6 +425,8 @@ class UnixDgramListener implements Listener {
   private socket: UnixDgramSocket | undefined;
   private readonly file: SocketFile;
   private module: UnixSocketModule | undefined;
+  private readonly socketRecreated: StatCounter;
+  private recreating = false;
 
   constructor(
     private readonly endpoint: UnixEndpoint,
@@ -387,6 +436,7 @@ class UnixDgramListener implements Listener {
     private readonly load: () => UnixSocketModule,
   ) {
     this.file = new SocketFile(endpoint.path, ctx, () => this.probe());
+    this.socketRecreated = socketRecreatedCounter(ctx, endpoint.url);
   }
 
   async start(): Promise<void> {
@@ -425,9 +475,34 @@ class UnixDgramListener implements Listener {
       receive_buffer_bytes: receiveBuffer,
       decompress: this.options.decompress,
     });
+    this.file.watch(() => void this.recreate());
+  }
+
+  /** The socket file was deleted or replaced: bind a new socket at the same path. */
+  private async recreate(): Promise<void> {
+    const old = this.socket;
+    if (old === undefined || this.recreating) return;
+    this.recreating = true;
+    this.socketRecreated.inc();
+    this.ctx.log.warn(
+      'The socket file was removed or replaced; listening on a new one (counted in unix_socket_recreated).',
+      {
+        address: this.endpoint.url,
+      },
+    );
+    try {
+      this.socket = undefined;
+      old.close();
+      await this.start();
+    } catch (error) {
+      this.ctx.fail(error);
+    } finally {
+      this.recreating = false;
+    }
   }
 
   async stop(): Promise<void> {
+    this.file.unwatch();
     const socket = this.socket;
     if (socket === undefined) return;
     this.socket = undefined;
@@ -457,6 +532,14 @@ class UnixDgramListener implements Listener {
       }
     });
   }
+}
+
+function socketRecreatedCounter(ctx: ComponentContext, url: string): StatCounter {
+  return ctx.stats.counter(
+    'unix_socket_recreated',
+    'Times a Unix socket file was found deleted or replaced and the listener bound a new one.',
+    { listener: url },
+  );
 }
 
 /** A stream socket is live if a connection to it succeeds. */
@@ -600,6 +683,8 @@ class StreamListener implements Listener {
   private readonly refusedWarning: RateLimitedWarning;
   private readonly shedWarning: RateLimitedWarning;
   private onAllClosed: (() => void) | undefined;
+  private readonly socketRecreated: StatCounter | undefined;
+  private recreating = false;
 
   constructor(
     private readonly endpoint: NetworkEndpoint | UnixEndpoint,
@@ -613,6 +698,7 @@ class StreamListener implements Listener {
       endpoint.transport === 'unix'
         ? new SocketFile(endpoint.path, ctx, () => probeStream(endpoint.path))
         : undefined;
+    this.socketRecreated = this.file === undefined ? undefined : socketRecreatedCounter(ctx, endpoint.url);
     this.refusedWarning = new RateLimitedWarning(
       ctx,
       'Refused connections beyond max_connections: every open one had received data within the last second (counted in transport_connections_refused).',
@@ -665,6 +751,33 @@ class StreamListener implements Listener {
     fields.max_connections = this.options.max_connections;
     fields.max_line_bytes = this.options.max_line_bytes;
     this.ctx.log.info('Listening.', fields);
+    this.file?.watch(() => void this.recreate());
+  }
+
+  /**
+   * The socket file was deleted or replaced: listen on a new one at the same path. Connections
+   * already open keep working (they do not need the path); the old server stops accepting.
+   */
+  private async recreate(): Promise<void> {
+    const old = this.server;
+    if (old === undefined || this.recreating) return;
+    this.recreating = true;
+    this.socketRecreated?.inc();
+    this.ctx.log.warn(
+      'The socket file was removed or replaced; listening on a new one (counted in unix_socket_recreated).',
+      {
+        address: this.endpoint.url,
+      },
+    );
+    try {
+      this.server = undefined;
+      old.close();
+      await this.start();
+    } catch (error) {
+      this.ctx.fail(error);
+    } finally {
+      this.recreating = false;
+    }
   }
 
   /**
@@ -673,6 +786,7 @@ class StreamListener implements Listener {
    * left. Unfinished lines of cut connections are counted in transport_partial_lines_dropped.
    */
   async stop(): Promise<void> {
+    this.file?.unwatch();
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;

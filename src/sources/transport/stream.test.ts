@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, linkSync, lstatSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, unlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { describe, it } from 'node:test';
@@ -339,6 +339,41 @@ describe('unix stream listener', () => {
         await h.listeners.stop();
       }
       assert.equal(existsSync(path), false);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('notices its socket file deleted, counts it, listens on a new one, and keeps open connections', async () => {
+    const tmp = tempDir();
+    const path = tmp.path('gone.sock');
+    try {
+      const h = await listen(`unix://${path}`);
+      try {
+        const early = await connect(path);
+        await write(early, 'early:1|c\n');
+        await until(() => h.lines().length === 1, 'the first line');
+        unlinkSync(path);
+        await until(() => h.counter('unix_socket_recreated') === 1 && existsSync(path), 'a new socket file');
+        assert.ok(lstatSync(path).isSocket());
+        assert.ok(
+          h.logs.some((l) => l.level === 'warn' && String(l.msg).includes('unix_socket_recreated')),
+          'logged',
+        );
+        const late = await connect(path);
+        await write(late, 'late:1|c\n');
+        await write(early, 'early:2|c\n');
+        await until(() => h.lines().length === 3, 'lines on the new file and on the old connection');
+        assert.deepEqual([...h.lines()].sort(), ['early:1|c', 'early:2|c', 'late:1|c']);
+        // Its own new file does not set it off again.
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(h.counter('unix_socket_recreated'), 1);
+        early.destroy();
+        late.destroy();
+      } finally {
+        await h.listeners.stop();
+      }
+      assert.equal(existsSync(path), false, 'removed on stop, without being recreated');
     } finally {
       tmp.cleanup();
     }
