@@ -39,14 +39,20 @@ agent:
     'sinks:',
     ...registry.sinks.map((d) => d.sample.replace(/\s+$/, '')),
     '',
-    `# Filters run on every metric before the sinks, in order; the first drop wins, renames carry on.
-# name: a glob (* and ?) or a /regular expression/; tags: patterns every listed tag must match.
+    `# Filters run on every metric before the sinks, in order; the first drop wins, renames and
+# tag rules carry on. name: a glob (* and ?) or a /regular expression/; tags: patterns every
+# listed tag must match. drop_tags / keep_tags (Telegraf's tagexclude / taginclude) remove the
+# tags whose key matches one of tag_keys, or all but those, from the metrics the rule matches
+# (every metric when it has neither name nor tags); the agent's tags and host come after.
 filters:
   - action: drop
     name: "sluice_example_debug_*"
   - action: rename
     name: "/^legacy\\\\.(.*)$/"
     to: "app.$1"
+  - action: drop_tags
+    name: "sluice_example_*"
+    tag_keys: ["request_id", "trace_*"]
 `,
   ];
   return parts.join('\n');

@@ -111,6 +111,23 @@ filters:
   ]);
 });
 
+test('tag filters need tag_keys, and tag_keys only go with them', () => {
+  assert.deepEqual(
+    problems(`filters:
+  - action: drop_tags
+  - action: drop
+    name: x
+    tag_keys: [a]
+  - action: keep_tags
+    tag_keys: [host, "/^k8s_/"]
+`),
+    [
+      'sluice.yaml:2:5: filters[0].tag_keys: `drop_tags` needs tag_keys',
+      'sluice.yaml:5:15: filters[1].tag_keys: `tag_keys` only applies to drop_tags and keep_tags',
+    ],
+  );
+});
+
 test('YAML syntax errors point at the line', () => {
   const lines = problems('sources:\n  a: [unclosed\n');
   assert.equal(lines.length >= 1, true);

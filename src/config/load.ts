@@ -105,10 +105,16 @@ export const agentSchema = s.object({
 });
 
 const filterSchema = s.object({
-  action: s.oneOf(['drop', 'rename'] as const, { doc: 'What to do with matching metrics.' }),
+  action: s.oneOf(['drop', 'rename', 'drop_tags', 'keep_tags'] as const, {
+    doc: "What to do with matching metrics: drop them, rename them, or drop_tags / keep_tags (Telegraf's tagexclude / taginclude) by tag_keys.",
+  }),
   name: s.pattern({ optional: true, doc: 'Metric name pattern: a glob (`*`, `?`) or a /regex/.' }),
   tags: s.record(s.pattern(), { optional: true, doc: 'Tag patterns that must all match.' }),
   to: s.string({ optional: true, doc: 'New name for `rename` (`$1`… refer to groups of a /regex/ name).' }),
+  tag_keys: s.array(s.pattern(), {
+    optional: true,
+    doc: 'Tag key patterns for drop_tags (remove the tags whose key matches one) and keep_tags (keep only those).',
+  }),
 });
 
 const TOP_LEVEL = ['agent', 'sources', 'sinks', 'filters'] as const;
@@ -245,8 +251,16 @@ function validate(root: unknown, options: LoadOptions, issues: Issue[]): AgentCo
         issues.push({ path: ['filters', i], message: 'rename needs `to`' });
       if (f.action === 'drop' && f.to !== undefined)
         issues.push({ path: ['filters', i, 'to'], message: '`to` only applies to rename' });
-      if (f.name === undefined && f.tags === undefined)
+      const onTags = f.action === 'drop_tags' || f.action === 'keep_tags';
+      if (f.name === undefined && f.tags === undefined && !onTags)
         issues.push({ path: ['filters', i], message: 'a rule needs `name` or `tags` to match' });
+      if (onTags && !(Array.isArray(f.tag_keys) && f.tag_keys.length > 0))
+        issues.push({ path: ['filters', i, 'tag_keys'], message: `\`${f.action}\` needs tag_keys` });
+      if (!onTags && f.tag_keys !== undefined)
+        issues.push({
+          path: ['filters', i, 'tag_keys'],
+          message: '`tag_keys` only applies to drop_tags and keep_tags',
+        });
     });
   }
   if (agent === INVALID || filters === INVALID || issues.length > 0) return undefined;

@@ -51,3 +51,30 @@ test('rename with regex groups and literal names; later rules see the new name',
   assert.deepEqual(renamed?.tags, original.tags);
   assert.equal(original.name, 'legacy.requests', 'input metrics are never mutated');
 });
+
+test('drop_tags and keep_tags remove tags by key pattern, on the metrics the rule matches, and later rules go on', () => {
+  const f = new Filter([
+    { action: 'drop_tags', tag_keys: ['request_id', 'trace_*'] },
+    { action: 'keep_tags', name: 'http.*', tag_keys: ['route', 'status'] },
+    { action: 'drop', tags: { status: '5*' } },
+  ]);
+  const tagsOf = (m: Metric | undefined): [string, string][] | undefined => m?.tags.map(([k, v]) => [k, v]);
+  assert.deepEqual(tagsOf(f.apply(gauge('db.query', { db: 'main', request_id: '42', trace_span: 'a' }))), [
+    ['db', 'main'],
+  ]);
+  assert.deepEqual(
+    tagsOf(f.apply(gauge('http.requests', { route: '/a', status: '200', pod: 'p-1', trace_id: 'x' }))),
+    [
+      ['route', '/a'],
+      ['status', '200'],
+    ],
+  );
+  assert.equal(
+    f.apply(gauge('http.requests', { route: '/a', status: '503' })),
+    undefined,
+    'later rules see the result',
+  );
+  const untouched = gauge('db.query', { db: 'main' });
+  assert.strictEqual(f.apply(untouched), untouched, 'nothing to drop: the same metric, no copy');
+  assert.equal(f.retagged, 2);
+});

@@ -1,7 +1,9 @@
 /**
  * The pipeline's filter step: an ordered list of rules, each matching metrics by name and tags,
- * that drop or rename what they match. The first rule that matches decides; a renamed metric
- * goes on through the remaining rules under its new name.
+ * that drop or rename what they match, or drop or keep some of their tags by key (Telegraf's
+ * tagexclude and taginclude). A drop ends a metric's way through the rules; a renamed metric,
+ * or one with fewer tags, goes on through the remaining rules. Tag rules see the metric's own
+ * tags: the agent's tags and the host tag are added after the filter.
  *
  * Patterns are globs (`*` any run of characters, `?` one character) or, between slashes,
  * regular expressions (`/^legacy\.(.*)$/`); a regex rename may use `$1` in `to`.
@@ -11,10 +13,12 @@ import type { Metric } from './metric.js';
 import type { Tags } from './tags.js';
 
 export interface FilterRuleConfig {
-  readonly action: 'drop' | 'rename';
+  readonly action: 'drop' | 'rename' | 'drop_tags' | 'keep_tags';
   readonly name?: string | undefined;
   readonly tags?: Readonly<Record<string, string>> | undefined;
   readonly to?: string | undefined;
+  /** drop_tags, keep_tags: patterns of the tag keys to drop or keep. */
+  readonly tag_keys?: readonly string[] | undefined;
 }
 
 export interface CompiledPattern {
@@ -39,10 +43,28 @@ export function compilePattern(pattern: string): CompiledPattern {
 class Rule {
   private readonly name: CompiledPattern | undefined;
   private readonly tags: readonly (readonly [string, CompiledPattern])[];
+  private readonly tagKeys: readonly CompiledPattern[];
 
   constructor(readonly config: FilterRuleConfig) {
     this.name = config.name !== undefined ? compilePattern(config.name) : undefined;
     this.tags = Object.entries(config.tags ?? {}).map(([k, v]) => [k, compilePattern(v)] as const);
+    this.tagKeys = (config.tag_keys ?? []).map(compilePattern);
+  }
+
+  /** The tags left by drop_tags / keep_tags; the same list when none goes. */
+  retag(tags: Tags): Tags {
+    const keep = this.config.action === 'keep_tags';
+    let out: Tags[number][] | undefined;
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i] as Tags[number];
+      const listed = this.tagKeys.some((p) => p.regex.test(t[0]));
+      if (listed === keep) {
+        out?.push(t);
+        continue;
+      }
+      out ??= tags.slice(0, i);
+    }
+    return out ?? tags;
   }
 
   matches(name: string, tags: Tags): boolean {
@@ -71,6 +93,8 @@ export class Filter {
   /** Metrics dropped by a rule, for self-telemetry. */
   dropped = 0;
   renamed = 0;
+  /** Metrics that lost tags to drop_tags / keep_tags. */
+  retagged = 0;
 
   constructor(rules: readonly FilterRuleConfig[]) {
     this.rules = rules.map((r) => new Rule(r));
@@ -85,13 +109,20 @@ export class Filter {
     let current = metric;
     for (const rule of this.rules) {
       if (!rule.matches(current.name, current.tags)) continue;
-      if (rule.config.action === 'drop') {
+      const action = rule.config.action;
+      if (action === 'drop') {
         this.dropped++;
         return undefined;
       }
-      this.renamed++;
-      current = { ...current, name: rule.rename(current.name) };
+      if (action === 'rename') {
+        this.renamed++;
+        current = { ...current, name: rule.rename(current.name) };
+        continue;
+      }
+      const tags = rule.retag(current.tags);
+      if (tags !== current.tags) current = { ...current, tags };
     }
+    if (current !== metric && current.tags !== metric.tags) this.retagged++;
     return current;
   }
 }
