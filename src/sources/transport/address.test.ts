@@ -149,11 +149,11 @@ describe('listen option', () => {
       (one.value as { listen: ListenEndpoint[] }).listen.map((e) => e.url),
       ['tcp://127.0.0.1:1'],
     );
-    const list = parse(['127.0.0.1:8125', 'tcp://127.0.0.1:8125', 'unixgram:///tmp/s.sock']);
+    const list = parse(['127.0.0.1:8125', 'tcp://127.0.0.1:8125', 'unix:///tmp/s.sock']);
     assert.deepEqual(list.issues, []);
     assert.deepEqual(
       (list.value as { listen: ListenEndpoint[] }).listen.map((e) => e.url),
-      ['udp://127.0.0.1:8125', 'tcp://127.0.0.1:8125', 'unixgram:///tmp/s.sock'],
+      ['udp://127.0.0.1:8125', 'tcp://127.0.0.1:8125', 'unix:///tmp/s.sock'],
     );
     const def = parse(undefined);
     assert.deepEqual(def.issues, []);
@@ -179,6 +179,23 @@ describe('listen option', () => {
       assert.deepEqual(issues[0]?.path, ['listen']);
       assert.match(issues[0]?.message ?? '', message);
     }
+  });
+
+  it('reports unixgram:// when this install cannot run it, with the command that installs what it needs', () => {
+    const missing = s.object({
+      listen: listenSchema({ default: '127.0.0.1:8125', unixSocketModule: 'sluice-absent-module' }),
+    });
+    const issues: Issue[] = [];
+    missing.parse({ listen: ['udp://127.0.0.1:8125', 'unixgram:///tmp/s.sock'] }, [], issues);
+    assert.equal(issues.length, 1);
+    assert.deepEqual(issues[0]?.path, ['listen']);
+    assert.match(
+      issues[0]?.message ?? '',
+      /need the optional package "node-unix-socket".*"npm install --no-save --ignore-scripts node-unix-socket@0\.2\.7"/,
+    );
+    const fine: Issue[] = [];
+    missing.parse({ listen: ['udp://127.0.0.1:8125', 'unix:///tmp/s.sock'] }, [], fine);
+    assert.deepEqual(fine, [], 'only unixgram:// needs it');
   });
 
   it('refuses a bad default when the schema is built', () => {

@@ -9,6 +9,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { s, type Schema } from '../../config/schema.js';
+import { unixgramUnavailable } from './unix-socket.js';
 
 export const TRANSPORTS = ['udp', 'tcp', 'unixgram', 'unix'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -166,10 +167,19 @@ export const LISTEN_EXPECTED =
 export function listenSchema(opts: {
   default: string | readonly string[];
   doc?: string;
+  /** The module unixgram:// needs (tests name a missing one). */
+  unixSocketModule?: string;
 }): Schema<ListenEndpoint[]> {
   const def = parseListenAddresses(opts.default);
   if (!def.ok) throw new Error(`bad default listen address: ${def.message}`);
-  return s.custom<ListenEndpoint[]>(LISTEN_EXPECTED, parseListenAddresses, {
+  const check = (value: unknown): ReturnType<typeof parseListenAddresses> => {
+    const parsed = parseListenAddresses(value);
+    if (!parsed.ok || !parsed.value.some((e) => e.transport === 'unixgram')) return parsed;
+    // A transport this install cannot run is a config error: validate says so with the fix.
+    const missing = unixgramUnavailable(opts.unixSocketModule);
+    return missing === undefined ? parsed : { ok: false, message: missing };
+  };
+  return s.custom<ListenEndpoint[]>(LISTEN_EXPECTED, check, {
     default: def.value,
     doc:
       opts.doc ??

@@ -7,7 +7,6 @@
  * must only parse into memory. Every per-connection buffer is bounded (`max_line_bytes` each,
  * `max_connections` of them), and every byte that is dropped is counted with a reason.
  */
-import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
 import { watch as watchDirectory, type FSWatcher } from 'node:fs';
 import { chmod, lstat, unlink } from 'node:fs/promises';
@@ -26,6 +25,9 @@ import {
   type DecompressFailure,
 } from './decompress.js';
 import { LineFramer, type Count } from './framing.js';
+import { loadNodeUnixSocket, type UnixDgramSocket, type UnixSocketModule } from './unix-socket.js';
+
+export { loadNodeUnixSocket, type UnixDgramSocket, type UnixSocketModule };
 import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
 import { watchUdpDrops, type UdpDropWatch } from './udp-drops.js';
 
@@ -44,20 +46,6 @@ export interface BoundListener {
   readonly path?: string;
 }
 
-/** The parts of `node-unix-socket` used here (its `DgramSocket`, a SOCK_DGRAM AF_UNIX socket). */
-export interface UnixDgramSocket {
-  bind(path: string): void;
-  sendTo(buf: Buffer, offset: number, length: number, path: string, onWrite?: (error?: Error) => void): void;
-  setRecvBufferSize(size: number): void;
-  getRecvBufferSize(): number;
-  close(): void;
-  on(event: 'data', listener: (buf: Buffer, from: string) => void): this;
-  on(event: 'error', listener: (error: Error) => void): this;
-}
-export interface UnixSocketModule {
-  DgramSocket: new () => UnixDgramSocket;
-}
-
 export interface ListenerDeps {
   /** Loads `node-unix-socket` (injected by tests to simulate its absence). */
   loadUnixSocket?: () => UnixSocketModule;
@@ -66,25 +54,6 @@ export interface ListenerDeps {
    * the kernel spreads datagrams over them by a hash of the sender's address and port.
    */
   reusePort?: boolean;
-}
-
-const require = createRequire(import.meta.url);
-
-/**
- * Loads the optional `node-unix-socket` package, needed by unixgram:// only (Node's dgram has
- * no AF_UNIX). Throws an error that names the package when it cannot be loaded.
- */
-export function loadNodeUnixSocket(id = 'node-unix-socket'): UnixSocketModule {
-  try {
-    return require(id) as UnixSocketModule;
-  } catch (error) {
-    throw new Error(
-      'unixgram:// listeners need the optional package "node-unix-socket" (prebuilt for Linux and macOS), ' +
-        `which could not be loaded (${String((error as Error).message).split('\n')[0]}). Install it with "npm install node-unix-socket", ` +
-        'or listen on udp:// or unix:// instead.',
-      { cause: error },
-    );
-  }
 }
 
 /**
