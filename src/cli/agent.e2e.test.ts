@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { freePort, httpGet, listeningOn, startSluice, waitFor } from '../testing/processes.js';
@@ -150,6 +151,67 @@ sinks:
   // The first one is untouched and still holds its ports alone.
   assert.equal((await httpGet(`http://127.0.0.1:${httpPort}/metrics`)).status, 200);
   assert.equal((await first.stop('SIGTERM')).code, 0);
+});
+
+test('SIGHUP reloads the config file: an invalid one changes nothing and is counted, a valid one applies', async (t) => {
+  const statsdPort = await freePort('udp');
+  const httpPort = await freePort('tcp');
+  const config = (extra: string): string => `agent:
+  host_tag: ""
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${statsdPort}
+    flush_interval: 200ms
+  internal:
+    type: internal
+    interval: 200ms
+    start_jitter: false
+sinks:
+  prometheus:
+    type: prometheus_exporter
+    listen: 127.0.0.1:${httpPort}
+${extra}`;
+  const sluice = startSluice({ owner: t, config: config('') });
+  await sluice.waitForLog(listeningOn(statsdPort));
+  await sluice.waitForLog(listeningOn(httpPort));
+  const hup = (): void => void process.kill(sluice.pid as number, 'SIGHUP');
+
+  writeFileSync(sluice.configPath, config('filters:\n  - action: nope\n'));
+  hup();
+  const refused = await sluice.waitForLog((l) => String(l.msg).startsWith('Reload refused'));
+  assert.match(JSON.stringify(refused.problems), /sluice\.yaml:\d+:\d+: filters\[0\]\.action/);
+  await waitFor(
+    async () =>
+      sample(await scrape(httpPort), 'sluice_config_reloads_total{result="failed"}') === 1 || undefined,
+    {
+      timeoutMs: 10_000,
+      what: 'the failed reload counted',
+    },
+  );
+
+  // Still running on the old config: lines go through unrenamed.
+  await sendStatsd(statsdPort, ['before.reload:1|c']);
+  await waitFor(async () => sample(await scrape(httpPort), 'before_reload_total ') === 1 || undefined, {
+    timeoutMs: 10_000,
+    what: 'a counter before the reload',
+  });
+  writeFileSync(
+    sluice.configPath,
+    config('filters:\n  - { action: rename, name: "after.*", to: renamed.after }\n'),
+  );
+  hup();
+  const reloaded = await sluice.waitForLog((l) => l.msg === 'Reloaded.');
+  assert.deepEqual(reloaded.unchanged, ['prometheus', 'statsd', 'internal']);
+  await sendStatsd(statsdPort, ['after.reload:2|c']);
+  await waitFor(async () => sample(await scrape(httpPort), 'renamed_after_total ') === 2 || undefined, {
+    timeoutMs: 10_000,
+    what: 'the new filter applied',
+  });
+  const page = await scrape(httpPort);
+  assert.equal(sample(page, 'before_reload_total '), 1, 'the exporter kept its state');
+  assert.equal(sample(page, 'sluice_config_reloads_total{result="applied"}'), 1);
+  assert.equal((await sluice.stop('SIGTERM')).code, 0);
 });
 
 test('a counter incremented 100,000 times at a loss-free rate reads exactly 100000', async (t) => {

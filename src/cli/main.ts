@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
-import { ConfigError, loadConfig, type AgentConfig } from '../config/load.js';
+import { ConfigError, formatProblem, loadConfig, type AgentConfig } from '../config/load.js';
 import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
@@ -33,7 +33,8 @@ const HELP = `Usage:
 Environment: \${VAR} and \${VAR:-default} in the config read the environment.
 Signals: SIGTERM or SIGINT flush what the aggregators hold, drain the sinks and exit
 (0 when everything was delivered within agent.shutdown_timeout, 1 when a sink dropped
-anything while stopping or had not finished).
+anything while stopping or had not finished). SIGHUP re-reads the config file: an invalid one
+changes nothing (its problems are logged); a valid one rebuilds only the components it changes.
 
 Sources: ${registry.sources.map((d) => `${d.type} (${d.description})`).join('; ')}
 Sinks: ${registry.sinks.map((d) => `${d.type} (${d.description})`).join('; ')}
@@ -187,7 +188,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  await runAgent(config);
+  await runAgent(config, file);
 }
 
 async function testCommand(command: TestCommand): Promise<number> {
@@ -209,7 +210,7 @@ async function testCommand(command: TestCommand): Promise<number> {
   });
 }
 
-async function runAgent(config: AgentConfig): Promise<void> {
+async function runAgent(config: AgentConfig, file: string | undefined): Promise<void> {
   const log = createLogger({ level: config.agent.logLevel });
   const agent = new Agent(config, log, systemClock);
   let signalled = false;
@@ -235,7 +236,24 @@ async function runAgent(config: AgentConfig): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => log.info('SIGHUP ignored: restart sluice to reload its config.'));
+  process.on('SIGHUP', () => {
+    if (signalled) return;
+    log.info('SIGHUP: reloading the config.', { file: file ?? '(built-in config)' });
+    let next: AgentConfig;
+    try {
+      next = load(file);
+    } catch (e) {
+      agent.reloadFailed();
+      const problems =
+        e instanceof ConfigError ? e.problems.map(formatProblem) : [describeError(e, file).trim()];
+      log.error('Reload refused: the config is invalid; the running config stays.', { problems });
+      return;
+    }
+    agent.reload(next).then(
+      (r) => log.info('Reloaded.', { ...r }),
+      (error: unknown) => log.error('Reload failed.', { error }),
+    );
+  });
   // Components report their own failures to the supervisor; anything that still escapes is a
   // bug. Log it and keep serving rather than lose every other component's data.
   process.on('uncaughtException', (error) =>

@@ -13,7 +13,7 @@ import type { Sink } from './component.js';
 const holding = defineSource({
   type: 'holding',
   description: '',
-  schema: s.object({}),
+  schema: s.object({ note: s.string({ default: '' }) }),
   sample: '',
   create: (_config, ctx) => ({
     mode: 'listening',
@@ -160,4 +160,70 @@ sinks: { out: { type: collector } }
   assert.equal(retrying.agent.sources[0]?.state, 'backoff');
   assert.ok(retrying.lines.some((l) => l.msg === 'sluice started.'));
   await retrying.agent.stop();
+});
+
+test('reload keeps unchanged components as they are, rebuilds changed ones (sources flushed first), adds and removes', async () => {
+  sinks.length = 0;
+  const before = `agent: { tags: { env: a } }
+sources:
+  steady: { type: holding }
+  changing: { type: holding }
+  leaving: { type: holding }
+sinks:
+  kept: { type: collector }
+  dropped: { type: collector }
+`;
+  const { agent } = agentFor(before);
+  await agent.start();
+  const [kept, dropped] = sinks as [CollectorSink, CollectorSink];
+  const steady = agent.sources.find((r) => r.id === 'steady');
+  const keptRunner = agent.sinks.find((r) => r.id === 'kept');
+  const next = loadConfig(
+    `agent: { tags: { env: b } }
+sources:
+  steady: { type: holding }
+  changing: { type: holding, note: x }
+  arriving: { type: holding }
+sinks:
+  kept: { type: collector }
+  added: { type: collector }
+filters:
+  - { action: rename, name: held, to: held_after }
+`,
+    { file: 't', env: {}, registry, defaultHostname: 'box' },
+  );
+  const result = await agent.reload(next);
+  assert.deepEqual(
+    { ...result },
+    {
+      added: ['added', 'arriving'],
+      removed: ['dropped', 'leaving'],
+      rebuilt: ['changing'],
+      unchanged: ['kept', 'steady'],
+    },
+  );
+  assert.strictEqual(
+    agent.sources.find((r) => r.id === 'steady'),
+    steady,
+    'same runner',
+  );
+  assert.equal(steady?.state, 'running');
+  assert.strictEqual(
+    agent.sinks.find((r) => r.id === 'kept'),
+    keptRunner,
+  );
+  assert.equal(dropped.stopped, true, 'a removed sink is stopped');
+  assert.equal(kept.stopped, false);
+  // The changed and the removed source flushed what they held, through the new filter and tags,
+  // to the new set of sinks.
+  const added = sinks[2] as CollectorSink;
+  const seen = (sink: CollectorSink): string[] =>
+    sink.metrics().map((m) => `${m.name} ${m.tags.map((t) => t.join('=')).join(',')}`);
+  assert.deepEqual(seen(kept), ['held_after env=b,host=box', 'held_after env=b,host=box']);
+  assert.deepEqual(seen(added), ['held_after env=b,host=box', 'held_after env=b,host=box']);
+  assert.deepEqual(seen(dropped), []);
+  const stop = await agent.stop();
+  assert.equal(stop.drained, true);
+  // steady, changing (new instance) and arriving flush at stop.
+  assert.equal(kept.metrics().length, 5);
 });

@@ -4,6 +4,7 @@
  * flushes what its aggregators hold into the pipeline), then sinks, each given until the
  * shutdown deadline to deliver.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { AgentConfig } from '../config/load.js';
 import type { Clock } from './clock.js';
 import type { AgentTelemetry, SourceContext } from './component.js';
@@ -37,39 +38,153 @@ function drops(sink: SinkRunner): Map<string, number> {
   return out;
 }
 
+/** What a reload changed, by component id. */
+export interface ReloadResult {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Rebuilt from a fresh instance (sources flushed first). */
+  readonly rebuilt: readonly string[];
+  readonly unchanged: readonly string[];
+}
+
 export class Agent {
-  readonly sources: readonly SourceRunner[];
-  readonly sinks: readonly SinkRunner[];
+  sources: readonly SourceRunner[];
+  sinks: readonly SinkRunner[];
   readonly pipeline: Pipeline;
   private stopping: Promise<StopResult> | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
+  /** Reloads applied, and reloads refused (an invalid file: the running config stayed). */
+  private reloadsApplied = 0;
+  private reloadsFailed = 0;
   private readonly telemetryView: AgentTelemetry = { metrics: (timestamp) => this.telemetry(timestamp) };
 
   constructor(
-    private readonly config: AgentConfig,
+    private config: AgentConfig,
     private readonly log: Logger,
-    clock: Clock,
+    private readonly clock: Clock,
   ) {
-    const deps = { log, clock, policy: config.agent.restart };
-    this.sinks = config.sinks.map(
-      (c) => new SinkRunner(c.id, c.type, (ctx) => c.definition.create(c.options as never, ctx), deps),
-    );
+    this.sinks = config.sinks.map((c) => this.sinkRunner(c, config));
     this.pipeline = new Pipeline(
       new Filter(config.filters),
       metadataTags(config),
       this.sinks,
       rawRoutes(config, this.sinks),
     );
-    this.sources = config.sources.map(
-      (c) =>
-        new SourceRunner(
-          c.id,
-          c.type,
-          (ctx) => c.definition.create(c.options as never, this.sourceContext(ctx)),
-          (batch) => this.pipeline.push(batch),
-          deps,
-          (events) => this.pipeline.pushEvents(events),
-        ),
+    this.sources = config.sources.map((c) => this.sourceRunner(c, config));
+  }
+
+  private sinkRunner(c: AgentConfig['sinks'][number], config: AgentConfig): SinkRunner {
+    const deps = { log: this.log, clock: this.clock, policy: config.agent.restart };
+    return new SinkRunner(c.id, c.type, (ctx) => c.definition.create(c.options as never, ctx), deps);
+  }
+
+  private sourceRunner(c: AgentConfig['sources'][number], config: AgentConfig): SourceRunner {
+    const deps = { log: this.log, clock: this.clock, policy: config.agent.restart };
+    return new SourceRunner(
+      c.id,
+      c.type,
+      (ctx) => c.definition.create(c.options as never, this.sourceContext(ctx)),
+      (batch) => this.pipeline.push(batch),
+      deps,
+      (events) => this.pipeline.pushEvents(events),
     );
+  }
+
+  /**
+   * Applies a new config to the running agent, component by component: one whose type and
+   * options are unchanged keeps its instance (its aggregates, sockets, buffers, connections);
+   * a changed or new sink starts before the pipeline switches to it, and the one it replaces
+   * stops (delivering what it holds) after; a changed source stops first, so its final flush
+   * reaches the new sinks, and starts again from its new options; the filter and the agent's
+   * tags apply to every batch after the switch. Reloads run one at a time; none after stop.
+   */
+  reload(next: AgentConfig): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.doReload(next));
+    this.reloading = run.catch(() => {});
+    return run;
+  }
+
+  /** Counts a reload whose config was refused before it reached the agent. */
+  reloadFailed(): void {
+    this.reloadsFailed++;
+  }
+
+  private async doReload(next: AgentConfig): Promise<ReloadResult> {
+    if (this.stopping !== undefined) throw new Error('the agent is stopping');
+    const prev = this.config;
+    const result = {
+      added: [] as string[],
+      removed: [] as string[],
+      rebuilt: [] as string[],
+      unchanged: [] as string[],
+    };
+    const plan = <R extends SourceRunner | SinkRunner>(
+      runners: readonly R[],
+      prevConfigs: AgentConfig['sinks'] | AgentConfig['sources'],
+      nextConfigs: AgentConfig['sinks'] | AgentConfig['sources'],
+      make: (c: never) => R,
+      forceRebuild: boolean,
+    ): { keep: R[]; start: R[]; stop: R[] } => {
+      const byId = new Map(runners.map((r) => [r.id, r]));
+      const prevById = new Map(prevConfigs.map((c) => [c.id, c]));
+      const keep: R[] = [];
+      const start: R[] = [];
+      const stop: R[] = [];
+      for (const c of nextConfigs) {
+        const old = byId.get(c.id);
+        const was = prevById.get(c.id);
+        if (old !== undefined && was !== undefined && !forceRebuild && sameComponent(was, c)) {
+          keep.push(old);
+          result.unchanged.push(c.id);
+          continue;
+        }
+        const fresh = make(c as never);
+        keep.push(fresh);
+        start.push(fresh);
+        if (old !== undefined) {
+          stop.push(old);
+          result.rebuilt.push(c.id);
+        } else result.added.push(c.id);
+      }
+      const nextIds = new Set(nextConfigs.map((c) => c.id));
+      for (const r of runners)
+        if (!nextIds.has(r.id)) {
+          stop.push(r);
+          result.removed.push(r.id);
+        }
+      return { keep, start, stop };
+    };
+    const sinks = plan(this.sinks, prev.sinks, next.sinks, (c) => this.sinkRunner(c, next), false);
+    // Raw-line handlers are handed to sources at start, bound to the relaying sinks of then:
+    // when a relaying sink comes, goes or is rebuilt, the sources are rebuilt too.
+    const relays = (config: AgentConfig, id: string): boolean =>
+      config.sinks.some(
+        (c) => c.id === id && (c.definition.rawProtocols?.(c.options as never) ?? []).length > 0,
+      );
+    const relaysChanged =
+      sinks.start.some((r) => relays(next, r.id)) || sinks.stop.some((r) => relays(prev, r.id));
+    const sources = plan(
+      this.sources,
+      prev.sources,
+      next.sources,
+      (c) => this.sourceRunner(c, next),
+      relaysChanged,
+    );
+    this.config = next;
+    await Promise.all(sinks.start.map((r) => r.start()));
+    this.sinks = sinks.keep;
+    this.pipeline.reconfigure(
+      new Filter(next.filters),
+      metadataTags(next),
+      this.sinks,
+      rawRoutes(next, this.sinks),
+    );
+    await Promise.all(sources.stop.map((r) => r.stop()));
+    this.sources = sources.keep;
+    await Promise.all(sources.start.map((r) => r.start()));
+    await Promise.all(sinks.stop.map((r) => r.stop()));
+    this.reloadsApplied++;
+    return result;
   }
 
   /**
@@ -90,6 +205,21 @@ export class Agent {
     for (const r of this.sources) out.push(...r.stats.toMetrics(timestamp));
     for (const r of this.sinks) out.push(...r.stats.toMetrics(timestamp));
     out.push(...this.pipeline.toMetrics(timestamp));
+    for (const [result, value] of [
+      ['applied', this.reloadsApplied],
+      ['failed', this.reloadsFailed],
+    ] as const) {
+      out.push({
+        kind: 'counter',
+        temporality: 'cumulative',
+        name: 'sluice_config_reloads',
+        tags: makeTags({ result }),
+        value,
+        intervalMs: 0,
+        timestamp,
+        help: 'Config reloads (SIGHUP): applied, or failed (the file was invalid and the running config stayed).',
+      });
+    }
     return out;
   }
 
@@ -161,6 +291,14 @@ export class Agent {
       this.log.error('Sinks dropped data while stopping (counted in dropped_metrics).', { lost });
     return { drained: finished, pending: [...pending], lost };
   }
+}
+
+/** Same type and the same options (deeply): such a component is left running by a reload. */
+function sameComponent(
+  a: AgentConfig['sinks'][number] | AgentConfig['sources'][number],
+  b: AgentConfig['sinks'][number] | AgentConfig['sources'][number],
+): boolean {
+  return a.type === b.type && isDeepStrictEqual(a.options, b.options);
 }
 
 /** Components failed their first start under `startup_error_behavior: error`. */

@@ -31,11 +31,27 @@ export class Pipeline {
   eventsIgnored = 0;
 
   constructor(
-    private readonly filter: Filter,
-    private readonly metadata: Tags,
-    private readonly sinks: readonly BatchConsumer[],
-    private readonly rawRoutes: readonly RawRoute[] = [],
+    private filter: Filter,
+    private metadata: Tags,
+    private sinks: readonly BatchConsumer[],
+    private rawRoutes: readonly RawRoute[] = [],
   ) {}
+
+  /**
+   * A reloaded config's filter, tags and sinks, for every batch from now on. Raw-line handlers
+   * already handed to sources keep their sinks (a source that relays is rebuilt when they change).
+   */
+  reconfigure(
+    filter: Filter,
+    metadata: Tags,
+    sinks: readonly BatchConsumer[],
+    rawRoutes: readonly RawRoute[],
+  ): void {
+    this.filter = filter;
+    this.metadata = metadata;
+    this.sinks = sinks;
+    this.rawRoutes = rawRoutes;
+  }
 
   /** Raw lines handed to sinks (see `rawLines`), for self-telemetry. */
   rawReceived = 0;
