@@ -48,6 +48,33 @@ const broken = defineSource({
   }),
 });
 
+/** A source whose start waits for the test's word, like workers that take a while to listen. */
+let releaseSlow: () => void = () => {};
+const slowStarts: { started: boolean; stopped: boolean }[] = [];
+const slow = defineSource({
+  type: 'slow',
+  description: '',
+  schema: s.object({ note: s.string({ default: '' }) }),
+  sample: '',
+  create: () => {
+    const record = { started: false, stopped: false };
+    slowStarts.push(record);
+    return {
+      mode: 'listening',
+      start: () =>
+        new Promise<void>((resolve) => {
+          releaseSlow = () => {
+            record.started = true;
+            resolve();
+          };
+        }),
+      stop: async () => {
+        record.stopped = true;
+      },
+    };
+  },
+});
+
 const sinks: Sink[] = [];
 const collector = defineSink({
   type: 'collector',
@@ -69,7 +96,7 @@ const collector = defineSink({
   },
 });
 
-const registry = { sources: [holding, broken], sinks: [collector] } as unknown as Registry;
+const registry = { sources: [holding, broken, slow], sinks: [collector] } as unknown as Registry;
 
 function agentFor(yaml: string) {
   const config = loadConfig(yaml, { file: 't', env: {}, registry, defaultHostname: 'box' });
@@ -199,6 +226,7 @@ filters:
       added: ['added', 'arriving'],
       removed: ['dropped', 'leaving'],
       rebuilt: ['changing'],
+      reconfigured: [],
       unchanged: ['kept', 'steady'],
     },
   );
@@ -226,4 +254,45 @@ filters:
   assert.equal(stop.drained, true);
   // steady, changing (new instance) and arriving flush at stop.
   assert.equal(kept.metrics().length, 5);
+});
+
+test('a reload asked for while the agent is still starting waits for the start, and leaves no instance behind', async () => {
+  sinks.length = 0;
+  slowStarts.length = 0;
+  const { agent } = agentFor(`sources: { s: { type: slow } }
+sinks: { out: { type: collector } }
+`);
+  const starting = agent.start();
+  await new Promise((r) => setImmediate(r));
+  let reloaded = false;
+  const reload = agent
+    .reload(
+      loadConfig(`sources: { s: { type: slow, note: changed } }\nsinks: { out: { type: collector } }\n`, {
+        file: 't',
+        env: {},
+        registry,
+        defaultHostname: 'box',
+      }),
+    )
+    .then((r) => {
+      reloaded = true;
+      return r;
+    });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(reloaded, false, 'the reload waits for the start');
+  releaseSlow();
+  await starting;
+  await new Promise((r) => setImmediate(r));
+  releaseSlow(); // the rebuilt instance's start
+  const result = await reload;
+  assert.deepEqual(result.rebuilt, ['s']);
+  assert.equal(slowStarts.length, 2);
+  assert.deepEqual(
+    slowStarts[0],
+    { started: true, stopped: true },
+    'the first instance was stopped, not orphaned',
+  );
+  assert.deepEqual(slowStarts[1], { started: true, stopped: false });
+  await agent.stop();
+  assert.equal(slowStarts[1]?.stopped, true);
 });

@@ -13,7 +13,7 @@ import { Filter } from './filter.js';
 import type { Logger } from './logger.js';
 import { Pipeline, type RawRoute } from './pipeline.js';
 import { makeTags, mergeTags, type Tags } from './tags.js';
-import { SinkRunner, SourceRunner } from './supervisor.js';
+import { SinkRunner, SourceRunner, type SourceFactory } from './supervisor.js';
 
 export interface StopResult {
   /** False when a sink did not finish delivering before the deadline. */
@@ -44,6 +44,8 @@ export interface ReloadResult {
   readonly removed: readonly string[];
   /** Rebuilt from a fresh instance (sources flushed first). */
   readonly rebuilt: readonly string[];
+  /** Sources that took their new options in place, keeping sockets (see Source.reconfigure). */
+  readonly reconfigured: readonly string[];
   readonly unchanged: readonly string[];
 }
 
@@ -78,12 +80,16 @@ export class Agent {
     return new SinkRunner(c.id, c.type, (ctx) => c.definition.create(c.options as never, ctx), deps);
   }
 
+  private sourceFactory(c: AgentConfig['sources'][number]): SourceFactory {
+    return (ctx) => c.definition.create(c.options as never, this.sourceContext(ctx));
+  }
+
   private sourceRunner(c: AgentConfig['sources'][number], config: AgentConfig): SourceRunner {
     const deps = { log: this.log, clock: this.clock, policy: config.agent.restart };
     return new SourceRunner(
       c.id,
       c.type,
-      (ctx) => c.definition.create(c.options as never, this.sourceContext(ctx)),
+      this.sourceFactory(c),
       (batch) => this.pipeline.push(batch),
       deps,
       (events) => this.pipeline.pushEvents(events),
@@ -116,6 +122,7 @@ export class Agent {
       added: [] as string[],
       removed: [] as string[],
       rebuilt: [] as string[],
+      reconfigured: [] as string[],
       unchanged: [] as string[],
     };
     const plan = <R extends SourceRunner | SinkRunner>(
@@ -124,12 +131,14 @@ export class Agent {
       nextConfigs: AgentConfig['sinks'] | AgentConfig['sources'],
       make: (c: never) => R,
       forceRebuild: boolean,
-    ): { keep: R[]; start: R[]; stop: R[] } => {
+    ): { keep: R[]; start: R[]; stop: R[]; replaced: Map<R, R> } => {
       const byId = new Map(runners.map((r) => [r.id, r]));
       const prevById = new Map(prevConfigs.map((c) => [c.id, c]));
       const keep: R[] = [];
       const start: R[] = [];
       const stop: R[] = [];
+      /** Fresh runner → the one it replaces. */
+      const replaced = new Map<R, R>();
       for (const c of nextConfigs) {
         const old = byId.get(c.id);
         const was = prevById.get(c.id);
@@ -143,6 +152,7 @@ export class Agent {
         start.push(fresh);
         if (old !== undefined) {
           stop.push(old);
+          replaced.set(fresh, old);
           result.rebuilt.push(c.id);
         } else result.added.push(c.id);
       }
@@ -152,7 +162,7 @@ export class Agent {
           stop.push(r);
           result.removed.push(r.id);
         }
-      return { keep, start, stop };
+      return { keep, start, stop, replaced };
     };
     const sinks = plan(this.sinks, prev.sinks, next.sinks, (c) => this.sinkRunner(c, next), false);
     // Raw-line handlers are handed to sources at start, bound to the relaying sinks of then:
@@ -179,6 +189,20 @@ export class Agent {
       this.sinks,
       rawRoutes(next, this.sinks),
     );
+    // A changed source that can take its new options in place keeps its sockets (and flushes
+    // what it held under the old ones itself); the others stop, flushing, and start afresh.
+    if (!relaysChanged) {
+      for (const [fresh, old] of sources.replaced) {
+        const c = next.sources.find((x) => x.id === old.id);
+        if (c === undefined || c.type !== old.type) continue;
+        if (!(await old.reconfigure(this.sourceFactory(c), c.options))) continue;
+        sources.keep[sources.keep.indexOf(fresh)] = old;
+        sources.start.splice(sources.start.indexOf(fresh), 1);
+        sources.stop.splice(sources.stop.indexOf(old), 1);
+        result.rebuilt.splice(result.rebuilt.indexOf(old.id), 1);
+        result.reconfigured.push(old.id);
+      }
+    }
     await Promise.all(sources.stop.map((r) => r.stop()));
     this.sources = sources.keep;
     await Promise.all(sources.start.map((r) => r.start()));
@@ -223,7 +247,14 @@ export class Agent {
     return out;
   }
 
-  async start(): Promise<void> {
+  /** Starts sinks, then sources. A reload asked for meanwhile waits until this is done. */
+  start(): Promise<void> {
+    const run = this.doStart();
+    this.reloading = run.catch(() => {});
+    return run;
+  }
+
+  private async doStart(): Promise<void> {
     const failFast = this.config.agent.startupErrorBehavior === 'error';
     const failed: { component: string; type: string; error: unknown }[] = [];
     const started = async (runners: readonly (SourceRunner | SinkRunner)[]): Promise<void> => {

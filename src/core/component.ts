@@ -71,6 +71,12 @@ export interface ListeningSource {
    * releases its resources. Called at shutdown and before a restart.
    */
   stop(): Promise<void>;
+  /**
+   * Applies new options of the same type in place, keeping sockets and connections (a config
+   * reload); resolves false when these options need a fresh instance (other addresses, say).
+   * Optional: without it a changed source is stopped (flushing) and started again.
+   */
+  reconfigure?(options: unknown): Promise<boolean>;
 }
 
 /** A source the agent polls at a fixed interval. */

@@ -57,6 +57,8 @@ abstract class Runner<T> {
   protected generation = 0;
   private failures: number[] = [];
   private backoffMs: number;
+  /** The start under way, if any (see stop). */
+  private starting: Promise<unknown> | undefined;
   /** When the instance last reached 'running' (the clock's time). */
   private runningSince = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -100,6 +102,16 @@ abstract class Runner<T> {
    * instance is stopped and the error returned (the agent's startup_error_behavior: error).
    */
   async start(options: { failFast?: boolean } = {}): Promise<unknown> {
+    const run = this.startOnce(options);
+    this.starting = run;
+    try {
+      return await run;
+    } finally {
+      if (this.starting === run) this.starting = undefined;
+    }
+  }
+
+  private async startOnce(options: { failFast?: boolean }): Promise<unknown> {
     if (this.state === 'stopping' || this.state === 'stopped') return undefined;
     this.state = 'starting';
     const generation = ++this.generation;
@@ -117,7 +129,7 @@ abstract class Runner<T> {
         await this.fail(e);
         return undefined;
       }
-      await this.stop().catch(() => {});
+      await this.stopNow().catch(() => {});
       return e;
     }
     if (generation !== this.generation || this.state !== 'starting') return undefined;
@@ -172,6 +184,13 @@ abstract class Runner<T> {
   }
 
   async stop(): Promise<void> {
+    // An instance still starting would come up after this stop and hold its sockets, orphaned:
+    // let the start settle first, then stop what it started.
+    if (this.starting !== undefined) await this.starting.catch(() => {});
+    await this.stopNow();
+  }
+
+  private async stopNow(): Promise<void> {
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     const instance = this.instance;
@@ -193,7 +212,7 @@ export class SourceRunner extends Runner<Source> {
   constructor(
     id: string,
     type: string,
-    private readonly factory: SourceFactory,
+    private factory: SourceFactory,
     private readonly emit: (batch: Batch) => void,
     deps: Deps,
     private readonly emitEvents: (events: readonly Event[]) => void = () => {},
@@ -204,6 +223,18 @@ export class SourceRunner extends Runner<Source> {
       'Collections skipped because the previous one overran.',
     );
     this.collectErrors = this.stats.counter('collection_errors', 'Collections that failed.');
+  }
+
+  /**
+   * Applies a reloaded config's options to the running instance, if it can take them in place;
+   * later restarts then build from `factory`. Resolves false when the agent must rebuild it.
+   */
+  async reconfigure(factory: SourceFactory, options: unknown): Promise<boolean> {
+    const instance = this.instance;
+    if (this.state !== 'running' || instance === undefined || instance.mode !== 'listening') return false;
+    if (instance.reconfigure === undefined || !(await instance.reconfigure(options))) return false;
+    this.factory = factory;
+    return true;
   }
 
   protected create(): Source {

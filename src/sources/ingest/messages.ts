@@ -8,6 +8,8 @@ import type { BoundListener, ListenEndpoint, TransportConfig } from '../transpor
 /** What every ingest worker's config has; each source adds its own options. */
 export interface IngestWorkerConfig extends Partial<TransportConfig> {
   readonly listen: readonly ListenEndpoint[];
+  readonly flush_interval: number;
+  readonly workers?: unknown;
 }
 
 export interface WorkerInit<C extends IngestWorkerConfig = IngestWorkerConfig> {
@@ -29,7 +31,11 @@ export interface WorkerInit<C extends IngestWorkerConfig = IngestWorkerConfig> {
   readonly seriesCount: SharedArrayBuffer;
 }
 
-export type MainToWorker = { t: 'drain'; seq: number; now: number } | { t: 'stop'; seq: number };
+export type MainToWorker =
+  | { t: 'drain'; seq: number; now: number }
+  /** A drain, and from its start on the source's receive path built from `config` (a reload). */
+  | { t: 'reconfigure'; seq: number; now: number; config: unknown }
+  | { t: 'stop'; seq: number };
 
 export type WorkerToMain =
   | { t: 'ready'; bound: BoundListener[] }

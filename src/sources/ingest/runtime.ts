@@ -96,15 +96,15 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     stats,
     fail: (error) => post({ t: 'fail', message: error instanceof Error ? error.message : String(error) }),
   };
-  const ingest = build(
-    init.config,
-    ctx,
-    {
-      emitEvents: (events) => post({ t: 'events', events: [...events] }),
-      raw: init.raw ? (lines) => post({ t: 'raw', lines: [...lines] }) : undefined,
-    },
-    { seriesCount: new Int32Array(init.seriesCount) },
-  );
+  const outputs: WorkerOutputs = {
+    emitEvents: (events) => post({ t: 'events', events: [...events] }),
+    raw: init.raw ? (lines) => post({ t: 'raw', lines: [...lines] }) : undefined,
+  };
+  const shared: WorkerShared = { seriesCount: new Int32Array(init.seriesCount) };
+  let ingest = build(init.config, ctx, outputs, shared);
+  /** Lines parsed by receive paths a reload replaced. */
+  let retiredLines = 0;
+  const linesParsed = (): number => retiredLines + ingest.linesParsed;
   let statsTimer: ReturnType<typeof setTimeout> | undefined;
   function postStats(): void {
     statsTimer = undefined;
@@ -120,7 +120,7 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     ctx,
     (buf) => {
       ingest.receive(buf);
-      held[0] = ingest.linesParsed - heldBase;
+      held[0] = linesParsed() - heldBase;
       held[1] = ingest.aggregator.size;
       if (statsTimer === undefined) {
         statsTimer = setTimeout(postStats, STATS_INTERVAL_MS);
@@ -132,21 +132,32 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
 
   let draining = false;
   let afterDrain: (() => void) | undefined;
-  /** Drains the interval, one chunk per event-loop turn, so receives run between chunks. */
-  const drain = (seq: number, now: number): void => {
+  /**
+   * Drains the interval, one chunk per event-loop turn, so receives run between chunks. With
+   * `nextConfig` (a reload), lines received from the drain's start on go to a receive path built
+   * from it, and the drained tables are dropped once sent (their series leave the budget).
+   */
+  const drain = (seq: number, now: number, nextConfig?: C): void => {
     draining = true;
-    const base = ingest.linesParsed;
-    ingest.aggregator.beginDrain(now);
+    const base = linesParsed();
+    const aggregator = ingest.aggregator;
+    aggregator.beginDrain(now);
     const extras = ingest.intervalClosed(now);
+    if (nextConfig !== undefined) {
+      retiredLines += ingest.linesParsed;
+      ingest = build(nextConfig, ctx, outputs, shared);
+    }
     const step = (): void => {
-      const chunk = ingest.aggregator.drainSome(CHUNK_SERIES);
+      const chunk = aggregator.drainSome(CHUNK_SERIES);
       if (!chunk.last) {
         post({ t: 'chunk', seq, chunk });
         setImmediate(step);
         return;
       }
+      if (nextConfig !== undefined) Atomics.sub(shared.seriesCount, 0, aggregator.size);
       heldBase = base;
-      held[0] = ingest.linesParsed - heldBase;
+      held[0] = linesParsed() - heldBase;
+      held[1] = ingest.aggregator.size;
       draining = false;
       post({ t: 'chunk', seq, chunk, stats: stats.snapshot(), extras });
       if (ingest.aggregator.compacting) setImmediate(compact);
@@ -168,6 +179,10 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
       case 'drain':
         // The main thread waits for each drain before it asks for the next one.
         if (!draining) drain(message.seq, message.now);
+        break;
+      case 'reconfigure':
+        if (!draining)
+          drain(message.seq, message.now, { ...(message.config as C), listen: init.config.listen });
         break;
       case 'stop':
         // Stream clients finish their lines first; then the last interval leaves; then we exit.

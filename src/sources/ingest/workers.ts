@@ -23,7 +23,7 @@ import type { Batch } from '../../core/metric.js';
 import type { StatCounter, StatGauge, StatSnapshot } from '../../core/stats.js';
 import type { StatsdAggregator } from '../../aggregation/aggregator.js';
 import { TOP_NAMES_HELP, TOP_NAMES_REPORTED } from '../../aggregation/budget.js';
-import type { BoundListener, ListenEndpoint } from '../transport/index.js';
+import { sameSockets, type BoundListener, type ListenEndpoint } from '../transport/index.js';
 import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
 
 export type { IngestWorkerConfig } from './messages.js';
@@ -38,8 +38,8 @@ export interface IngestWorkersOptions<C extends IngestWorkerConfig> {
   readonly flushIntervalMs: number;
   /** Workers asked for (resolveWorkers); fewer when the Node cannot share a UDP address. */
   readonly workers: number;
-  /** The main thread's aggregator, with role `merging`. */
-  readonly merger: StatsdAggregator;
+  /** Builds the main thread's aggregator (role `merging`) for a config. */
+  readonly merger: (config: C) => StatsdAggregator;
   /** Builds the batch from the merged flush and what each worker's source added to the interval. */
   readonly finish?: (batch: Batch, extras: readonly unknown[]) => Batch;
   /** The raw protocol the source hands to relaying sinks, if any. */
@@ -126,7 +126,7 @@ const TOP_NAMES = 'series_new_top_names';
 
 export class IngestWorkerSource<C extends IngestWorkerConfig> implements ListeningSource {
   readonly mode = 'listening';
-  private readonly merger: StatsdAggregator;
+  private merger: StatsdAggregator;
   private slots: Slot[] = [];
   private readonly count: number;
   private readonly reusePort: boolean;
@@ -149,8 +149,8 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
   private readonly mergeConflicts: StatCounter;
   /** Series all workers hold, against max_series (their aggregators change it with Atomics). */
   private readonly seriesCount = new Int32Array(new SharedArrayBuffer(4));
-  private readonly config: C;
-  private readonly flushIntervalMs: number;
+  private config: C;
+  private flushIntervalMs: number;
   /** What each worker's source added to the interval being drained. */
   private extras: unknown[] = [];
 
@@ -170,7 +170,7 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
         workers_asked: workers,
         node: process.versions.node,
       });
-    this.merger = options.merger;
+    this.merger = options.merger(config);
     this.raw = options.rawProtocol !== undefined ? ctx.rawLines?.(options.rawProtocol) : undefined;
     const st = ctx.stats;
     this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
@@ -254,6 +254,33 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
       w.postMessage({ t: 'drain', seq, now: this.ctx.clock.now() } satisfies MainToWorker),
     );
     this.emit();
+  }
+
+  /**
+   * A reload with the same sockets and workers: one drain closes the interval under the old
+   * options (merged and emitted as a short interval), and each worker aggregates under the new
+   * ones from that drain's start on, in the same turn of its event loop, so no line falls
+   * between them. Flushing rather than carrying aggregates over keeps every interval under one
+   * set of options; the main thread's merger is rebuilt for the new ones once it has emitted.
+   */
+  async reconfigure(options: unknown): Promise<boolean> {
+    const next = options as C;
+    if (!this.running || !sameSockets(this.config, next)) return false;
+    if (this.pending !== undefined) await this.pending.finished;
+    const seq = ++this.seq;
+    const now = this.ctx.clock.now();
+    this.config = { ...next, listen: this.config.listen };
+    await this.drainAll(seq, (w) =>
+      w.postMessage({ t: 'reconfigure', seq, now, config: next } satisfies MainToWorker),
+    );
+    this.emit();
+    this.merger = this.options.merger(this.config);
+    if (next.flush_interval !== this.flushIntervalMs) {
+      this.flushIntervalMs = next.flush_interval;
+      clearInterval(this.timer);
+      this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    }
+    return true;
   }
 
   async stop(): Promise<void> {

@@ -23,7 +23,7 @@ import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Batch } from '../../core/metric.js';
 import type { AggregatorOptions } from '../../aggregation/aggregator.js';
-import { AggregatingListener } from '../transport/index.js';
+import { AggregatingListener, sameSockets } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 
 export type JsonUdpConfig = InferFields<typeof jsonUdpSchema.fields>;
@@ -274,11 +274,14 @@ export class JsonIngest {
 
 /** JSON ingest on the agent's main thread (`workers: 0`). */
 export class JsonUdpSource extends AggregatingListener {
-  private readonly ingest: JsonIngest;
+  private ingest: JsonIngest;
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
 
-  constructor(config: JsonUdpConfig, ctx: SourceContext) {
+  constructor(
+    private config: JsonUdpConfig,
+    ctx: SourceContext,
+  ) {
     super(ctx, config.listen, config, config.flush_interval);
     this.ingest = new JsonIngest(config, ctx);
     this.seriesHeld = ctx.stats.gauge('series', 'Series held by the aggregator.');
@@ -291,6 +294,17 @@ export class JsonUdpSource extends AggregatingListener {
   /** The most recent rejected lines, oldest first. */
   recentRejections(): RejectedJsonLine[] {
     return this.ingest.recentRejections();
+  }
+
+  /** A reload with the same sockets: as StatsdSource.reconfigure (flush, then the new options). */
+  async reconfigure(options: unknown): Promise<boolean> {
+    const next = options as JsonUdpConfig;
+    if (!sameSockets(this.config, next)) return false;
+    this.flush();
+    this.config = next;
+    this.ingest = new JsonIngest(next, this.ctx);
+    this.retime(next.flush_interval);
+    return true;
   }
 
   /**

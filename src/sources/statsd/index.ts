@@ -14,7 +14,7 @@ import type { SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
 import type { StatGauge, StatCounter } from '../../core/stats.js';
 import type { RejectedLine } from '../../protocols/statsd/parser.js';
-import { AggregatingListener } from '../transport/index.js';
+import { AggregatingListener, sameSockets } from '../transport/index.js';
 import { StatsdIngest } from './ingest.js';
 import { statsdSample, statsdSchema, type StatsdConfig } from './schema.js';
 import { StatsdAggregator } from '../../aggregation/aggregator.js';
@@ -26,21 +26,46 @@ export { rawLines } from './ingest.js';
 
 /** StatsD ingest on the agent's main thread (`workers: 0`, tests, `sluice explain`). */
 export class StatsdSource extends AggregatingListener {
-  private readonly ingest: StatsdIngest;
+  private ingest: StatsdIngest;
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
 
-  constructor(config: StatsdConfig, ctx: SourceContext) {
+  constructor(
+    private config: StatsdConfig,
+    ctx: SourceContext,
+  ) {
     super(ctx, config.listen, config, config.flush_interval);
-    this.ingest = new StatsdIngest(config, ctx, {
-      emitEvents: (events) => ctx.emitEvents(events),
-      raw: ctx.rawLines?.('statsd'),
-    });
+    this.ingest = this.newIngest(config);
     this.seriesHeld = ctx.stats.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = ctx.stats.counter(
       'series_evicted',
       'Series dropped after `expiry` without updates.',
     );
+  }
+
+  private newIngest(config: StatsdConfig): StatsdIngest {
+    return new StatsdIngest(config, this.ctx, {
+      emitEvents: (events) => this.ctx.emitEvents(events),
+      raw: this.ctx.rawLines?.('statsd'),
+    });
+  }
+
+  /**
+   * A reload with the same sockets: flushes what the interval holds (aggregated under the old
+   * options), then aggregates under the new ones from the next datagram on. Both happen in one
+   * turn of the event loop, so no line falls between them. Flushing rather than carrying the
+   * aggregates over keeps every emitted interval under one set of options (one percentile list,
+   * one histogram layout, one mapping); the price is one short interval, reported with its
+   * true length.
+   */
+  async reconfigure(options: unknown): Promise<boolean> {
+    const next = options as StatsdConfig;
+    if (!sameSockets(this.config, next)) return false;
+    this.flush();
+    this.config = next;
+    this.ingest = this.newIngest(next);
+    this.retime(next.flush_interval);
+    return true;
   }
 
   /** The most recent rejected lines, oldest first. */
@@ -80,7 +105,7 @@ export const statsdSource = defineSource({
       config,
       flushIntervalMs: config.flush_interval,
       workers,
-      merger: new StatsdAggregator(aggregatorOptions(config, 'merging'), () => ctx.clock.now()),
+      merger: (c) => new StatsdAggregator(aggregatorOptions(c, 'merging'), () => ctx.clock.now()),
       rawProtocol: 'statsd',
     });
   },

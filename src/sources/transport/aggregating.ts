@@ -3,10 +3,26 @@
  * hand over buffers of whole lines, a flush every interval, and a last flush on stop so a
  * shutdown or restart loses no counts. Subclasses parse in `receive` and emit in `flushInterval`.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { ListeningSource, SourceContext } from '../../core/component.js';
 import { createListeners, type BoundListener, type Listeners } from './listeners.js';
 import type { ListenEndpoint } from './address.js';
-import type { TransportConfig } from './schema.js';
+import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
+
+/**
+ * Whether a listening source's reloaded options leave its sockets as they are: the same
+ * addresses and the same transport options (and `workers`, where it has them). Only then can
+ * it keep its sockets and take the rest of the new options in place.
+ */
+export function sameSockets(
+  a: { readonly listen: readonly ListenEndpoint[]; readonly workers?: unknown } & Partial<TransportConfig>,
+  b: { readonly listen: readonly ListenEndpoint[]; readonly workers?: unknown } & Partial<TransportConfig>,
+): boolean {
+  if (!isDeepStrictEqual(a.listen, b.listen) || a.workers !== b.workers) return false;
+  for (const key of Object.keys(TRANSPORT_DEFAULTS) as (keyof TransportConfig)[])
+    if (a[key] !== b[key]) return false;
+  return true;
+}
 
 export abstract class AggregatingListener implements ListeningSource {
   readonly mode = 'listening';
@@ -20,7 +36,7 @@ export abstract class AggregatingListener implements ListeningSource {
     protected readonly ctx: SourceContext,
     listen: readonly ListenEndpoint[],
     transport: Partial<TransportConfig>,
-    private readonly flushIntervalMs: number,
+    private flushIntervalMs: number,
   ) {
     // Every transport hands over whole lines, so parsers see what a UDP datagram carries.
     this.listeners = createListeners(listen, transport, ctx, (buf) => this.receive(buf));
@@ -56,6 +72,18 @@ export abstract class AggregatingListener implements ListeningSource {
     await this.listeners.start();
     this.listening = true;
     this.intervalStart = this.ctx.clock.now();
+    this.armFlushTimer();
+  }
+
+  /** Flush timer at the (new) interval, from now. */
+  protected retime(flushIntervalMs: number): void {
+    this.flushIntervalMs = flushIntervalMs;
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.armFlushTimer();
+  }
+
+  private armFlushTimer(): void {
     // Not unref'd: the flush timer is the source's heartbeat and must keep running.
     this.timer = setInterval(() => {
       try {

@@ -42,4 +42,4 @@ export {
   type DecompressMode,
   type TransportConfig,
 } from './schema.js';
-export { AggregatingListener } from './aggregating.js';
+export { AggregatingListener, sameSockets } from './aggregating.js';
