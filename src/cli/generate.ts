@@ -28,6 +28,9 @@ agent:
   # create): error stops sluice at once with exit 1, naming each and why; retry restarts it
   # with the backoff below while the rest runs.
   startup_error_behavior: error
+  # The admin endpoint (off when unset; keep it on loopback, it has no authentication yet):
+  # GET /-/healthy, GET /-/ready, POST /-/reload (as SIGHUP), GET /api/v1/components.
+  # admin_listen: 127.0.0.1:8126
   restart_backoff_min: 1s
   restart_backoff_max: 1m
   restart_max_failures: 10

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig } from '../config/load.js';
+import { AdminServer, type ComponentView, type ReloadOutcome } from '../admin/server.js';
 import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
@@ -236,9 +237,9 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => {
-    if (signalled) return;
-    log.info('SIGHUP: reloading the config.', { file: file ?? '(built-in config)' });
+  /** SIGHUP and POST /-/reload: re-read the file; an invalid one changes nothing. */
+  const reloadFromFile = async (why: string): Promise<ReloadOutcome> => {
+    log.info(`${why}: reloading the config.`, { file: file ?? '(built-in config)' });
     let next: AgentConfig;
     try {
       next = load(file);
@@ -247,12 +248,19 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
       const problems =
         e instanceof ConfigError ? e.problems.map(formatProblem) : [describeError(e, file).trim()];
       log.error('Reload refused: the config is invalid; the running config stays.', { problems });
-      return;
+      return { ok: false, problems };
     }
-    agent.reload(next).then(
-      (r) => log.info('Reloaded.', { ...r }),
-      (error: unknown) => log.error('Reload failed.', { error }),
-    );
+    try {
+      const result = await agent.reload(next);
+      log.info('Reloaded.', { ...result });
+      return { ok: true, result };
+    } catch (error) {
+      log.error('Reload failed.', { error });
+      return { ok: false, problems: [(error as Error).message] };
+    }
+  };
+  process.on('SIGHUP', () => {
+    if (!signalled) void reloadFromFile('SIGHUP');
   });
   // Components report their own failures to the supervisor; anything that still escapes is a
   // bug. Log it and keep serving rather than lose every other component's data.
@@ -262,6 +270,28 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
   process.on('unhandledRejection', (error) =>
     log.error('Unhandled rejection (a bug; please report it).', { error }),
   );
+  const listen = config.agent.adminListen;
+  if (listen !== undefined) {
+    const admin = new AdminServer(
+      listen,
+      {
+        ready: () => agent.ready,
+        components: () => componentViews(agent),
+        reload: () =>
+          signalled
+            ? Promise.resolve({ ok: false, problems: ['stopping'] })
+            : reloadFromFile('POST /-/reload'),
+      },
+      log,
+    );
+    try {
+      await admin.start();
+    } catch (error) {
+      log.error((error as Error).message);
+      process.stdout.write('', () => process.exit(1));
+      return;
+    }
+  }
   try {
     await agent.start();
   } catch (error) {
@@ -269,4 +299,24 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
     log.error(error.message, { failures: error.failures });
     process.stdout.write('', () => process.exit(1));
   }
+}
+
+/** Every runner as the admin API shows it. */
+function componentViews(agent: Agent): ComponentView[] {
+  const view = (
+    kind: 'source' | 'sink',
+    r: Agent['sources'][number] | Agent['sinks'][number],
+  ): ComponentView => ({
+    id: r.id,
+    kind,
+    type: r.type,
+    state: r.state,
+    stats: Object.fromEntries(
+      r.stats.snapshot().map((st) => {
+        const labels = Object.entries(st.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+        return [labels.length === 0 ? st.name : `${st.name}{${labels.join(',')}}`, st.value];
+      }),
+    ),
+  });
+  return [...agent.sources.map((r) => view('source', r)), ...agent.sinks.map((r) => view('sink', r))];
 }

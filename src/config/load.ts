@@ -14,7 +14,7 @@ import { LOG_LEVELS } from '../core/logger.js';
 import type { SinkDefinition, SourceDefinition } from '../core/definition.js';
 import type { RestartPolicy } from '../core/supervisor.js';
 import { interpolate, type Env } from './interpolate.js';
-import { formatPath, INVALID, s, suggest, type Issue, type Path } from './schema.js';
+import { formatPath, INVALID, s, suggest, type Issue, type ListenAddress, type Path } from './schema.js';
 
 export interface Registry {
   readonly sources: readonly SourceDefinition[];
@@ -37,6 +37,8 @@ export interface AgentSettings {
   readonly restart: RestartPolicy;
   /** What a component that fails its first start does to the agent (see the schema's doc). */
   readonly startupErrorBehavior: 'error' | 'retry';
+  /** Where the admin endpoint listens; undefined when it is off. */
+  readonly adminListen: ListenAddress | undefined;
 }
 
 export interface AgentConfig {
@@ -93,6 +95,10 @@ export const agentSchema = s.object({
     min: 0,
     default: 10,
     doc: 'Give up on a component that fails more often than this within restart_window.',
+  }),
+  admin_listen: s.listen({
+    optional: true,
+    doc: 'Where the admin endpoint listens (/-/healthy, /-/ready, POST /-/reload, /api/v1/components), e.g. "127.0.0.1:8126"; off when unset. Keep it on loopback: it has no authentication yet. A change needs a restart.',
   }),
   startup_error_behavior: s.oneOf(['error', 'retry'] as const, {
     default: 'error',
@@ -272,6 +278,7 @@ function validate(root: unknown, options: LoadOptions, issues: Issue[]): AgentCo
       logLevel: agent.log_level,
       shutdownTimeoutMs: agent.shutdown_timeout,
       startupErrorBehavior: agent.startup_error_behavior,
+      adminListen: agent.admin_listen,
       restart: {
         minBackoffMs: agent.restart_backoff_min,
         maxBackoffMs: Math.max(agent.restart_backoff_max, agent.restart_backoff_min),

@@ -57,6 +57,7 @@ export class Agent {
   private reloading: Promise<unknown> = Promise.resolve();
   /** Reloads applied, and reloads refused (an invalid file: the running config stayed). */
   private reloadsApplied = 0;
+  private startedAll = false;
   private reloadsFailed = 0;
   private readonly telemetryView: AgentTelemetry = { metrics: (timestamp) => this.telemetry(timestamp) };
 
@@ -108,6 +109,11 @@ export class Agent {
     const run = this.reloading.then(() => this.doReload(next));
     this.reloading = run.catch(() => {});
     return run;
+  }
+
+  /** Started (every component's first start done) and not stopping: what /-/ready reports. */
+  get ready(): boolean {
+    return this.startedAll && this.stopping === undefined;
   }
 
   /** Counts a reload whose config was refused before it reached the agent. */
@@ -271,6 +277,7 @@ export class Agent {
       await this.stop();
       throw new StartupError(failed.map((f) => `${f.component} (${f.type}): ${describe(f.error)}`));
     }
+    this.startedAll = true;
     this.log.info('sluice started.', {
       sources: this.config.sources.map((c) => `${c.id} (${c.type})`),
       sinks: this.config.sinks.map((c) => `${c.id} (${c.type})`),

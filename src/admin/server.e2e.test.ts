@@ -1,0 +1,79 @@
+/**
+ * The admin endpoint of the built `sluice` as a process: liveness, readiness, the components as
+ * JSON, and POST /-/reload with an invalid and a valid file.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { freePort, httpGet, listeningOn, startSluice } from '../testing/processes.js';
+import { sendStatsd, waitForUdpDrain } from '../testing/udp.js';
+
+async function post(url: string): Promise<{ status: number; body: unknown }> {
+  const r = await fetch(url, { method: 'POST' });
+  return { status: r.status, body: await r.json() };
+}
+
+test('the admin endpoint reports health, readiness and components, and reloads like SIGHUP', async (t) => {
+  const statsdPort = await freePort('udp');
+  const adminPort = await freePort('tcp');
+  const config = (extra: string): string => `agent:
+  admin_listen: 127.0.0.1:${adminPort}
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${statsdPort}
+    workers: 0
+sinks:
+  console:
+    type: console
+    format: json
+${extra}`;
+  const sluice = startSluice({ owner: t, config: config('') });
+  const logged = await sluice.waitForLog((l) => l.msg === 'Admin endpoint listening.');
+  assert.equal(logged.url, `http://127.0.0.1:${adminPort}/`);
+  await sluice.waitForLog((l) => l.msg === 'sluice started.');
+  await sluice.waitForLog(listeningOn(statsdPort));
+  const base = `http://127.0.0.1:${adminPort}`;
+
+  assert.equal((await httpGet(`${base}/-/healthy`)).status, 200);
+  assert.equal((await httpGet(`${base}/-/ready`)).status, 200);
+  await sendStatsd(statsdPort, ['a:1|c', 'b:2|g', 'not a line']);
+  await waitForUdpDrain(statsdPort);
+  const components = JSON.parse((await httpGet(`${base}/api/v1/components`)).body.toString('utf8')) as {
+    id: string;
+    kind: string;
+    state: string;
+    stats: Record<string, number>;
+  }[];
+  const statsd = components.find((c) => c.id === 'statsd');
+  assert.equal(statsd?.kind, 'source');
+  assert.equal(statsd?.state, 'running');
+  assert.equal(statsd?.stats.lines_received, 3);
+  const rejected = Object.entries(statsd?.stats ?? {}).filter(([k]) => k.startsWith('lines_rejected{'));
+  assert.equal(
+    rejected.reduce((sum, [, v]) => sum + v, 0),
+    1,
+    JSON.stringify(rejected),
+  );
+  assert.equal(components.find((c) => c.id === 'console')?.kind, 'sink');
+
+  // GET does not reload.
+  const get = await httpGet(`${base}/-/reload`);
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.allow, 'POST');
+
+  writeFileSync(sluice.configPath, config('filters:\n  - action: nope\n'));
+  const refused = await post(`${base}/-/reload`);
+  assert.equal(refused.status, 400);
+  assert.match(JSON.stringify(refused.body), /sluice\.yaml:\d+:\d+: filters\[0\]\.action/);
+
+  writeFileSync(sluice.configPath, config('filters:\n  - { action: drop, name: "x.*" }\n'));
+  const applied = await post(`${base}/-/reload`);
+  assert.equal(applied.status, 200);
+  assert.deepEqual((applied.body as { result: { unchanged: string[] } }).result.unchanged, [
+    'console',
+    'statsd',
+  ]);
+  assert.equal((await httpGet(`${base}/nope`)).status, 404);
+  assert.equal((await sluice.stop('SIGTERM')).code, 0);
+});

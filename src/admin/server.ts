@@ -1,0 +1,138 @@
+/**
+ * The admin endpoint: an HTTP server of its own (agent.admin_listen, loopback by default, off
+ * unless configured) for operators and their tools, as Prometheus' and Vector's management
+ * APIs are: liveness, readiness, a reload, and the components' state as JSON. It reads the
+ * agent and never writes to it except through `reload`, so that it can later sit behind
+ * authentication without touching the agent.
+ *
+ *   GET  /-/healthy           200 while the process serves
+ *   GET  /-/ready             200 once every component has started (503 before, and while stopping)
+ *   POST /-/reload            re-reads the config file, as SIGHUP: 200 with what changed, 400 with
+ *                             the problems of an invalid file (the running config stays)
+ *   GET  /api/v1/components   every source and sink: id, kind, type, state, counters
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../core/logger.js';
+import type { ListenAddress } from '../config/schema.js';
+
+/** A component as the admin API shows it. */
+export interface ComponentView {
+  readonly id: string;
+  readonly kind: 'source' | 'sink';
+  readonly type: string;
+  readonly state: string;
+  /** Its counters and gauges by `name{label=value,...}`. */
+  readonly stats: Readonly<Record<string, number>>;
+}
+
+export type ReloadOutcome =
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+export interface AdminTarget {
+  /** Whether the agent has started and is not stopping. */
+  ready(): boolean;
+  components(): ComponentView[];
+  reload(): Promise<ReloadOutcome>;
+}
+
+/** Largest request body read (a reload takes none). */
+const MAX_BODY_BYTES = 4096;
+
+export class AdminServer {
+  private server: http.Server | undefined;
+
+  constructor(
+    private readonly listen: ListenAddress,
+    private readonly target: AdminTarget,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) =>
+        reject(
+          new Error(
+            `Could not listen on ${this.listen.host}:${this.listen.port} (admin endpoint): ${error.message}`,
+          ),
+        ),
+      );
+      server.listen(this.listen.port, this.listen.host, () => resolve());
+    });
+    this.server = server;
+    this.log.info('Admin endpoint listening.', { url: this.url() });
+  }
+
+  url(): string | undefined {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    if (a === undefined || a === null) return undefined;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}/`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n';
+      res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+        'cache-control': 'no-store',
+        ...headers,
+      });
+      res.end(text);
+    };
+    try {
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) return send(413, { error: 'request body too large' });
+      }
+      const method = req.method ?? 'GET';
+      const only = (allowed: string): boolean => {
+        if (method === allowed || (allowed === 'GET' && method === 'HEAD')) return true;
+        send(405, { error: `use ${allowed}` }, { allow: allowed });
+        return false;
+      };
+      switch (path) {
+        case '/-/healthy':
+          if (only('GET')) send(200, 'OK\n');
+          return;
+        case '/-/ready':
+          if (only('GET'))
+            send(this.target.ready() ? 200 : 503, this.target.ready() ? 'Ready\n' : 'Not ready\n');
+          return;
+        case '/-/reload': {
+          if (!only('POST')) return;
+          const outcome = await this.target.reload();
+          send(outcome.ok ? 200 : 400, outcome);
+          return;
+        }
+        case '/api/v1/components':
+          if (only('GET')) send(200, this.target.components());
+          return;
+        case '/':
+          if (only('GET'))
+            send(200, {
+              endpoints: ['/-/healthy', '/-/ready', 'POST /-/reload', '/api/v1/components'],
+            });
+          return;
+        default:
+          send(404, { error: `no such endpoint: ${path}` });
+      }
+    } catch (error) {
+      this.log.warn('Admin request failed.', { path, error });
+      if (!res.headersSent) send(500, { error: 'internal error' });
+      else res.destroy();
+    }
+  }
+}
