@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freePort, httpGet, listeningOn, startSluice } from '../testing/processes.js';
+import {
+  freePort,
+  httpGet,
+  listeningOn,
+  sluiceBin,
+  startProcess,
+  startSluice,
+} from '../testing/processes.js';
 import { sendStatsd, waitForUdpDrain } from '../testing/udp.js';
 
 async function post(url: string): Promise<{ status: number; body: unknown }> {
@@ -76,4 +83,65 @@ ${extra}`;
   ]);
   assert.equal((await httpGet(`${base}/nope`)).status, 404);
   assert.equal((await sluice.stop('SIGTERM')).code, 0);
+});
+
+test('sluice tap prints what the sinks get, filtered, as it flows, until interrupted', async (t) => {
+  const statsdPort = await freePort('udp');
+  const adminPort = await freePort('tcp');
+  const sluice = startSluice({
+    owner: t,
+    config: `agent:
+  admin_listen: 127.0.0.1:${adminPort}
+  hostname: tap-host
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${statsdPort}
+    flush_interval: 100ms
+sinks:
+  console:
+    type: console
+    format: json
+`,
+  });
+  await sluice.waitForLog((l) => l.msg === 'sluice started.');
+  const tap = startProcess(
+    process.execPath,
+    [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${adminPort}`, '--name', 'tapped.*', '--format', 'json'],
+    { owner: t },
+  );
+  // The tap connects at some point: send until it has printed something (bounded).
+  for (let i = 0; i < 100 && !tap.stdout().includes('tapped.x'); i++) {
+    await sendStatsd(statsdPort, ['tapped.x:1|c|#route:/a', 'other.y:5|g']);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const exit = await tap.stop('SIGINT');
+  assert.equal(exit.code, 0, exit.stderr);
+  const lines = exit.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) => JSON.parse(l) as { source: string; name: string; tags: Record<string, string>; value: number },
+    );
+  assert.ok(lines.length > 0, 'tapped something');
+  for (const l of lines) {
+    assert.equal(l.source, 'statsd');
+    assert.equal(l.name, 'tapped.x', 'the name filter applies');
+    assert.deepEqual(l.tags, { host: 'tap-host', route: '/a' }, 'after the agent adds its tags');
+    assert.ok(l.value >= 1);
+  }
+  assert.equal((await sluice.stop('SIGTERM')).code, 0);
+});
+
+test('sluice tap says what to do when there is no admin endpoint', async (t) => {
+  const port = await freePort('tcp');
+  const tap = startProcess(process.execPath, [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${port}`], {
+    owner: t,
+  });
+  const exit = await tap.wait(10_000);
+  assert.equal(exit.code, 1);
+  assert.match(
+    exit.stderr,
+    /cannot reach the admin endpoint at http:\/\/127\.0\.0\.1:\d+ .*is agent\.admin_listen set\?/,
+  );
 });

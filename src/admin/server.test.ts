@@ -9,6 +9,7 @@ test('readiness follows the agent; a reload is POST only; a large body is refuse
   const target: AdminTarget = {
     ready: () => ready,
     components: () => [],
+    tap: () => () => {},
     reload: async () => {
       reloads++;
       return { ok: true, result: { unchanged: [] } };

@@ -10,10 +10,16 @@
  *   POST /-/reload            re-reads the config file, as SIGHUP: 200 with what changed, 400 with
  *                             the problems of an invalid file (the running config stays)
  *   GET  /api/v1/components   every source and sink: id, kind, type, state, counters
+ *   GET  /api/v1/tap          what the sinks get, as it flows: one JSON metric per line (with
+ *                             the source that emitted it), filtered by ?component=, ?name= (glob
+ *                             or /regex/) and ?tag=key:pattern (repeatable), until the client goes
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { compilePattern } from '../core/filter.js';
+import type { Metric } from '../core/metric.js';
+import type { Tap } from '../core/pipeline.js';
 import type { ListenAddress } from '../config/schema.js';
 
 /** A component as the admin API shows it. */
@@ -35,7 +41,12 @@ export interface AdminTarget {
   ready(): boolean;
   components(): ComponentView[];
   reload(): Promise<ReloadOutcome>;
+  /** Adds a tap on the pipeline; returns its removal. */
+  tap(listener: Tap): () => void;
 }
+
+/** Bytes a tap client may have unread before further metrics for it are dropped (and counted). */
+const TAP_BUFFER_BYTES = 1024 * 1024;
 
 /** Largest request body read (a reload takes none). */
 const MAX_BODY_BYTES = 4096;
@@ -80,6 +91,58 @@ export class AdminServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * Streams the metrics that match to the client, never waiting for it: when it reads slower
+   * than metrics come, what does not fit in TAP_BUFFER_BYTES is dropped, and a line says how many.
+   */
+  private tap(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const query = new URL(req.url ?? '/', 'http://admin').searchParams;
+    const component = query.get('component');
+    const name = query.get('name');
+    let namePattern: RegExp | undefined;
+    let tagPatterns: [string, RegExp][];
+    try {
+      namePattern = name === null ? undefined : compilePattern(name).regex;
+      tagPatterns = query.getAll('tag').map((t) => {
+        const at = t.indexOf(':');
+        if (at <= 0) throw new Error(`tag filter ${JSON.stringify(t)}: expected key:pattern`);
+        return [t.slice(0, at), compilePattern(t.slice(at + 1)).regex];
+      });
+    } catch (error) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: (error as Error).message }) + '\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.write(''); // headers out now: the client sees the stream open before the first metric
+    let dropped = 0;
+    const matches = (m: Metric): boolean => {
+      if (namePattern !== undefined && !namePattern.test(m.name)) return false;
+      for (const [key, pattern] of tagPatterns) {
+        const tag = m.tags.find((t) => t[0] === key);
+        if (tag === undefined || !pattern.test(tag[1])) return false;
+      }
+      return true;
+    };
+    const remove = this.target.tap((batch, source) => {
+      if (component !== null && source !== component) return;
+      let out = '';
+      for (const m of batch)
+        if (matches(m)) out += JSON.stringify({ source, ...m, tags: Object.fromEntries(m.tags) }) + '\n';
+      if (out === '') return;
+      if (res.writableLength > TAP_BUFFER_BYTES) {
+        dropped += out.split('\n').length - 1;
+        return;
+      }
+      if (dropped > 0) {
+        res.write(JSON.stringify({ dropped }) + '\n');
+        dropped = 0;
+      }
+      res.write(out);
+    });
+    res.on('close', remove);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -119,6 +182,9 @@ export class AdminServer {
         }
         case '/api/v1/components':
           if (only('GET')) send(200, this.target.components());
+          return;
+        case '/api/v1/tap':
+          if (only('GET')) this.tap(req, res);
           return;
         case '/':
           if (only('GET'))

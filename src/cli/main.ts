@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig } from '../config/load.js';
 import { AdminServer, type ComponentView, type ReloadOutcome } from '../admin/server.js';
+import { tapCommand } from './tap.js';
 import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
@@ -28,6 +29,7 @@ const HELP = `Usage:
                                show what a StatsD datagram parses into, which mapping rule it
                                hits, and what each configured sink would send for it
                                (\\n separates lines; - reads the datagram from stdin)
+  sluice tap [--name PATTERN]  print what a running agent hands its sinks, as it flows (sluice tap --help)
   sluice --version             print the version
   sluice --help                print this help
 
@@ -167,6 +169,18 @@ function describeError(e: unknown, file: string | undefined): string {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'tap') {
+    const interrupted = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    process.exitCode = await tapCommand(argv.slice(1), {
+      out: (t) => process.stdout.write(t),
+      err: (t) => process.stderr.write(t),
+      interrupted,
+    });
+    process.exit();
+  }
   const result = runCommand(argv);
   if (typeof result === 'number') {
     process.exitCode = result;
@@ -277,6 +291,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
       {
         ready: () => agent.ready,
         components: () => componentViews(agent),
+        tap: (listener) => agent.pipeline.tap(listener),
         reload: () =>
           signalled
             ? Promise.resolve({ ok: false, problems: ['stopping'] })

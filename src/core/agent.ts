@@ -91,7 +91,7 @@ export class Agent {
       c.id,
       c.type,
       this.sourceFactory(c),
-      (batch) => this.pipeline.push(batch),
+      (batch) => this.pipeline.push(batch, c.id),
       deps,
       (events) => this.pipeline.pushEvents(events),
     );

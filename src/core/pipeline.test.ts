@@ -56,3 +56,16 @@ test('events go to the sinks that carry them, with metadata; with none, they are
   assert.equal(metricsOnly.events.length, 0);
   assert.equal(q.eventsIgnored, 1);
 });
+
+test('a tap sees what the sinks get, with the emitting source, until removed', () => {
+  const sink = new CollectorSink();
+  const p = new Pipeline(new Filter([{ action: 'drop', name: 'noise*' }]), makeTags({ host: 'h' }), [sink]);
+  const seen: [string[], string | undefined][] = [];
+  const untap = p.tap((batch, source) => seen.push([batch.map((m) => m.name), source]));
+  p.push([counter('a'), counter('noise')], 'statsd');
+  p.push([counter('noise')], 'statsd');
+  untap();
+  p.push([counter('b')], 'linux');
+  assert.deepEqual(seen, [[['a'], 'statsd']]);
+  assert.equal(sink.metrics().length, 2);
+});

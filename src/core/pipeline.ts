@@ -22,7 +22,12 @@ export interface RawRoute {
   readonly sink: { writeRaw(protocol: RawProtocol, lines: readonly string[]): void };
 }
 
+/** Sees every batch the sinks get, with the id of the source that emitted it (sluice tap). */
+export type Tap = (batch: readonly Metric[], source: string | undefined) => void;
+
 export class Pipeline {
+  /** Listeners of `sluice tap`; when there are none a batch pays one size check. */
+  private readonly taps = new Set<Tap>();
   /** Metrics that entered the pipeline and that left it, for self-telemetry. */
   received = 0;
   delivered = 0;
@@ -93,7 +98,13 @@ export class Pipeline {
     ];
   }
 
-  push(batch: Batch): void {
+  /** Adds a tap; returns the function that removes it. */
+  tap(listener: Tap): () => void {
+    this.taps.add(listener);
+    return () => this.taps.delete(listener);
+  }
+
+  push(batch: Batch, source?: string): void {
     this.received += batch.length;
     const out: Metric[] = [];
     for (const metric of batch) {
@@ -105,6 +116,7 @@ export class Pipeline {
     Object.freeze(out);
     this.delivered += out.length;
     for (const sink of this.sinks) sink.write(out);
+    if (this.taps.size > 0) for (const tap of this.taps) tap(out, source);
   }
 
   pushEvents(events: readonly Event[]): void {
