@@ -3,10 +3,20 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
-import { freePort, httpGet, listeningOn, startSluice, waitFor } from '../testing/processes.js';
+import {
+  freePort,
+  httpGet,
+  listeningOn,
+  repoRoot,
+  startProcess,
+  startSluice,
+  waitFor,
+} from '../testing/processes.js';
 import { sendStatsd, udpSocketStats, waitForUdpDrain } from '../testing/udp.js';
 
 async function scrape(port: number): Promise<string> {
@@ -298,4 +308,34 @@ sinks:
     what: 'recovered gauge',
   });
   assert.equal((await sluice.stop()).code, 0);
+});
+
+test('npm start passes SIGTERM to the agent: it flushes, exits, and leaves no orphan holding its port', async (t) => {
+  const port = await freePort('udp');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-npm-start-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'sluice.yaml');
+  writeFileSync(
+    file,
+    `sources:\n  statsd:\n    type: statsd\n    listen: 127.0.0.1:${port}\n    flush_interval: 1h\nsinks:\n  console:\n    type: console\n    format: json\n`,
+  );
+  const npm = startProcess('npm', ['start', '--silent', '--', '--config', file], { owner: t, cwd: repoRoot });
+  await npm.waitForLog(listeningOn(port), 30_000);
+  await sendStatsd(port, ['via.npm:3|c']);
+  await waitForUdpDrain(port);
+  const exit = await npm.stop('SIGTERM', 20_000);
+  assert.match(exit.stdout, /"name":"via\.npm"/, 'the agent got the signal and flushed');
+  // The agent is gone with npm: its port is free again (bounded wait).
+  await waitFor(
+    async () => {
+      const probe = dgram.createSocket('udp4');
+      const free = await new Promise<boolean>((resolve) => {
+        probe.once('error', () => resolve(false));
+        probe.bind(port, '127.0.0.1', () => resolve(true));
+      });
+      probe.close();
+      return free ? true : undefined;
+    },
+    { timeoutMs: 5_000, what: `port ${port} to be free (no orphaned agent)` },
+  );
 });
