@@ -445,6 +445,30 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
     return [...got].sort(byOffset).map((m) => (JSON.parse(m.payload as string) as { value: number }).value);
   }
 
+  /**
+   * The topic's values once `n` distinct ones are there. Delivery is at least once (README): a
+   * batch whose acknowledgement was lost in the outage is sent again, so a value may repeat.
+   */
+  async function consumeDistinct(topic: string, n: number): Promise<number[]> {
+    const b = ready();
+    let last: number[] = [];
+    return waitFor(
+      async () => {
+        last = values(await consumeAll(req, b.bootstrap, topic));
+        return new Set(last).size >= n ? last : undefined;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: `${n} distinct values in ${topic}`,
+        describe: () => `${last.length} messages, ${new Set(last).size} distinct`,
+      },
+    );
+  }
+
+  /** The values in the order they first appear: a resent batch repeats, it does not reorder. */
+  const firstOccurrences = (got: readonly number[]): number[] => [...new Set(got)];
+
   test('broker stopped and restarted under traffic: nothing lost while the buffer has room', async (t) => {
     const b = ready();
     const topic = freshTopic('fault-roomy');
@@ -468,20 +492,15 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
     assert.ok(downMs >= 2000, 'down for at least eight flush intervals');
     assert.equal(stat(ctx, 'dropped_metrics'), 0);
     assert.equal(stat(ctx, 'points_sent'), written);
-    const got = values(await consume(topic, written));
+    const got = await consumeDistinct(topic, written);
     const distinct = new Set(got);
     t.diagnostic(
-      `consumed ${got.length} messages, ${distinct.size} distinct, ${got.length - distinct.size} duplicates`,
+      `consumed ${got.length} messages, ${distinct.size} distinct, ${got.length - distinct.size} duplicates (at least once: resent batches)`,
     );
     assert.deepEqual(
-      [...distinct].sort((x, y) => x - y),
+      firstOccurrences(got),
       Array.from({ length: written }, (_, i) => i),
-      'every point arrived',
-    );
-    assert.deepEqual(
-      got,
-      Array.from({ length: written }, (_, i) => i),
-      'exactly once each, in order',
+      'every point arrived, in order (a resent batch may repeat some)',
     );
     assertNoStall(timer);
   });
@@ -509,20 +528,21 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
       outageMs: 1500,
     });
     const dropped = assertBufferDrops(ctx, written);
-    const got = values(await consume(topic, written - dropped));
-    assert.equal(got.length, written - dropped, 'exactly the points sent');
+    const got = await consumeDistinct(topic, written - dropped);
     const have = new Set(got);
+    assert.equal(have.size, written - dropped, 'exactly the points sent (a resent batch may repeat some)');
     const lost = Array.from({ length: written }, (_, i) => i).filter((i) => !have.has(i));
     assert.equal(lost.length, dropped, 'the drop counter equals what is missing');
-    // Order is kept and nothing is doubled. The oldest points go first, so the newest ones,
+    // Order is kept (a resent batch repeats points, it does not reorder them). The oldest points go first, so the newest ones,
     // a buffer's worth, all arrived. (What is lost is not always one run: a broker that has
     // just started may refuse a few batches while it takes up leadership, and the buffer
     // overflows again meanwhile.)
     assert.deepEqual(
-      got,
-      [...new Set(got)].sort((x, y) => x - y),
-      'in order, once each',
+      firstOccurrences(got),
+      [...have].sort((x, y) => x - y),
+      'in order',
     );
+    t.diagnostic(`${got.length - have.size} duplicates (at least once: resent batches)`);
     for (let i = 0; i < 8; i++) assert.ok(have.has(i), `point ${i}, delivered before the outage, is there`);
     for (let i = written - 8; i < written; i++) assert.ok(have.has(i), `the newest point ${i} arrived`);
     t.diagnostic(`lost ${lost.length} points: ${runs(lost)}`);
