@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig } from '../config/load.js';
 import { AdminServer, type ComponentView, type ReloadOutcome } from '../admin/server.js';
 import { tapCommand } from './tap.js';
+import { topCommand } from './top.js';
 import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
@@ -30,6 +31,7 @@ const HELP = `Usage:
                                hits, and what each configured sink would send for it
                                (\\n separates lines; - reads the datagram from stdin)
   sluice tap [--name PATTERN]  print what a running agent hands its sinks, as it flows (sluice tap --help)
+  sluice top                   a live view of a running agent: components, busiest names (sluice top --help)
   sluice --version             print the version
   sluice --help                print this help
 
@@ -169,6 +171,26 @@ function describeError(e: unknown, file: string | undefined): string {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'top') {
+    const quit = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+      if (process.stdin.isTTY) {
+        process.stdin.setRawMode(true);
+        process.stdin.on('data', (key: Buffer) => {
+          // q, Q, Ctrl-C (raw mode turns it into a byte)
+          if (key[0] === 0x71 || key[0] === 0x51 || key[0] === 0x03) resolve();
+        });
+      }
+    });
+    process.exitCode = await topCommand(argv.slice(1), {
+      out: (t) => process.stdout.write(t),
+      err: (t) => process.stderr.write(t),
+      quit,
+    });
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    process.exit();
+  }
   if (argv[0] === 'tap') {
     const interrupted = new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());

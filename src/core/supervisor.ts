@@ -213,7 +213,7 @@ export class SourceRunner extends Runner<Source> {
     id: string,
     type: string,
     private factory: SourceFactory,
-    private readonly emit: (batch: Batch) => void,
+    private readonly emitTo: (batch: Batch) => void,
     deps: Deps,
     private readonly emitEvents: (events: readonly Event[]) => void = () => {},
   ) {
@@ -223,6 +223,7 @@ export class SourceRunner extends Runner<Source> {
       'Collections skipped because the previous one overran.',
     );
     this.collectErrors = this.stats.counter('collection_errors', 'Collections that failed.');
+    this.emitted = this.stats.counter('metrics_emitted', 'Metrics the source handed to the pipeline.');
   }
 
   /**
@@ -235,6 +236,13 @@ export class SourceRunner extends Runner<Source> {
     if (instance.reconfigure === undefined || !(await instance.reconfigure(options))) return false;
     this.factory = factory;
     return true;
+  }
+
+  private readonly emitted: StatCounter;
+
+  private emit(batch: Batch): void {
+    this.emitted.inc(batch.length);
+    this.emitTo(batch);
   }
 
   protected create(): Source {
@@ -346,7 +354,10 @@ export class SinkRunner extends Runner<Sink> {
     this.dropped = this.stats.counter('dropped_metrics', 'Metrics dropped before reaching the sink.', {
       reason: 'sink_down',
     });
+    this.received = this.stats.counter('metrics_received', 'Metrics the pipeline handed to the sink.');
   }
+
+  private readonly received: StatCounter;
 
   protected startInstance(sink: Sink): Promise<void> {
     return sink.start();
@@ -407,6 +418,7 @@ export class SinkRunner extends Runner<Sink> {
 
   /** Never throws: a failing sink is restarted and the batch counted as dropped. */
   write(batch: Batch): void {
+    this.received.inc(batch.length);
     const sink = this.instance;
     if (sink === undefined || (this.state !== 'running' && this.state !== 'stopping')) {
       this.dropped.inc(batch.length);
