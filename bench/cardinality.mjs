@@ -40,7 +40,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { loadgenBin } from './loadgen-bin.mjs';
+import { loadgenBin, runJson } from './loadgen-bin.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: opts } = parseArgs({
@@ -71,20 +71,7 @@ const now = () => performance.now();
 const LOADGEN = loadgenBin();
 
 /** Runs the load generator to completion; resolves with its JSON line. */
-function loadgen(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`loadgen ${args.join(' ')} exited ${code}: ${err}`));
-      else resolve(JSON.parse(out));
-    });
-  });
-}
+const loadgen = (args) => runJson(LOADGEN, args);
 
 function procStatus(pid) {
   try {
@@ -660,7 +647,7 @@ function printFlood(r) {
   );
   const f = r.final;
   const c = r.checks ?? {};
-  const ok = (k) => (c[k] === undefined ? 'n/a' : c[k].ok ? 'yes' : `**NO** (${JSON.stringify(c[k])})`);
+  const ok = (k) => checkCell(c, k);
   const rows = [
     ['Node / workers', `${nodeVersion()} / ${f?.workers ?? '?'}`],
     ['lines per datagram', r.lines_per_datagram],
@@ -730,18 +717,13 @@ function printFlood(r) {
     ['check: canary exact (own socket)', ok('canary (own socket) exact')],
     ['check: canary exact (shared socket)', ok('canary (shared socket) exact')],
   ];
-  console.log('| measure | value |\n| --- | ---: |');
-  for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
-  if (r.log.firstWarnings.length > 0) {
-    console.log('\nAgent warnings (first of each kind):');
-    for (const w of r.log.firstWarnings) console.log(`- at ${w.at_s} s: ${w.line}`);
-  }
+  printTable(rows, r.log);
 }
 
 function printBytes(r) {
   const f = r.final;
   const c = r.checks ?? {};
-  const ok = (k) => (c[k] === undefined ? 'n/a' : c[k].ok ? 'yes' : `**NO** (${JSON.stringify(c[k])})`);
+  const ok = (k) => checkCell(c, k);
   console.log(`\n## bytes1m: 1,000,000 tagged series (3 tags + id), max_series 1,100,000\n`);
   const rows = [
     ['Node / workers', `${nodeVersion()} / ${f?.workers ?? '?'}`],
@@ -773,11 +755,22 @@ function printBytes(r) {
     ['check: sent == received + kernel drops', ok('sent == received + kernel drops')],
     ['check: known series exact', ok('steady series exact')],
   ];
+  printTable(rows, r.log);
+}
+
+/** A check's cell: yes, **NO** with what was found, or n/a when it did not run. */
+function checkCell(checks, key) {
+  const c = checks[key];
+  return c === undefined ? 'n/a' : c.ok ? 'yes' : `**NO** (${JSON.stringify(c)})`;
+}
+
+/** A scenario's rows as a Markdown table, then the agent's first warning of each kind. */
+function printTable(rows, log) {
   console.log('| measure | value |\n| --- | ---: |');
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
-  if (r.log.firstWarnings.length > 0) {
+  if (log.firstWarnings.length > 0) {
     console.log('\nAgent warnings (first of each kind):');
-    for (const w of r.log.firstWarnings) console.log(`- at ${w.at_s} s: ${w.line}`);
+    for (const w of log.firstWarnings) console.log(`- at ${w.at_s} s: ${w.line}`);
   }
 }
 

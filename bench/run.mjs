@@ -21,8 +21,9 @@
 // sends from N sockets, so the kernel spreads datagrams over a receiver's SO_REUSEPORT sockets;
 // with one, every datagram goes to the same socket and worker). BENCH_QUICK=1 is the same as
 // --quick.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { loadgenBinIfCompiler, runJson } from './loadgen-bin.mjs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,16 +137,10 @@ function ratesFor(ladders, lines) {
   return Object.fromEntries(lines.map((n) => [n, ladders[n] ?? ladders[n === 1 ? 1 : 20]]));
 }
 
-/** Compiles bench/loadgen.c when needed; falls back to the Node generator without a compiler. */
+/** The C load generator (compiled when needed); the Node one when there is no C compiler. */
 function prepareGenerator() {
-  const src = join(ROOT, 'bench', 'loadgen.c');
-  const bin = join(ROOT, 'bench', 'loadgen');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return { kind: 'c', bin };
-  for (const cc of ['cc', 'gcc', 'clang']) {
-    const r = spawnSync(cc, ['-O2', '-o', bin, src], { stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.status === 0) return { kind: 'c', bin };
-    if (r.error === undefined) throw new Error(`bench: ${cc} failed on loadgen.c:\n${r.stderr}`);
-  }
+  const bin = loadgenBinIfCompiler();
+  if (bin !== undefined) return { kind: 'c', bin };
   console.log(
     'WARNING: no C compiler found; using the Node load generator (bench/loadgen.mjs), which cannot ' +
       'outrun a Node receiver: the figures below measure the generator too.',
@@ -159,18 +154,7 @@ function runGenerator(gen, placement, args) {
     gen.kind === 'c'
       ? placed(gen.bin, flat, placement)
       : placed(process.execPath, [gen.bin, ...flat], placement);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`load generator exited ${code}: ${err}`));
-    });
-  });
+  return runJson(cmd, argv);
 }
 
 /**

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { udpSocket } from './procfs.mjs';
 import { freeTcpPort, freeUdpPort } from './receivers.mjs';
-import { loadgenBin } from './loadgen-bin.mjs';
+import { loadgenBin, runJson } from './loadgen-bin.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -38,17 +38,6 @@ const SERIES = 10_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const LOADGEN = loadgenBin();
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${cmd} exited ${code}`)),
-    );
-  });
-}
 
 function scrape(port) {
   return new Promise((resolve) => {
@@ -110,7 +99,7 @@ sinks:
     for (let i = 0; i < 100 && !(await scrape(exporterPort)).ok; i++) await sleep(100);
     // The series the page shows, then two flushes so that they are on it.
     const tags = 'env:bench,host:h1,route:/api/x';
-    await run('taskset', [
+    await runJson('taskset', [
       '-c',
       '1',
       LOADGEN,
@@ -132,7 +121,7 @@ sinks:
     const until = performance.now() + SECONDS * 1000 + 1000;
     const scraping = scrapers(exporterPort, until);
     await sleep(500);
-    const sent = await run('taskset', [
+    const sent = await runJson('taskset', [
       '-c',
       '1',
       LOADGEN,

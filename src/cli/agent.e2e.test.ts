@@ -14,6 +14,7 @@ import {
   listeningOn,
   repoRoot,
   startProcess,
+  sampleValue,
   startSluice,
   waitFor,
 } from '../testing/processes.js';
@@ -23,12 +24,6 @@ async function scrape(port: number): Promise<string> {
   const r = await httpGet(`http://127.0.0.1:${port}/metrics`);
   assert.equal(r.status, 200);
   return r.body.toString('utf8');
-}
-
-/** The value of the sample line that starts with `prefix` (name and labels), if present. */
-function sample(body: string, prefix: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(prefix));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 test('quick start: the default config serves CPU metrics and a gauge sent with StatsD', async (t) => {
@@ -45,13 +40,16 @@ test('quick start: the default config serves CPU metrics and a gauge sent with S
 
   const cpu = await waitFor(
     async () =>
-      sample(await scrape(httpPort), 'system_cpu_seconds_total{cpu="total",host="e2e-host",state="user"}'),
+      sampleValue(
+        await scrape(httpPort),
+        'system_cpu_seconds_total{cpu="total",host="e2e-host",state="user"}',
+      ),
     { timeoutMs: 15_000, what: 'a CPU metric' },
   );
   assert.ok(cpu > 0);
 
   await sendStatsd(statsdPort, ['foobar:123|g']);
-  const foobar = await waitFor(async () => sample(await scrape(httpPort), 'foobar{host="e2e-host"}'), {
+  const foobar = await waitFor(async () => sampleValue(await scrape(httpPort), 'foobar{host="e2e-host"}'), {
     timeoutMs: 10_000,
     what: 'foobar in /metrics',
   });
@@ -193,7 +191,7 @@ ${extra}`;
   assert.match(JSON.stringify(refused.problems), /sluice\.yaml:\d+:\d+: filters\[0\]\.action/);
   await waitFor(
     async () =>
-      sample(await scrape(httpPort), 'sluice_config_reloads_total{result="failed"}') === 1 || undefined,
+      sampleValue(await scrape(httpPort), 'sluice_config_reloads_total{result="failed"}') === 1 || undefined,
     {
       timeoutMs: 10_000,
       what: 'the failed reload counted',
@@ -202,7 +200,7 @@ ${extra}`;
 
   // Still running on the old config: lines go through unrenamed.
   await sendStatsd(statsdPort, ['before.reload:1|c']);
-  await waitFor(async () => sample(await scrape(httpPort), 'before_reload_total ') === 1 || undefined, {
+  await waitFor(async () => sampleValue(await scrape(httpPort), 'before_reload_total ') === 1 || undefined, {
     timeoutMs: 10_000,
     what: 'a counter before the reload',
   });
@@ -214,13 +212,13 @@ ${extra}`;
   const reloaded = await sluice.waitForLog((l) => l.msg === 'Reloaded.');
   assert.deepEqual(reloaded.unchanged, ['prometheus', 'statsd', 'internal']);
   await sendStatsd(statsdPort, ['after.reload:2|c']);
-  await waitFor(async () => sample(await scrape(httpPort), 'renamed_after_total ') === 2 || undefined, {
+  await waitFor(async () => sampleValue(await scrape(httpPort), 'renamed_after_total ') === 2 || undefined, {
     timeoutMs: 10_000,
     what: 'the new filter applied',
   });
   const page = await scrape(httpPort);
-  assert.equal(sample(page, 'before_reload_total '), 1, 'the exporter kept its state');
-  assert.equal(sample(page, 'sluice_config_reloads_total{result="applied"}'), 1);
+  assert.equal(sampleValue(page, 'before_reload_total '), 1, 'the exporter kept its state');
+  assert.equal(sampleValue(page, 'sluice_config_reloads_total{result="applied"}'), 1);
   assert.equal((await sluice.stop('SIGTERM')).code, 0);
 });
 
@@ -254,7 +252,7 @@ sinks:
   assert.equal(udpSocketStats(statsdPort)?.drops, before?.drops, 'the kernel dropped nothing');
   const total = await waitFor(
     async () => {
-      const v = sample(await scrape(httpPort), 'conserved_hits_total ');
+      const v = sampleValue(await scrape(httpPort), 'conserved_hits_total ');
       return v === 100_000 ? v : undefined;
     },
     { timeoutMs: 10_000, what: 'conserved_hits_total to reach 100000' },
@@ -295,7 +293,7 @@ sinks:
   await sluice.waitForLog(
     (l) => l.component === 'statsd' && l.msg === 'The component failed; restarting it.',
   );
-  await waitFor(async () => sample(await scrape(httpPort), 'system_load1{'), {
+  await waitFor(async () => sampleValue(await scrape(httpPort), 'system_load1{'), {
     timeoutMs: 10_000,
     what: 'Linux metrics while statsd is down',
   });
@@ -303,7 +301,7 @@ sinks:
   await unblock();
   await sluice.waitForLog(listeningOn(blockedPort), 10_000);
   await sendStatsd(blockedPort, ['recovered:1|g']);
-  await waitFor(async () => sample(await scrape(httpPort), 'recovered{'), {
+  await waitFor(async () => sampleValue(await scrape(httpPort), 'recovered{'), {
     timeoutMs: 10_000,
     what: 'recovered gauge',
   });

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig } from '../config/load.js';
 import { AdminServer, type ComponentView, type ReloadOutcome } from '../admin/server.js';
+import type { ClientIo } from './admin-client.js';
 import { tapCommand } from './tap.js';
 import { topCommand } from './top.js';
 import { Agent, StartupError } from '../core/agent.js';
@@ -170,39 +171,33 @@ function describeError(e: unknown, file: string | undefined): string {
   return `${file ?? 'config'}: ${err.message}\n`;
 }
 
+/**
+ * Runs a command that lasts until the user quits (tap, top), then exits with its code. Quitting
+ * is SIGINT or SIGTERM, and with `keys` q in a terminal (raw mode turns Ctrl-C into a byte).
+ */
+async function untilQuit(run: (io: ClientIo) => Promise<number>, options: { keys: boolean }): Promise<void> {
+  const keys = options.keys && process.stdin.isTTY;
+  const quit = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    if (!keys) return;
+    process.stdin.setRawMode(true);
+    process.stdin.on('data', (key: Buffer) => {
+      if (key[0] === 0x71 || key[0] === 0x51 || key[0] === 0x03) resolve(); // q, Q, Ctrl-C
+    });
+  });
+  process.exitCode = await run({
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    quit,
+  });
+  if (keys) process.stdin.setRawMode(false);
+  process.exit();
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
-  if (argv[0] === 'top') {
-    const quit = new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-      if (process.stdin.isTTY) {
-        process.stdin.setRawMode(true);
-        process.stdin.on('data', (key: Buffer) => {
-          // q, Q, Ctrl-C (raw mode turns it into a byte)
-          if (key[0] === 0x71 || key[0] === 0x51 || key[0] === 0x03) resolve();
-        });
-      }
-    });
-    process.exitCode = await topCommand(argv.slice(1), {
-      out: (t) => process.stdout.write(t),
-      err: (t) => process.stderr.write(t),
-      quit,
-    });
-    if (process.stdin.isTTY) process.stdin.setRawMode(false);
-    process.exit();
-  }
-  if (argv[0] === 'tap') {
-    const interrupted = new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    process.exitCode = await tapCommand(argv.slice(1), {
-      out: (t) => process.stdout.write(t),
-      err: (t) => process.stderr.write(t),
-      interrupted,
-    });
-    process.exit();
-  }
+  if (argv[0] === 'top') await untilQuit((io) => topCommand(argv.slice(1), io), { keys: true });
+  if (argv[0] === 'tap') await untilQuit((io) => tapCommand(argv.slice(1), io), { keys: false });
   const result = runCommand(argv);
   if (typeof result === 'number') {
     process.exitCode = result;

@@ -8,16 +8,11 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { freePort, httpGet, listeningOn, startSluice, waitFor } from '../testing/processes.js';
+import { freePort, httpGet, listeningOn, sampleValue, startSluice, waitFor } from '../testing/processes.js';
 import { sendStatsd, udpSocketStats, waitForUdpDrain } from '../testing/udp.js';
 
 const LINES = 60_000;
 const RELOADS = 20;
-
-function sample(body: string, prefix: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(prefix));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 for (const workers of [0, 'auto'] as const) {
   describe(`reload under traffic (statsd workers: ${workers})`, () => {
@@ -117,14 +112,14 @@ ${extraSink}${filters}`;
       const total = await waitFor(
         async () => {
           const r = await httpGet(`http://127.0.0.1:${httpPort}/metrics`);
-          const v = sample(r.body.toString('utf8'), 'reload_hits_total{k="v"}');
+          const v = sampleValue(r.body.toString('utf8'), 'reload_hits_total{k="v"}');
           return v === LINES ? v : undefined;
         },
         { timeoutMs: 15_000, what: `reload_hits_total to reach ${LINES}` },
       ).catch(async (error: unknown) => {
         const r = await httpGet(`http://127.0.0.1:${httpPort}/metrics`);
         throw new Error(
-          `${(error as Error).message}: ${sample(r.body.toString('utf8'), 'reload_hits_total{k="v"}')}`,
+          `${(error as Error).message}: ${sampleValue(r.body.toString('utf8'), 'reload_hits_total{k="v"}')}`,
         );
       });
       assert.equal(total, LINES);

@@ -4,6 +4,7 @@
  * nothing while nobody taps.
  */
 import { parseArgs } from 'node:util';
+import { readLines, unreachable, type ClientIo } from './admin-client.js';
 
 export const TAP_HELP = `Usage: sluice tap [--admin URL] [--component ID] [--name PATTERN] [--tag KEY:PATTERN]... [--format text|json]
 
@@ -17,14 +18,7 @@ Needs the agent's admin endpoint (agent.admin_listen). Patterns are globs (* and
   --format FORMAT    text (default: source, name, tags, value) or json (one object per line)
 `;
 
-export interface TapIo {
-  out(text: string): void;
-  err(text: string): void;
-  /** Resolves when the user interrupts (SIGINT/SIGTERM). */
-  interrupted: Promise<void>;
-}
-
-export async function tapCommand(argv: readonly string[], io: TapIo): Promise<number> {
+export async function tapCommand(argv: readonly string[], io: ClientIo): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -55,32 +49,23 @@ export async function tapCommand(argv: readonly string[], io: TapIo): Promise<nu
   if (values.name !== undefined) url.searchParams.set('name', values.name);
   for (const t of values.tag ?? []) url.searchParams.append('tag', t);
   const abort = new AbortController();
-  void io.interrupted.then(() => abort.abort());
+  void io.quit.then(() => abort.abort());
   let response: Response;
   try {
     response = await fetch(url, { signal: abort.signal });
   } catch (e) {
     if (abort.signal.aborted) return 0;
-    io.err(
-      `sluice tap: cannot reach the admin endpoint at ${values.admin} (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}); is agent.admin_listen set?\n`,
-    );
+    io.err(unreachable('tap', values.admin, e));
     return 1;
   }
   if (!response.ok || response.body === null) {
     io.err(`sluice tap: ${url.pathname} answered ${response.status}: ${await response.text()}\n`);
     return 1;
   }
-  const decoder = new TextDecoder();
-  let pending = '';
   try {
-    for await (const chunk of response.body) {
-      pending += decoder.decode(chunk as Uint8Array, { stream: true });
-      const end = pending.lastIndexOf('\n');
-      if (end < 0) continue;
-      const lines = pending.slice(0, end).split('\n');
-      pending = pending.slice(end + 1);
-      io.out(values.format === 'json' ? lines.join('\n') + '\n' : lines.map(asText).join(''));
-    }
+    await readLines(response.body, (lines) =>
+      io.out(values.format === 'json' ? lines.join('\n') + '\n' : lines.map(asText).join('')),
+    );
   } catch (e) {
     if (!abort.signal.aborted) {
       io.err(`sluice tap: the stream ended: ${(e as Error).message}\n`);

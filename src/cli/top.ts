@@ -6,6 +6,7 @@
  * /api/v1/tap stream for the names.
  */
 import { parseArgs } from 'node:util';
+import { readLines, unreachable, type ClientIo } from './admin-client.js';
 
 export const TOP_HELP = `Usage: sluice top [--admin URL] [--interval SECONDS]
 
@@ -16,13 +17,6 @@ q or Ctrl-C quits.
   --admin URL         the admin endpoint (default http://127.0.0.1:8126)
   --interval SECONDS  refresh period (default 2)
 `;
-
-export interface TopIo {
-  out(text: string): void;
-  err(text: string): void;
-  /** Resolves when the user quits (q, Ctrl-C, SIGTERM). */
-  quit: Promise<void>;
-}
 
 interface Component {
   id: string;
@@ -64,7 +58,7 @@ const rate = (now: number | undefined, before: number | undefined, seconds: numb
 const pad = (s: string, n: number): string => (s.length >= n ? s.slice(0, n - 1) + ' ' : s.padEnd(n));
 const padStart = (s: string, n: number): string => s.padStart(n);
 
-export async function topCommand(argv: readonly string[], io: TopIo): Promise<number> {
+export async function topCommand(argv: readonly string[], io: ClientIo): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -101,18 +95,12 @@ export async function topCommand(argv: readonly string[], io: TopIo): Promise<nu
   const tapping = (async () => {
     const response = await fetch(new URL('/api/v1/tap', base), { signal: abort.signal });
     if (!response.ok || response.body === null) return;
-    const decoder = new TextDecoder();
-    let pending = '';
-    for await (const chunk of response.body) {
-      pending += decoder.decode(chunk as Uint8Array, { stream: true });
-      const end = pending.lastIndexOf('\n');
-      if (end < 0) continue;
-      for (const line of pending.slice(0, end).split('\n')) {
+    await readLines(response.body, (lines) => {
+      for (const line of lines) {
         const m = JSON.parse(line) as { name?: string };
         if (m.name !== undefined) names.set(m.name, (names.get(m.name) ?? 0) + 1);
       }
-      pending = pending.slice(end + 1);
-    }
+    });
   })().catch(() => {});
 
   let previous = new Map<string, ReturnType<typeof inOut>>();
@@ -124,9 +112,7 @@ export async function topCommand(argv: readonly string[], io: TopIo): Promise<nu
       components = (await r.json()) as Component[];
     } catch (e) {
       if (quitting) break;
-      io.err(
-        `sluice top: cannot reach the admin endpoint at ${base} (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}); is agent.admin_listen set?\n`,
-      );
+      io.err(unreachable('top', base, e));
       abort.abort();
       return 1;
     }

@@ -131,36 +131,47 @@ export class Agent {
       reconfigured: [] as string[],
       unchanged: [] as string[],
     };
-    const plan = <R extends SourceRunner | SinkRunner>(
+    /**
+     * Which runners the next config keeps, starts and stops. A changed component (every one,
+     * with `rebuildAll`) is rebuilt unless `inPlace` takes the new options into the running one.
+     */
+    const plan = async <R extends SourceRunner | SinkRunner>(
       runners: readonly R[],
       prevConfigs: AgentConfig['sinks'] | AgentConfig['sources'],
       nextConfigs: AgentConfig['sinks'] | AgentConfig['sources'],
       make: (c: never) => R,
-      forceRebuild: boolean,
-    ): { keep: R[]; start: R[]; stop: R[]; replaced: Map<R, R> } => {
+      inPlace: (old: R, c: never) => Promise<boolean>,
+      rebuildAll = false,
+    ): Promise<{ keep: R[]; start: R[]; stop: R[] }> => {
       const byId = new Map(runners.map((r) => [r.id, r]));
       const prevById = new Map(prevConfigs.map((c) => [c.id, c]));
       const keep: R[] = [];
       const start: R[] = [];
       const stop: R[] = [];
-      /** Fresh runner → the one it replaces. */
-      const replaced = new Map<R, R>();
       for (const c of nextConfigs) {
         const old = byId.get(c.id);
         const was = prevById.get(c.id);
-        if (old !== undefined && was !== undefined && !forceRebuild && sameComponent(was, c)) {
+        if (old !== undefined && was !== undefined && !rebuildAll && sameComponent(was, c)) {
           keep.push(old);
           result.unchanged.push(c.id);
-          continue;
+        } else if (
+          old !== undefined &&
+          !rebuildAll &&
+          old.type === c.type &&
+          (await inPlace(old, c as never))
+        ) {
+          keep.push(old);
+          result.reconfigured.push(c.id);
+        } else {
+          const fresh = make(c as never);
+          keep.push(fresh);
+          start.push(fresh);
+          if (old === undefined) result.added.push(c.id);
+          else {
+            stop.push(old);
+            result.rebuilt.push(c.id);
+          }
         }
-        const fresh = make(c as never);
-        keep.push(fresh);
-        start.push(fresh);
-        if (old !== undefined) {
-          stop.push(old);
-          replaced.set(fresh, old);
-          result.rebuilt.push(c.id);
-        } else result.added.push(c.id);
       }
       const nextIds = new Set(nextConfigs.map((c) => c.id));
       for (const r of runners)
@@ -168,23 +179,14 @@ export class Agent {
           stop.push(r);
           result.removed.push(r.id);
         }
-      return { keep, start, stop, replaced };
+      return { keep, start, stop };
     };
-    const sinks = plan(this.sinks, prev.sinks, next.sinks, (c) => this.sinkRunner(c, next), false);
-    // Raw-line handlers are handed to sources at start, bound to the relaying sinks of then:
-    // when a relaying sink comes, goes or is rebuilt, the sources are rebuilt too.
-    const relays = (config: AgentConfig, id: string): boolean =>
-      config.sinks.some(
-        (c) => c.id === id && (c.definition.rawProtocols?.(c.options as never) ?? []).length > 0,
-      );
-    const relaysChanged =
-      sinks.start.some((r) => relays(next, r.id)) || sinks.stop.some((r) => relays(prev, r.id));
-    const sources = plan(
-      this.sources,
-      prev.sources,
-      next.sources,
-      (c) => this.sourceRunner(c, next),
-      relaysChanged,
+    const sinks = await plan(
+      this.sinks,
+      prev.sinks,
+      next.sinks,
+      (c) => this.sinkRunner(c, next),
+      async () => false,
     );
     this.config = next;
     await Promise.all(sinks.start.map((r) => r.start()));
@@ -195,20 +197,25 @@ export class Agent {
       this.sinks,
       rawRoutes(next, this.sinks),
     );
-    // A changed source that can take its new options in place keeps its sockets (and flushes
-    // what it held under the old ones itself); the others stop, flushing, and start afresh.
-    if (!relaysChanged) {
-      for (const [fresh, old] of sources.replaced) {
-        const c = next.sources.find((x) => x.id === old.id);
-        if (c === undefined || c.type !== old.type) continue;
-        if (!(await old.reconfigure(this.sourceFactory(c), c.options))) continue;
-        sources.keep[sources.keep.indexOf(fresh)] = old;
-        sources.start.splice(sources.start.indexOf(fresh), 1);
-        sources.stop.splice(sources.stop.indexOf(old), 1);
-        result.rebuilt.splice(result.rebuilt.indexOf(old.id), 1);
-        result.reconfigured.push(old.id);
-      }
-    }
+    // Raw-line handlers are handed to sources at start, bound to the relaying sinks of then:
+    // when a relaying sink comes, goes or is rebuilt, every source is rebuilt too.
+    const relays = (config: AgentConfig, id: string): boolean =>
+      config.sinks.some(
+        (c) => c.id === id && (c.definition.rawProtocols?.(c.options as never) ?? []).length > 0,
+      );
+    const relaysChanged =
+      sinks.start.some((r) => relays(next, r.id)) || sinks.stop.some((r) => relays(prev, r.id));
+    // After the switch: a changed source that takes its new options in place keeps its sockets
+    // and flushes what it held under the old ones into the new sinks; the others stop
+    // (flushing) and start afresh.
+    const sources = await plan(
+      this.sources,
+      prev.sources,
+      next.sources,
+      (c) => this.sourceRunner(c, next),
+      (old, c: AgentConfig['sources'][number]) => old.reconfigure(this.sourceFactory(c), c.options),
+      relaysChanged,
+    );
     await Promise.all(sources.stop.map((r) => r.stop()));
     this.sources = sources.keep;
     await Promise.all(sources.start.map((r) => r.start()));

@@ -136,16 +136,19 @@ test('a source that fails after starting backs off like one that fails to start,
     maxFailures: 5,
     windowMs: 600_000,
   };
-  const runner = new SourceRunner(
-    'flaky',
-    'fake',
-    (c) => {
-      ctx = c;
-      return { mode: 'listening', start: async () => {}, stop: async () => {} };
-    },
-    () => {},
-    { log, clock, policy },
-  );
+  /** A source that starts fine; `ctx` is its latest context, to fail it at run time. */
+  const runnerFor = (id: string): SourceRunner =>
+    new SourceRunner(
+      id,
+      'fake',
+      (c) => {
+        ctx = c;
+        return { mode: 'listening', start: async () => {}, stop: async () => {} };
+      },
+      () => {},
+      { log, clock, policy },
+    );
+  const runner = runnerFor('flaky');
   const schedule = (): number[] =>
     lines
       .filter((l) => l.msg === 'The component failed; restarting it.')
@@ -168,16 +171,7 @@ test('a source that fails after starting backs off like one that fails to start,
   await runner.stop();
 
   // A component that then runs a whole window without failing starts over from the minimum.
-  const second = new SourceRunner(
-    'recovers',
-    'fake',
-    (c) => {
-      ctx = c;
-      return { mode: 'listening', start: async () => {}, stop: async () => {} };
-    },
-    () => {},
-    { log, clock, policy },
-  );
+  const second = runnerFor('recovers');
   lines.length = 0;
   await second.start();
   for (const upFor of [2000, 2000, 600_000, 2000]) {

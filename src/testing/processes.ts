@@ -485,3 +485,9 @@ export function serverPrograms(names: readonly string[], installHint: string): S
     },
   };
 }
+
+/** The value of the first sample line of a Prometheus page that starts with `prefix` (name and labels). */
+export function sampleValue(body: string, prefix: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}

@@ -23,7 +23,7 @@ import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Batch } from '../../core/metric.js';
 import type { AggregatorOptions } from '../../aggregation/aggregator.js';
-import { AggregatingListener, sameSockets } from '../transport/index.js';
+import { AggregatingListener } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 
 export type JsonUdpConfig = InferFields<typeof jsonUdpSchema.fields>;
@@ -278,11 +278,8 @@ export class JsonUdpSource extends AggregatingListener {
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
 
-  constructor(
-    private config: JsonUdpConfig,
-    ctx: SourceContext,
-  ) {
-    super(ctx, config.listen, config, config.flush_interval);
+  constructor(config: JsonUdpConfig, ctx: SourceContext) {
+    super(ctx, config, config.flush_interval);
     this.ingest = new JsonIngest(config, ctx);
     this.seriesHeld = ctx.stats.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = ctx.stats.counter(
@@ -296,15 +293,10 @@ export class JsonUdpSource extends AggregatingListener {
     return this.ingest.recentRejections();
   }
 
-  /** A reload with the same sockets: as StatsdSource.reconfigure (flush, then the new options). */
+  /** A reload with the same sockets (AggregatingListener.reconfigureInPlace). */
   async reconfigure(options: unknown): Promise<boolean> {
     const next = options as JsonUdpConfig;
-    if (!sameSockets(this.config, next)) return false;
-    this.flush();
-    this.config = next;
-    this.ingest = new JsonIngest(next, this.ctx);
-    this.retime(next.flush_interval);
-    return true;
+    return this.reconfigureInPlace(next, () => (this.ingest = new JsonIngest(next, this.ctx)));
   }
 
   /**

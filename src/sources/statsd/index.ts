@@ -14,7 +14,7 @@ import type { SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
 import type { StatGauge, StatCounter } from '../../core/stats.js';
 import type { RejectedLine } from '../../protocols/statsd/parser.js';
-import { AggregatingListener, sameSockets } from '../transport/index.js';
+import { AggregatingListener } from '../transport/index.js';
 import { StatsdIngest } from './ingest.js';
 import { statsdSample, statsdSchema, type StatsdConfig } from './schema.js';
 import { StatsdAggregator } from '../../aggregation/aggregator.js';
@@ -30,11 +30,8 @@ export class StatsdSource extends AggregatingListener {
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
 
-  constructor(
-    private config: StatsdConfig,
-    ctx: SourceContext,
-  ) {
-    super(ctx, config.listen, config, config.flush_interval);
+  constructor(config: StatsdConfig, ctx: SourceContext) {
+    super(ctx, config, config.flush_interval);
     this.ingest = this.newIngest(config);
     this.seriesHeld = ctx.stats.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = ctx.stats.counter(
@@ -50,22 +47,10 @@ export class StatsdSource extends AggregatingListener {
     });
   }
 
-  /**
-   * A reload with the same sockets: flushes what the interval holds (aggregated under the old
-   * options), then aggregates under the new ones from the next datagram on. Both happen in one
-   * turn of the event loop, so no line falls between them. Flushing rather than carrying the
-   * aggregates over keeps every emitted interval under one set of options (one percentile list,
-   * one histogram layout, one mapping); the price is one short interval, reported with its
-   * true length.
-   */
+  /** A reload with the same sockets (AggregatingListener.reconfigureInPlace). */
   async reconfigure(options: unknown): Promise<boolean> {
     const next = options as StatsdConfig;
-    if (!sameSockets(this.config, next)) return false;
-    this.flush();
-    this.config = next;
-    this.ingest = this.newIngest(next);
-    this.retime(next.flush_interval);
-    return true;
+    return this.reconfigureInPlace(next, () => (this.ingest = this.newIngest(next)));
   }
 
   /** The most recent rejected lines, oldest first. */

@@ -9,15 +9,18 @@ import { createListeners, type BoundListener, type Listeners } from './listeners
 import type { ListenEndpoint } from './address.js';
 import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
 
+/** What a listening source's sockets are built from. */
+type SocketOptions = {
+  readonly listen: readonly ListenEndpoint[];
+  readonly workers?: unknown;
+} & Partial<TransportConfig>;
+
 /**
  * Whether a listening source's reloaded options leave its sockets as they are: the same
  * addresses and the same transport options (and `workers`, where it has them). Only then can
  * it keep its sockets and take the rest of the new options in place.
  */
-export function sameSockets(
-  a: { readonly listen: readonly ListenEndpoint[]; readonly workers?: unknown } & Partial<TransportConfig>,
-  b: { readonly listen: readonly ListenEndpoint[]; readonly workers?: unknown } & Partial<TransportConfig>,
-): boolean {
+export function sameSockets(a: SocketOptions, b: SocketOptions): boolean {
   if (!isDeepStrictEqual(a.listen, b.listen) || a.workers !== b.workers) return false;
   for (const key of Object.keys(TRANSPORT_DEFAULTS) as (keyof TransportConfig)[])
     if (a[key] !== b[key]) return false;
@@ -34,12 +37,36 @@ export abstract class AggregatingListener implements ListeningSource {
 
   constructor(
     protected readonly ctx: SourceContext,
-    listen: readonly ListenEndpoint[],
-    transport: Partial<TransportConfig>,
+    /** What the sockets were built from: a reload may keep them only if this is unchanged. */
+    private sockets: SocketOptions,
     private flushIntervalMs: number,
   ) {
     // Every transport hands over whole lines, so parsers see what a UDP datagram carries.
-    this.listeners = createListeners(listen, transport, ctx, (buf) => this.receive(buf));
+    this.listeners = createListeners(sockets.listen, sockets, ctx, (buf) => this.receive(buf));
+  }
+
+  /**
+   * A reload with the same sockets: flushes what the interval holds (aggregated under the old
+   * options), then `apply` switches the receive path to the new ones; both happen in one turn
+   * of the event loop, so no line falls between them. Flushing rather than carrying the
+   * aggregates over keeps every emitted interval under one set of options (one percentile list,
+   * one histogram layout, one mapping); the price is one short interval, reported with its true
+   * length. False (nothing done) when the sockets would change.
+   */
+  protected reconfigureInPlace(
+    next: SocketOptions & { readonly flush_interval: number },
+    apply: () => void,
+  ): boolean {
+    if (!sameSockets(this.sockets, next)) return false;
+    this.flush();
+    this.sockets = next;
+    apply();
+    this.flushIntervalMs = next.flush_interval;
+    if (this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.armFlushTimer();
+    }
+    return true;
   }
 
   /** Parses one buffer of complete lines into the aggregates. */
@@ -72,14 +99,6 @@ export abstract class AggregatingListener implements ListeningSource {
     await this.listeners.start();
     this.listening = true;
     this.intervalStart = this.ctx.clock.now();
-    this.armFlushTimer();
-  }
-
-  /** Flush timer at the (new) interval, from now. */
-  protected retime(flushIntervalMs: number): void {
-    this.flushIntervalMs = flushIntervalMs;
-    if (this.timer === undefined) return;
-    clearInterval(this.timer);
     this.armFlushTimer();
   }
 

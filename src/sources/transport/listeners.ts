@@ -301,12 +301,21 @@ class SocketFile {
   /** Inode of the file this listener bound, so `remove` never deletes someone else's. */
   private ino = -1;
   private watcher: FSWatcher | undefined;
+  private readonly recreated: StatCounter;
+  private rebinding = false;
 
   constructor(
+    private readonly url: string,
     readonly path: string,
     private readonly ctx: ComponentContext,
     private readonly isLive: () => Promise<boolean>,
-  ) {}
+  ) {
+    this.recreated = ctx.stats.counter(
+      'unix_socket_recreated',
+      'Times a Unix socket file was found deleted or replaced and the listener bound a new one.',
+      { listener: url },
+    );
+  }
 
   /**
    * Clears the way for bind: removes a socket file no process listens on (left by a crash),
@@ -333,18 +342,19 @@ class SocketFile {
   }
 
   /**
-   * Calls `onGone` when the bound file is deleted or replaced (a cleanup script, a tmpfiles
+   * Calls `rebind` when the bound file is deleted or replaced (a cleanup script, a tmpfiles
    * rule, a second process that unlinked it): the socket then still works, but no client can
-   * reach it by its path. Watches the directory with inotify, so an idle agent pays nothing.
+   * reach it by its path, so the listener binds a new one there (logged and counted; a failure
+   * fails the source). Watches the directory with inotify, so an idle agent pays nothing.
    */
-  watch(onGone: () => void): void {
+  watch(rebind: () => Promise<void>): void {
     this.unwatch();
     const name = basename(this.path);
     try {
       const watcher = watchDirectory(dirname(this.path), (_event, file) => {
         if (file !== null && file !== name) return;
         void this.stillOurs().then((ours) => {
-          if (!ours && this.watcher === watcher) onGone();
+          if (!ours && this.watcher === watcher) void this.recreate(rebind);
         });
       });
       watcher.on('error', (error) => {
@@ -364,6 +374,23 @@ class SocketFile {
   unwatch(): void {
     this.watcher?.close();
     this.watcher = undefined;
+  }
+
+  private async recreate(rebind: () => Promise<void>): Promise<void> {
+    if (this.rebinding) return;
+    this.rebinding = true;
+    this.recreated.inc();
+    this.ctx.log.warn(
+      'The socket file was removed or replaced; listening on a new one (counted in unix_socket_recreated).',
+      { address: this.url },
+    );
+    try {
+      await rebind();
+    } catch (error) {
+      this.ctx.fail(error);
+    } finally {
+      this.rebinding = false;
+    }
   }
 
   private async stillOurs(): Promise<boolean> {
@@ -394,8 +421,6 @@ class UnixDgramListener implements Listener {
   private socket: UnixDgramSocket | undefined;
   private readonly file: SocketFile;
   private module: UnixSocketModule | undefined;
-  private readonly socketRecreated: StatCounter;
-  private recreating = false;
 
   constructor(
     private readonly endpoint: UnixEndpoint,
@@ -404,8 +429,7 @@ class UnixDgramListener implements Listener {
     private readonly ingest: DatagramIngest,
     private readonly load: () => UnixSocketModule,
   ) {
-    this.file = new SocketFile(endpoint.path, ctx, () => this.probe());
-    this.socketRecreated = socketRecreatedCounter(ctx, endpoint.url);
+    this.file = new SocketFile(endpoint.url, endpoint.path, ctx, () => this.probe());
   }
 
   async start(): Promise<void> {
@@ -444,30 +468,12 @@ class UnixDgramListener implements Listener {
       receive_buffer_bytes: receiveBuffer,
       decompress: this.options.decompress,
     });
-    this.file.watch(() => void this.recreate());
-  }
-
-  /** The socket file was deleted or replaced: bind a new socket at the same path. */
-  private async recreate(): Promise<void> {
-    const old = this.socket;
-    if (old === undefined || this.recreating) return;
-    this.recreating = true;
-    this.socketRecreated.inc();
-    this.ctx.log.warn(
-      'The socket file was removed or replaced; listening on a new one (counted in unix_socket_recreated).',
-      {
-        address: this.endpoint.url,
-      },
-    );
-    try {
+    this.file.watch(async () => {
+      // The socket file was deleted or replaced: a new socket at the same path.
+      this.socket?.close();
       this.socket = undefined;
-      old.close();
       await this.start();
-    } catch (error) {
-      this.ctx.fail(error);
-    } finally {
-      this.recreating = false;
-    }
+    });
   }
 
   async stop(): Promise<void> {
@@ -501,14 +507,6 @@ class UnixDgramListener implements Listener {
       }
     });
   }
-}
-
-function socketRecreatedCounter(ctx: ComponentContext, url: string): StatCounter {
-  return ctx.stats.counter(
-    'unix_socket_recreated',
-    'Times a Unix socket file was found deleted or replaced and the listener bound a new one.',
-    { listener: url },
-  );
 }
 
 /** A stream socket is live if a connection to it succeeds. */
@@ -652,8 +650,6 @@ class StreamListener implements Listener {
   private readonly refusedWarning: RateLimitedWarning;
   private readonly shedWarning: RateLimitedWarning;
   private onAllClosed: (() => void) | undefined;
-  private readonly socketRecreated: StatCounter | undefined;
-  private recreating = false;
 
   constructor(
     private readonly endpoint: NetworkEndpoint | UnixEndpoint,
@@ -665,9 +661,8 @@ class StreamListener implements Listener {
     this.stats = new StreamStats(transport, options, ctx);
     this.file =
       endpoint.transport === 'unix'
-        ? new SocketFile(endpoint.path, ctx, () => probeStream(endpoint.path))
+        ? new SocketFile(endpoint.url, endpoint.path, ctx, () => probeStream(endpoint.path))
         : undefined;
-    this.socketRecreated = this.file === undefined ? undefined : socketRecreatedCounter(ctx, endpoint.url);
     this.refusedWarning = new RateLimitedWarning(
       ctx,
       'Refused connections beyond max_connections: every open one had received data within the last second (counted in transport_connections_refused).',
@@ -720,33 +715,14 @@ class StreamListener implements Listener {
     fields.max_connections = this.options.max_connections;
     fields.max_line_bytes = this.options.max_line_bytes;
     this.ctx.log.info('Listening.', fields);
-    this.file?.watch(() => void this.recreate());
-  }
-
-  /**
-   * The socket file was deleted or replaced: listen on a new one at the same path. Connections
-   * already open keep working (they do not need the path); the old server stops accepting.
-   */
-  private async recreate(): Promise<void> {
-    const old = this.server;
-    if (old === undefined || this.recreating) return;
-    this.recreating = true;
-    this.socketRecreated?.inc();
-    this.ctx.log.warn(
-      'The socket file was removed or replaced; listening on a new one (counted in unix_socket_recreated).',
-      {
-        address: this.endpoint.url,
-      },
-    );
-    try {
+    // The socket file was deleted or replaced: listen on a new one at the same path.
+    // Connections already open keep working (they do not need the path); the old server stops
+    // accepting.
+    this.file?.watch(async () => {
+      this.server?.close();
       this.server = undefined;
-      old.close();
       await this.start();
-    } catch (error) {
-      this.ctx.fail(error);
-    } finally {
-      this.recreating = false;
-    }
+    });
   }
 
   /**
