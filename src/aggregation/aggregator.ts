@@ -189,7 +189,8 @@ class Series {
 
 /**
  * A gauge's operations in one interval on one thread: the last absolute value with its arrival
- * time, and the deltas that came after it (all of the interval's when there was none).
+ * time and the deltas after it applied in order (setValue), and the sum of those deltas (all of
+ * the interval's when there was no absolute value), for merging with other threads' values.
  */
 class GaugeOps {
   setValue = 0;
@@ -202,6 +203,9 @@ class GaugeOps {
     if (isDelta) {
       this.delta += value;
       this.deltaTime = t;
+      // After a set, the deltas also apply to it one by one, as one thread applies them: adding
+      // their sum instead rounds differently (7 + (-7 + 1e-214) is 0, (7 - 7) + 1e-214 is not).
+      if (this.setTime === this.setTime) this.setValue += value;
     } else {
       this.setValue = value;
       this.setTime = t;
@@ -1047,8 +1051,9 @@ function resolveGauge(s: Series): void {
   for (const o of ops)
     if (o.setTime === o.setTime && (winner === undefined || o.setTime > winner.setTime)) winner = o;
   let value = winner !== undefined ? winner.setValue : s.hasValue ? s.value : 0;
+  // The winner's own deltas are in its setValue already (GaugeOps.apply).
   for (const o of ops) {
-    if (o === winner || winner === undefined || o.deltaTime > winner.setTime) value += o.delta;
+    if (o !== winner && (winner === undefined || o.deltaTime > winner.setTime)) value += o.delta;
   }
   s.value = value;
   s.hasValue = true;

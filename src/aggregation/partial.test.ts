@@ -198,6 +198,21 @@ describe('interval partials across ingest workers', () => {
     assert.equal(interval(), 7);
   });
 
+  it('apply the deltas a worker got after its value in order, rounding as one thread does', () => {
+    // Found by the Etsy differential: summing the deltas first gives 7 + (-7 + 1e-214) = 0.
+    const stream = ['g:7|g', 'g:-7|g', 'g:+1.81895543838e-214|g'];
+    const one = new StatsdAggregator(OPTIONS);
+    feed(one, stream, 'etsy');
+    const main = new StatsdAggregator({ ...OPTIONS, role: 'merging' });
+    const worker = new StatsdAggregator({ ...OPTIONS, role: 'partial' });
+    feed(worker, stream, 'etsy');
+    drainInto(worker, 0, main, 10);
+    const [merged] = main.flush(0);
+    const [single] = one.flush(0);
+    assert.equal(merged?.kind === 'gauge' ? merged.value : NaN, 1.81895543838e-214);
+    assert.equal(single?.kind === 'gauge' ? single.value : NaN, 1.81895543838e-214);
+  });
+
   it('agree with one aggregator over intervals where series expire, whenever the tables are compacted', () => {
     fc.assert(
       fc.property(
