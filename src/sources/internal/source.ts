@@ -4,7 +4,13 @@
  * memory, the V8 heap, how late the event loop runs (the first sign of an agent that cannot keep
  * up), and every component's counters, read from the agent's telemetry on each collection.
  */
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import {
+  monitorEventLoopDelay,
+  performance,
+  type EventLoopUtilization,
+  type IntervalHistogram,
+  type Performance,
+} from 'node:perf_hooks';
 import type { PolledSource, SourceContext } from '../../core/component.js';
 import type { Metric } from '../../core/metric.js';
 import { makeTags } from '../../core/tags.js';
@@ -32,13 +38,17 @@ export class InternalSource implements PolledSource {
   private delay: IntervalHistogram | undefined;
   /** Starts busy: a starting agent is, and the first interval then decides. */
   private delayResolutionMs = DELAY_RESOLUTION_BUSY_MS;
-  private lastElu = performance.eventLoopUtilization();
+  private lastElu: EventLoopUtilization;
   private readonly startedAt = Date.now() - process.uptime() * 1000;
 
   constructor(
     private readonly config: InternalConfig,
     private readonly ctx: SourceContext,
+    /** The loop's utilisation (a test seam: the machine's load must not decide a test). */
+    private readonly utilization: Performance['eventLoopUtilization'] = (a, b) =>
+      performance.eventLoopUtilization(a, b),
   ) {
+    this.lastElu = utilization();
     this.intervalMs = config.interval;
     this.startJitter = config.start_jitter;
     if (config.process) this.watchDelay(DELAY_RESOLUTION_BUSY_MS);
@@ -113,8 +123,8 @@ export class InternalSource implements PolledSource {
       'When the agent started, in Unix time.',
     );
     gauge('sluice_uptime_seconds', process.uptime(), 'Seconds since the agent started.');
-    const elu = performance.eventLoopUtilization(this.lastElu);
-    this.lastElu = performance.eventLoopUtilization();
+    const elu = this.utilization(this.lastElu);
+    this.lastElu = this.utilization();
     gauge(
       'sluice_event_loop_utilization',
       elu.utilization,
