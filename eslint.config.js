@@ -84,4 +84,12 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  // The status page's script runs in the browser, with no build step.
+  {
+    files: ['src/admin/page/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { document: 'readonly', fetch: 'readonly', window: 'readonly' },
+    },
+  },
 );

@@ -13,7 +13,12 @@
  *   GET  /api/v1/tap          what the sinks get, as it flows: one JSON metric per line (with
  *                             the source that emitted it), filtered by ?component=, ?name= (glob
  *                             or /regex/) and ?tag=key:pattern (repeatable), until the client goes
+ *   GET  /api/v1/status       what the status page shows (status.ts), as JSON
+ *   GET  /api/v1/history      the last 15 minutes of the status page's charts, as JSON
+ *   GET  /                    the status page (page/: plain HTML, CSS and JavaScript, no outside
+ *                             resources, relative URLs so that it works behind a proxy's prefix)
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
@@ -21,6 +26,7 @@ import { compilePattern } from '../core/filter.js';
 import type { Metric } from '../core/metric.js';
 import type { Tap } from '../core/pipeline.js';
 import type { ListenAddress } from '../config/schema.js';
+import type { HistoryDocument, StatusDocument } from './status.js';
 
 /** A component as the admin API shows it. */
 export interface ComponentView {
@@ -43,6 +49,37 @@ export interface AdminTarget {
   reload(): Promise<ReloadOutcome>;
   /** Adds a tap on the pipeline; returns its removal. */
   tap(listener: Tap): () => void;
+  status(): StatusDocument;
+  history(): HistoryDocument;
+}
+
+/** The status page's files, served as they are (copied next to this module by the build). */
+const PAGE_FILES = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/status.css': ['status.css', 'text/css; charset=utf-8'],
+  '/status.js': ['status.js', 'text/javascript; charset=utf-8'],
+} as const;
+
+/**
+ * The page loads nothing from elsewhere and runs no inline script: a rejected line that holds
+ * markup cannot become code even if a future change slipped and inserted it as HTML.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+let pageCache: Map<string, Buffer> | undefined;
+function pageFile(name: string): Buffer {
+  pageCache ??= new Map();
+  let data = pageCache.get(name);
+  if (data === undefined) {
+    data = readFileSync(new URL(`./page/${name}`, import.meta.url));
+    pageCache.set(name, data);
+  }
+  return data;
 }
 
 /** Bytes a tap client may have unread before further metrics for it are dropped (and counted). */
@@ -186,12 +223,42 @@ export class AdminServer {
         case '/api/v1/tap':
           if (only('GET')) this.tap(req, res);
           return;
-        case '/':
+        case '/api/v1/status':
+          if (only('GET')) send(200, this.target.status());
+          return;
+        case '/api/v1/history':
+          if (only('GET')) send(200, this.target.history());
+          return;
+        case '/api/v1':
+        case '/api/v1/':
           if (only('GET'))
             send(200, {
-              endpoints: ['/-/healthy', '/-/ready', 'POST /-/reload', '/api/v1/components'],
+              endpoints: [
+                '/-/healthy',
+                '/-/ready',
+                'POST /-/reload',
+                '/api/v1/components',
+                '/api/v1/status',
+                '/api/v1/history',
+                '/api/v1/tap',
+              ],
             });
           return;
+        case '/':
+        case '/status.css':
+        case '/status.js': {
+          if (!only('GET')) return;
+          const [name, type] = PAGE_FILES[path];
+          const body = pageFile(name);
+          res.writeHead(200, {
+            'content-type': type,
+            'content-length': body.length,
+            'cache-control': 'no-cache',
+            ...PAGE_HEADERS,
+          });
+          res.end(method === 'HEAD' ? undefined : body);
+          return;
+        }
         default:
           send(404, { error: `no such endpoint: ${path}` });
       }

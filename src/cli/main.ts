@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { ConfigError, formatProblem, loadConfig, type AgentConfig } from '../config/load.js';
 import { AdminServer, type ComponentView, type ReloadOutcome } from '../admin/server.js';
+import { StatusCollector, type ComponentState } from '../admin/status.js';
 import type { ClientIo } from './admin-client.js';
 import { tapCommand } from './tap.js';
 import { topCommand } from './top.js';
@@ -275,9 +276,9 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
     try {
       next = load(file);
     } catch (e) {
-      agent.reloadFailed();
       const problems =
         e instanceof ConfigError ? e.problems.map(formatProblem) : [describeError(e, file).trim()];
+      agent.reloadFailed(problems);
       log.error('Reload refused: the config is invalid; the running config stays.', { problems });
       return { ok: false, problems };
     }
@@ -287,6 +288,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
       return { ok: true, result };
     } catch (error) {
       log.error('Reload failed.', { error });
+      agent.reloadFailed([(error as Error).message]);
       return { ok: false, problems: [(error as Error).message] };
     }
   };
@@ -303,6 +305,18 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
   );
   const listen = config.agent.adminListen;
   if (listen !== undefined) {
+    const status = new StatusCollector(
+      {
+        version: version(),
+        startedAt: Date.now() - process.uptime() * 1000,
+        ready: () => agent.ready,
+        lastReload: () => agent.lastReload,
+        components: () => componentStates(agent),
+        telemetry: (now) => agent.telemetry(now),
+        tap: (listener) => agent.pipeline.tap(listener),
+      },
+      systemClock,
+    );
     const admin = new AdminServer(
       listen,
       {
@@ -313,9 +327,12 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
           signalled
             ? Promise.resolve({ ok: false, problems: ['stopping'] })
             : reloadFromFile('POST /-/reload'),
+        status: () => status.status(),
+        history: () => status.history(),
       },
       log,
     );
+    status.start();
     try {
       await admin.start();
     } catch (error) {
@@ -331,6 +348,20 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
     log.error(error.message, { failures: error.failures });
     process.stdout.write('', () => process.exit(1));
   }
+}
+
+/** Every runner's state, and the sources' last rejected lines, as the status page shows them. */
+function componentStates(agent: Agent): ComponentState[] {
+  return [
+    ...agent.sources.map((r) => ({
+      id: r.id,
+      kind: 'source' as const,
+      type: r.type,
+      state: r.state,
+      rejections: r.recentRejections(),
+    })),
+    ...agent.sinks.map((r) => ({ id: r.id, kind: 'sink' as const, type: r.type, state: r.state })),
+  ];
 }
 
 /** Every runner as the admin API shows it. */

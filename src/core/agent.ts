@@ -49,6 +49,11 @@ export interface ReloadResult {
   readonly unchanged: readonly string[];
 }
 
+/** The last reload asked for, as the status page shows it. */
+export type LastReload =
+  | { readonly at: number; readonly result: 'applied'; readonly changes: ReloadResult }
+  | { readonly at: number; readonly result: 'failed'; readonly problems: readonly string[] };
+
 export class Agent {
   sources: readonly SourceRunner[];
   sinks: readonly SinkRunner[];
@@ -59,6 +64,8 @@ export class Agent {
   private reloadsApplied = 0;
   private startedAll = false;
   private reloadsFailed = 0;
+  /** The last reload's outcome (undefined until one is asked for). */
+  lastReload: LastReload | undefined;
   private readonly telemetryView: AgentTelemetry = { metrics: (timestamp) => this.telemetry(timestamp) };
 
   constructor(
@@ -116,9 +123,10 @@ export class Agent {
     return this.startedAll && this.stopping === undefined;
   }
 
-  /** Counts a reload whose config was refused before it reached the agent. */
-  reloadFailed(): void {
+  /** Counts a reload whose config was refused (invalid, or its apply failed). */
+  reloadFailed(problems: readonly string[]): void {
     this.reloadsFailed++;
+    this.lastReload = { at: this.clock.now(), result: 'failed', problems };
   }
 
   private async doReload(next: AgentConfig): Promise<ReloadResult> {
@@ -221,6 +229,7 @@ export class Agent {
     await Promise.all(sources.start.map((r) => r.start()));
     await Promise.all(sinks.stop.map((r) => r.stop()));
     this.reloadsApplied++;
+    this.lastReload = { at: this.clock.now(), result: 'applied', changes: result };
     return result;
   }
 

@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import type { Event } from './event.js';
 import type { Batch, Metric } from './metric.js';
 import type { ComponentStats } from './stats.js';
+import type { RejectedLine } from './rejection.js';
 
 export interface ComponentContext {
   /** The component's name in the config (`sources.<id>` or `sinks.<id>`). */
@@ -77,6 +78,11 @@ export interface ListeningSource {
    * Optional: without it a changed source is stopped (flushing) and started again.
    */
   reconfigure?(options: unknown): Promise<boolean>;
+  /**
+   * The last lines it rejected, oldest first, with why and (when known) who sent them: what
+   * the status page shows. Optional: sources that parse no client input have none.
+   */
+  recentRejections?(): readonly RejectedLine[];
 }
 
 /** A source the agent polls at a fixed interval. */

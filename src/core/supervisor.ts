@@ -18,6 +18,7 @@ import type { Event } from './event.js';
 import type { Batch } from './metric.js';
 import { ComponentStats, type StatCounter } from './stats.js';
 import { withTimeout } from './timeout.js';
+import type { RejectedLine } from './rejection.js';
 
 export interface RestartPolicy {
   /** First restart delay; doubles after each failure up to `maxBackoffMs`. */
@@ -236,6 +237,13 @@ export class SourceRunner extends Runner<Source> {
     if (instance.reconfigure === undefined || !(await instance.reconfigure(options))) return false;
     this.factory = factory;
     return true;
+  }
+
+  /** The running instance's last rejected lines (none when it keeps none, or is not running). */
+  recentRejections(): readonly RejectedLine[] {
+    const instance = this.instance;
+    if (instance === undefined || instance.mode !== 'listening') return [];
+    return instance.recentRejections?.() ?? [];
   }
 
   private readonly emitted: StatCounter;

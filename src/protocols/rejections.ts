@@ -4,12 +4,9 @@
  * whose rejections are a closed set of reason codes.
  */
 
-/** A rejected line kept for inspection. */
-export interface RejectedLine<R extends string = string> {
-  readonly reason: R;
-  /** The line, decoded (invalid UTF-8 as U+FFFD) and cut to the log's byte limit, a cut marked `…`. */
-  readonly line: string;
-}
+import type { RejectedLine } from '../core/rejection.js';
+
+export type { RejectedLine };
 
 export class RejectionLog<R extends string> {
   readonly counts: Record<R, number>;
@@ -26,13 +23,19 @@ export class RejectionLog<R extends string> {
     this.ring = new Array<RejectedLine<R> | undefined>(capacity).fill(undefined);
   }
 
-  record(reason: R, buf: Buffer, start: number, end: number): void {
+  record(reason: R, buf: Buffer, start: number, end: number, from?: string, at?: number): void {
     this.counts[reason]++;
     this.total++;
     if (this.capacity === 0) return;
     const cut = end - start > this.maxLineBytes;
     const text = buf.toString('utf8', start, cut ? start + this.maxLineBytes : end);
-    this.ring[this.next] = { reason, line: cut ? text + '…' : text };
+    const entry: { reason: R; line: string; from?: string; at?: number } = {
+      reason,
+      line: cut ? text + '…' : text,
+    };
+    if (from !== undefined) entry.from = from;
+    if (at !== undefined) entry.at = at;
+    this.ring[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
   }
 

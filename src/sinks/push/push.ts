@@ -104,6 +104,13 @@ class Channel {
     this.droppedFull = ctx.stats.counter('dropped_metrics', DROP_HELP, { ...labels, reason: 'buffer_full' });
     this.droppedShutdown = ctx.stats.counter('dropped_metrics', DROP_HELP, { ...labels, reason: 'shutdown' });
     this.bufferedPoints = ctx.stats.gauge('buffered_points', 'Points waiting to be sent.', labels);
+    ctx.stats
+      .gauge(
+        'buffer_limit_points',
+        'Most points the buffer holds (buffer_points); beyond, the oldest are dropped.',
+        labels,
+      )
+      .set(config.buffer_points);
     this.bufferedBytes = ctx.stats.gauge(
       'buffered_bytes',
       'Bytes of encoded points waiting to be sent.',

@@ -3,6 +3,7 @@ import type { Event } from '../../core/event.js';
 import type { LogFields, LogLevel } from '../../core/logger.js';
 import type { StatSnapshot } from '../../core/stats.js';
 import type { PartialChunk } from '../../aggregation/partial.js';
+import type { RejectedLine } from '../../protocols/rejections.js';
 import type { BoundListener, ListenEndpoint, TransportConfig } from '../transport/index.js';
 
 /** What every ingest worker's config has; each source adds its own options. */
@@ -47,8 +48,10 @@ export type WorkerToMain =
       /** On the interval's last chunk: the worker's stats, and what its source adds to an interval. */
       stats?: StatSnapshot[];
       extras?: unknown;
+      /** The worker's last rejected lines, when lines were rejected since it last sent them. */
+      rejected?: RejectedLine[];
     }
-  | { t: 'stats'; stats: StatSnapshot[] }
+  | { t: 'stats'; stats: StatSnapshot[]; rejected?: RejectedLine[] }
   | { t: 'log'; level: Exclude<LogLevel, 'silent'>; msg: string; fields: LogFields | undefined }
   | { t: 'events'; events: Event[] }
   | { t: 'raw'; lines: string[] }

@@ -15,7 +15,8 @@ import type { Event } from '../../core/event.js';
 import type { LogFields, Logger, LogLevel } from '../../core/logger.js';
 import { ComponentStats } from '../../core/stats.js';
 import type { StatsdAggregator } from '../../aggregation/aggregator.js';
-import { createListeners } from '../transport/index.js';
+import { createListeners, type Sender } from '../transport/index.js';
+import type { RejectedLine } from '../../protocols/rejections.js';
 import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
 
 /** Series per drained chunk: small enough that one chunk costs a millisecond or two. */
@@ -32,7 +33,9 @@ const STATS_INTERVAL_MS = 1000;
 /** A source's receive path, as a worker runs it. */
 export interface WorkerIngest {
   /** Parses one buffer of complete lines into the aggregator. Never throws on input. */
-  receive(buf: Buffer): void;
+  receive(buf: Buffer, from: Sender): void;
+  /** Rejected lines: how many so far, and the last few (sent to the main thread when they change). */
+  readonly rejections: { readonly total: number; recent(): RejectedLine[] };
   readonly aggregator: StatsdAggregator;
   /** Lines parsed so far, valid or not: what a crash loses is counted from it. */
   readonly linesParsed: number;
@@ -106,9 +109,17 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
   let retiredLines = 0;
   const linesParsed = (): number => retiredLines + ingest.linesParsed;
   let statsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The rejection count last sent: the kept lines travel only when it moved. */
+  let rejectionsSent = 0;
+  function rejectedSince(): RejectedLine[] | undefined {
+    const r = ingest.rejections;
+    if (r.total === rejectionsSent) return undefined;
+    rejectionsSent = r.total;
+    return r.recent();
+  }
   function postStats(): void {
     statsTimer = undefined;
-    post({ t: 'stats', stats: stats.snapshot() });
+    post({ t: 'stats', stats: stats.snapshot(), rejected: rejectedSince() });
   }
 
   /** Lines taken since the start of the last completed drain: what a crash would lose. */
@@ -118,8 +129,8 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
     init.config.listen,
     init.config,
     ctx,
-    (buf) => {
-      ingest.receive(buf);
+    (buf, from) => {
+      ingest.receive(buf, from);
       held[0] = linesParsed() - heldBase;
       held[1] = ingest.aggregator.size;
       if (statsTimer === undefined) {
@@ -159,7 +170,7 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
       held[0] = linesParsed() - heldBase;
       held[1] = ingest.aggregator.size;
       draining = false;
-      post({ t: 'chunk', seq, chunk, stats: stats.snapshot(), extras });
+      post({ t: 'chunk', seq, chunk, stats: stats.snapshot(), extras, rejected: rejectedSince() });
       if (ingest.aggregator.compacting) setImmediate(compact);
       const next = afterDrain;
       afterDrain = undefined;

@@ -25,6 +25,7 @@ import type { StatsdAggregator } from '../../aggregation/aggregator.js';
 import { TOP_NAMES_HELP, TOP_NAMES_REPORTED } from '../../aggregation/budget.js';
 import { sameSockets, type BoundListener, type ListenEndpoint } from '../transport/index.js';
 import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
+import type { RejectedLine } from '../../protocols/rejections.js';
 
 export type { IngestWorkerConfig } from './messages.js';
 export { runIngestWorker, type WorkerIngest, type WorkerOutputs } from './runtime.js';
@@ -108,6 +109,8 @@ class Slot {
   gauges = new Map<string, number>();
   /** The worker's latest top new-series names. */
   top = new Map<string, number>();
+  /** The worker's last rejected lines (kept across its restarts: what it rejected still was). */
+  rejected: readonly RejectedLine[] = [];
   startedAt = 0;
   restartDelay = RESTART_MIN_MS;
   restartTimer: ReturnType<typeof setTimeout> | undefined;
@@ -120,6 +123,9 @@ class Slot {
     public listen: readonly ListenEndpoint[],
   ) {}
 }
+
+/** Rejected lines the source shows, as one thread's log keeps. */
+const REJECTIONS_KEPT = 16;
 
 const statKey = (s: StatSnapshot): string => s.name + JSON.stringify(s.labels);
 const TOP_NAMES = 'series_new_top_names';
@@ -186,6 +192,13 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
       'merge_conflicts',
       "Series refused when merging ingest workers' intervals: their name holds another type on another worker.",
     );
+  }
+
+  /** The most recent rejected lines of all workers, oldest first. */
+  recentRejections(): RejectedLine[] {
+    const all = this.slots.flatMap((slot) => slot.rejected);
+    all.sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    return all.slice(-REJECTIONS_KEPT);
   }
 
   /** The bound listeners, with the ports chosen for port 0, in the order of `listen`. */
@@ -394,11 +407,13 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
       case 'chunk':
         this.merger.mergeChunk(slot.index, m.chunk);
         if (m.stats !== undefined) this.mirror(slot, m.stats);
+        if (m.rejected !== undefined) slot.rejected = m.rejected;
         if (m.extras !== undefined) this.extras.push(m.extras);
         if (m.chunk.last) this.arrived(slot.index, m.seq);
         break;
       case 'stats':
         this.mirror(slot, m.stats);
+        if (m.rejected !== undefined) slot.rejected = m.rejected;
         break;
       case 'log':
         this.ctx.log[m.level](m.msg, { ...m.fields, worker: slot.index });

@@ -23,7 +23,7 @@ import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import type { ComponentContext } from '../../core/component.js';
 import type { Batch } from '../../core/metric.js';
 import type { AggregatorOptions } from '../../aggregation/aggregator.js';
-import { AggregatingListener } from '../transport/index.js';
+import { AggregatingListener, senderText, type Sender } from '../transport/index.js';
 import type { jsonUdpSchema } from './schema.js';
 
 export type JsonUdpConfig = InferFields<typeof jsonUdpSchema.fields>;
@@ -59,6 +59,8 @@ function refusal(reason: RejectReason): JsonRejectReason {
 class Ingest implements JsonSink {
   /** Arrival time of the datagram being parsed. */
   now = 0;
+  /** Who sent it (formatted only for a rejected line). */
+  from: Sender | undefined;
   /** Untyped fields taken since the last flush, against `maxPending`. */
   pending = 0;
   /** Flat gauge name → (measurement, field) of the untyped fields taken since the last flush. */
@@ -132,7 +134,8 @@ class Ingest implements JsonSink {
   }
 
   reject(reason: JsonRejectReason, buf: Buffer, start: number, end: number): void {
-    this.rejections.record(reason, buf, start, end);
+    const from = this.from === undefined ? undefined : senderText(this.from);
+    this.rejections.record(reason, buf, start, end, from, this.now);
     this.rejected[reason].inc();
   }
 }
@@ -176,7 +179,6 @@ export function withPoints(batch: Batch, points: ReadonlyMap<string, PointField>
 export class JsonIngest {
   readonly parser: JsonParser;
   readonly aggregator: StatsdAggregator;
-  private readonly rejections = new JsonRejectionLog(16, 256);
   private readonly ingest: Ingest;
   private readonly lines: StatCounter;
   private readonly budget: SeriesBudgetReport;
@@ -191,6 +193,8 @@ export class JsonIngest {
     private readonly ctx: ComponentContext,
     role?: 'partial',
     sharedSeriesCount?: Int32Array,
+    /** A reload's predecessor's, so the rejected lines a status page shows outlive a reload. */
+    private readonly rejections = new JsonRejectionLog(16, 256),
   ) {
     this.aggregator = new StatsdAggregator(jsonAggregatorOptions(config, role, sharedSeriesCount), () =>
       ctx.clock.now(),
@@ -233,10 +237,16 @@ export class JsonIngest {
     return this.rejections.recent();
   }
 
+  /** The rejection log, for the receive path a reload builds next. */
+  rejectionLog(): JsonRejectionLog {
+    return this.rejections;
+  }
+
   /** Parses one buffer of complete lines. */
-  receive(buf: Buffer): void {
+  receive(buf: Buffer, from?: Sender): void {
     const now = this.ctx.clock.now();
     this.ingest.now = now;
+    this.ingest.from = from;
     const n = this.parser.parse(buf, this.ingest, now);
     this.lines.inc(n);
     this.linesParsed += n;
@@ -296,15 +306,18 @@ export class JsonUdpSource extends AggregatingListener {
   /** A reload with the same sockets (AggregatingListener.reconfigureInPlace). */
   async reconfigure(options: unknown): Promise<boolean> {
     const next = options as JsonUdpConfig;
-    return this.reconfigureInPlace(next, () => (this.ingest = new JsonIngest(next, this.ctx)));
+    return this.reconfigureInPlace(
+      next,
+      () => (this.ingest = new JsonIngest(next, this.ctx, undefined, undefined, this.ingest.rejectionLog())),
+    );
   }
 
   /**
    * Parses one buffer of complete lines: a datagram (inflated by the transport if it was
    * compressed) or the lines a stream read brought.
    */
-  receive(buf: Buffer): void {
-    this.ingest.receive(buf);
+  receive(buf: Buffer, from?: Sender): void {
+    this.ingest.receive(buf, from);
   }
 
   /** Emits the interval's batch: aggregates and the points of untyped objects. */

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import type { Issue } from '../../config/schema.js';
@@ -253,9 +256,67 @@ describe('statsd source over TCP and gzip-compressed UDP', () => {
   });
 });
 
+describe('rejected lines and their senders', () => {
+  it('keeps who sent each rejected line: the UDP source address, the TCP peer, the Unix socket', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const ctx = testSourceContext({ clock });
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-rejected-'));
+    const sock = join(dir, 's.sock');
+    const source = new StatsdSource(
+      config({ listen: ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', `unix://${sock}`] }),
+      ctx,
+    );
+    await source.start();
+    try {
+      const [udp, tcp] = source.bound();
+      const client = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', () => resolve()));
+      await new Promise<void>((resolve, reject) =>
+        client.send('ok:1|c\nbad udp', udp?.port as number, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+      );
+      const udpFrom = `udp://127.0.0.1:${client.address().port}`;
+      client.close();
+      await until(() => ctx.stats.total('lines_received') === 2, 'the datagram');
+      clock.advance(1000);
+      const conn = net.connect(tcp?.port as number, '127.0.0.1');
+      await new Promise<void>((resolve) => conn.once('connect', () => resolve()));
+      const tcpFrom = `tcp://127.0.0.1:${conn.localPort}`;
+      await new Promise<void>((resolve) => conn.end('bad tcp\n', resolve));
+      await until(() => ctx.stats.total('lines_received') === 3, 'the TCP line');
+      const unix = net.connect(sock);
+      await new Promise<void>((resolve) => unix.once('connect', () => resolve()));
+      await new Promise<void>((resolve) => unix.end('bad unix\n', resolve));
+      await until(() => ctx.stats.total('lines_received') === 4, 'the Unix line');
+      assert.deepEqual(source.recentRejections(), [
+        { reason: 'missing_value', line: 'bad udp', from: udpFrom, at: 1_800_000_000_000 },
+        { reason: 'missing_value', line: 'bad tcp', from: tcpFrom, at: 1_800_000_001_000 },
+        { reason: 'missing_value', line: 'bad unix', from: `unix://${sock}`, at: 1_800_000_001_000 },
+      ]);
+    } finally {
+      await source.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the rejected lines across a reload that keeps the sockets', async () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config({ listen: ['udp://127.0.0.1:0'] }), ctx);
+    source.receive(Buffer.from('before reload'));
+    assert.equal(
+      await source.reconfigure(config({ listen: ['udp://127.0.0.1:0'], percentiles: [50] })),
+      true,
+    );
+    source.receive(Buffer.from('after reload'));
+    assert.deepEqual(
+      source.recentRejections().map((r) => r.line),
+      ['before reload', 'after reload'],
+    );
+  });
+});
+
 describe('statsd source without a socket', () => {
   it('warns about rejected lines at most once a minute, with counts and the last line', () => {
-    const clock = new ManualClock();
+    const clock = new ManualClock(1_700_000_000_000);
     const { log, lines } = recordingLogger();
     const source = new StatsdSource(config(), testSourceContext({ clock, log }));
     source.receive(Buffer.from('x\n:1|c'));
@@ -268,7 +329,7 @@ describe('statsd source without a socket', () => {
     const warns = lines.filter((l) => l.level === 'warn');
     assert.equal(warns.length, 2);
     assert.deepEqual(warns[0]?.reasons, { missing_value: 1, empty_name: 1 });
-    assert.deepEqual(warns[0]?.last, { reason: 'empty_name', line: ':1|c' });
+    assert.deepEqual(warns[0]?.last, { reason: 'empty_name', line: ':1|c', at: 1_700_000_000_000 });
     assert.equal(warns[1]?.count, 1);
   });
 
@@ -308,7 +369,10 @@ describe('statsd source: dialects, repairs, conflicts and events', () => {
     assert.equal((findMetric(b, 'g') as GaugeMetric).value, 7, 'etsy: +2 is a delta');
     assert.equal((findMetric(b, 'y') as CounterMetric).value, 1, 'etsy: d counts');
     assert.equal((findMetric(b, 'z') as CounterMetric).value, 1);
-    assert.deepEqual(source.recentRejections(), [{ reason: 'type_conflict', line: 'x:2|g' }]);
+    assert.deepEqual(
+      source.recentRejections().map(({ reason, line }) => ({ reason, line })),
+      [{ reason: 'type_conflict', line: 'x:2|g' }],
+    );
   });
 
   it('rejects in strict mode what lenient mode repairs', () => {

@@ -14,7 +14,7 @@ import type { SourceContext } from '../../core/component.js';
 import { defineSource } from '../../core/definition.js';
 import type { StatGauge, StatCounter } from '../../core/stats.js';
 import type { RejectedLine } from '../../protocols/statsd/parser.js';
-import { AggregatingListener } from '../transport/index.js';
+import { AggregatingListener, type Sender } from '../transport/index.js';
 import { StatsdIngest } from './ingest.js';
 import { statsdSample, statsdSchema, type StatsdConfig } from './schema.js';
 import { StatsdAggregator } from '../../aggregation/aggregator.js';
@@ -41,10 +41,18 @@ export class StatsdSource extends AggregatingListener {
   }
 
   private newIngest(config: StatsdConfig): StatsdIngest {
-    return new StatsdIngest(config, this.ctx, {
-      emitEvents: (events) => this.ctx.emitEvents(events),
-      raw: this.ctx.rawLines?.('statsd'),
-    });
+    return new StatsdIngest(
+      config,
+      this.ctx,
+      {
+        emitEvents: (events) => this.ctx.emitEvents(events),
+        raw: this.ctx.rawLines?.('statsd'),
+      },
+      undefined,
+      undefined,
+      // `this.ingest` is unset on the first call: the new receive path starts a log of its own.
+      (this.ingest as StatsdIngest | undefined)?.rejectionLog(),
+    );
   }
 
   /** A reload with the same sockets (AggregatingListener.reconfigureInPlace). */
@@ -59,8 +67,8 @@ export class StatsdSource extends AggregatingListener {
   }
 
   /** Parses one datagram into the aggregates (the socket's message handler). */
-  receive(datagram: Buffer): void {
-    this.ingest.receive(datagram);
+  receive(datagram: Buffer, from?: Sender): void {
+    this.ingest.receive(datagram, from);
   }
 
   /** Emits the interval's batch, if it has metrics. */

@@ -20,6 +20,7 @@ import {
   type StatsdSink,
 } from '../../protocols/statsd/parser.js';
 import type { StatsdConfig } from './schema.js';
+import { senderText, type Sender } from '../transport/index.js';
 
 /** At most one warning about rejected lines per this period; the counters tell the rest. */
 const REJECT_WARN_INTERVAL_MS = 60_000;
@@ -28,6 +29,8 @@ const REJECT_WARN_INTERVAL_MS = 60_000;
 class Sink implements StatsdSink {
   /** Events of the datagram being parsed, handed on when it is done. */
   events: Event[] = [];
+  /** Who sent the datagram being parsed (formatted only for a rejected line). */
+  from: Sender | undefined;
 
   constructor(
     private readonly aggregator: StatsdAggregator,
@@ -35,6 +38,7 @@ class Sink implements StatsdSink {
     private readonly rejected: Record<RejectReason, StatCounter>,
     private readonly repaired: readonly StatCounter[],
     private readonly eventCounts: { event: StatCounter; service_check: StatCounter },
+    private readonly now: () => number,
   ) {}
 
   point(line: StatsdLine): void {
@@ -44,7 +48,8 @@ class Sink implements StatsdSink {
   }
 
   reject(reason: RejectReason, buf: Buffer, start: number, end: number): void {
-    this.rejections.record(reason, buf, start, end);
+    const from = this.from === undefined ? undefined : senderText(this.from);
+    this.rejections.record(reason, buf, start, end, from, this.now());
     this.rejected[reason].inc();
   }
 
@@ -124,7 +129,6 @@ export interface IngestOutputs {
 export class StatsdIngest {
   readonly parser: StatsdParser;
   readonly aggregator: StatsdAggregator;
-  private readonly rejections = new RejectionLog(16, 256);
   private readonly sink: Sink;
   private readonly datagrams: StatCounter;
   private readonly lines: StatCounter;
@@ -141,6 +145,8 @@ export class StatsdIngest {
     private readonly outputs: IngestOutputs,
     role?: 'partial',
     sharedSeriesCount?: Int32Array,
+    /** A reload's predecessor's, so the rejected lines a status page shows outlive a reload. */
+    private readonly rejections = new RejectionLog(16, 256),
   ) {
     const now = (): number => ctx.clock.now();
     this.parser = new StatsdParser({
@@ -175,7 +181,7 @@ export class StatsdIngest {
     };
     this.budget = new SeriesBudgetReport(st, this.aggregator);
     this.warnedCounts = { ...this.rejections.counts };
-    this.sink = new Sink(this.aggregator, this.rejections, rejected, repaired, events);
+    this.sink = new Sink(this.aggregator, this.rejections, rejected, repaired, events, now);
   }
 
   /** The most recent rejected lines, oldest first. */
@@ -183,11 +189,17 @@ export class StatsdIngest {
     return this.rejections.recent();
   }
 
+  /** The rejection log, for the receive path a reload builds next. */
+  rejectionLog(): RejectionLog {
+    return this.rejections;
+  }
+
   /** Parses one datagram into the aggregates (the socket's message handler). */
-  receive(datagram: Buffer): void {
+  receive(datagram: Buffer, from?: Sender): void {
     this.datagrams.inc();
     this.bytes.inc(datagram.length);
     const sink = this.sink;
+    sink.from = from;
     const n = this.parser.parse(datagram, sink);
     this.lines.inc(n);
     this.linesParsed += n;

@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ListeningSource, SourceContext } from '../../core/component.js';
-import { createListeners, type BoundListener, type Listeners } from './listeners.js';
+import { createListeners, type BoundListener, type Listeners, type Sender } from './listeners.js';
 import type { ListenEndpoint } from './address.js';
 import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
 
@@ -42,7 +42,7 @@ export abstract class AggregatingListener implements ListeningSource {
     private flushIntervalMs: number,
   ) {
     // Every transport hands over whole lines, so parsers see what a UDP datagram carries.
-    this.listeners = createListeners(sockets.listen, sockets, ctx, (buf) => this.receive(buf));
+    this.listeners = createListeners(sockets.listen, sockets, ctx, (buf, from) => this.receive(buf, from));
   }
 
   /**
@@ -70,7 +70,7 @@ export abstract class AggregatingListener implements ListeningSource {
   }
 
   /** Parses one buffer of complete lines into the aggregates. */
-  abstract receive(buf: Buffer): void;
+  abstract receive(buf: Buffer, from?: Sender): void;
 
   /** Emits what the interval that lasted `intervalMs` and ended at `now` aggregated. */
   protected abstract flushInterval(now: number, intervalMs: number): void;

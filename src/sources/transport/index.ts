@@ -29,7 +29,9 @@ export {
   loadNodeUnixSocket,
   type BoundListener,
   type ListenerDeps,
+  senderText,
   type OnDatagram,
+  type Sender,
   type UnixDgramSocket,
   type UnixSocketModule,
 } from './listeners.js';

@@ -1,7 +1,8 @@
 /**
  * Socket listeners shared by the listening sources. Whatever the transport, the source sees one
- * callback, `onDatagram(buf)`, with one or more complete newline-separated lines: a UDP or Unix
- * datagram as received (inflated if compressed), or the complete lines a stream read brought.
+ * callback, `onDatagram(buf, from)`, with one or more complete newline-separated lines: a UDP or
+ * Unix datagram as received (inflated if compressed), or the complete lines a stream read brought,
+ * and who sent them.
  *
  * Nothing here waits on the consumer: `onDatagram` runs synchronously on the receive path and
  * must only parse into memory. Every per-connection buffer is bounded (`max_line_bytes` each,
@@ -31,8 +32,23 @@ export { loadNodeUnixSocket, type UnixDgramSocket, type UnixSocketModule };
 import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
 import { watchUdpDrops, type UdpDropWatch } from './udp-drops.js';
 
+/**
+ * Who sent a buffer: a UDP datagram's source (the object Node made for it anyway), or a string
+ * made once per stream connection or per Unix socket. Formatted (senderText) only when a
+ * rejected line keeps it, so the receive path pays a pointer per datagram.
+ */
+export type Sender = dgram.RemoteInfo | string;
+
+/** `udp://[::1]:5000`, `udp://10.0.0.1:5000`, or the string as given. */
+export function senderText(from: Sender): string {
+  if (typeof from === 'string') return from;
+  return from.family === 'IPv6'
+    ? `udp://[${from.address}]:${from.port}`
+    : `udp://${from.address}:${from.port}`;
+}
+
 /** Receives one buffer of complete lines. Runs on the receive path: parse, never block. */
-export type OnDatagram = (buf: Buffer) => void;
+export type OnDatagram = (buf: Buffer, from: Sender) => void;
 
 /** A listener as bound: with the port the system chose when port 0 was asked. */
 export interface BoundListener {
@@ -148,7 +164,7 @@ class DatagramIngest {
     );
   }
 
-  receive(raw: Buffer): void {
+  receive(raw: Buffer, from: Sender): void {
     this.datagrams.inc();
     this.bytes.inc(raw.length);
     let data = raw;
@@ -175,7 +191,7 @@ class DatagramIngest {
     }
     if (data.length === 0) return;
     try {
-      this.onDatagram(data);
+      this.onDatagram(data, from);
     } catch (error) {
       this.ctx.fail(error);
     }
@@ -245,8 +261,8 @@ class UdpListener implements Listener {
       });
     });
     socket.on('error', (error) => this.ctx.fail(error));
-    socket.on('message', (msg) => {
-      this.ingest.receive(msg);
+    socket.on('message', (msg, rinfo) => {
+      this.ingest.receive(msg, rinfo);
       this.dropWatch?.arrived();
     });
     this.socket = socket;
@@ -451,7 +467,9 @@ class UnixDgramListener implements Listener {
       await this.file.remove();
       throw error;
     }
-    socket.on('data', (buf) => this.ingest.receive(buf));
+    // Unix datagram peers are mostly unbound (no address): the socket names them.
+    const from = this.endpoint.url;
+    socket.on('data', (buf) => this.ingest.receive(buf, from));
     socket.on('error', (error) => this.ctx.fail(error));
     this.socket = socket;
     const receiveBuffer = sizeReceiveBuffer(
@@ -620,6 +638,8 @@ class Connection {
   tricklePauseMs = TRICKLE_PAUSE_MS;
   constructor(
     readonly socket: net.Socket,
+    /** `tcp://peer:port`, or the listener's `unix://` address (Unix peers have none). */
+    readonly from: string,
     maxLineBytes: number,
     oversized: Count,
     /** When its last bytes arrived (or it was accepted): the idlest is shed first when full. */
@@ -776,7 +796,13 @@ class StreamListener implements Listener {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this.options.max_line_bytes, this.stats.oversized, now);
+    const from =
+      socket.remoteAddress === undefined
+        ? this.endpoint.url
+        : net.isIPv6(socket.remoteAddress)
+          ? `tcp://[${socket.remoteAddress}]:${socket.remotePort}`
+          : `tcp://${socket.remoteAddress}:${socket.remotePort}`;
+    const conn = new Connection(socket, from, this.options.max_line_bytes, this.stats.oversized, now);
     this.connections.add(conn);
     this.stats.accepted.inc();
     this.stats.open.set(this.connections.size);
@@ -789,7 +815,7 @@ class StreamListener implements Listener {
       const lines = conn.framer.push(chunk);
       if (lines !== undefined) {
         conn.tricklePauseMs = TRICKLE_PAUSE_MS;
-        this.deliver(lines);
+        this.deliver(lines, conn.from);
       } else if (chunk.length < TRICKLE_BYTES && conn.resumeTimer === undefined) {
         socket.pause();
         conn.resumeTimer = setTimeout(() => {
@@ -801,7 +827,7 @@ class StreamListener implements Listener {
     });
     socket.on('end', () => {
       const last = conn.framer.end();
-      if (last !== undefined) this.deliver(last);
+      if (last !== undefined) this.deliver(last, conn.from);
     });
     socket.on('timeout', () => {
       this.stats.idleClosed.inc();
@@ -840,9 +866,9 @@ class StreamListener implements Listener {
     return true;
   }
 
-  private deliver(lines: Buffer): void {
+  private deliver(lines: Buffer, from: string): void {
     try {
-      this.onDatagram(lines);
+      this.onDatagram(lines, from);
     } catch (error) {
       this.ctx.fail(error);
     }
