@@ -133,6 +133,49 @@ sinks:
   assert.equal((await sluice.stop('SIGTERM')).code, 0);
 });
 
+test('sluice tap --raw prints the lines an ingest worker received, valid or not, before parsing', async (t) => {
+  const statsdPort = await freePort('udp');
+  const adminPort = await freePort('tcp');
+  const sluice = startSluice({
+    owner: t,
+    config: `agent:
+  admin_listen: 127.0.0.1:${adminPort}
+sources:
+  statsd:
+    type: statsd
+    listen: 127.0.0.1:${statsdPort}
+    workers: 1
+sinks:
+  console:
+    type: console
+    format: json
+`,
+  });
+  await sluice.waitForLog((l) => l.msg === 'sluice started.');
+  const tap = startProcess(
+    process.execPath,
+    [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${adminPort}`, '--raw', '--component', 'statsd'],
+    { owner: t },
+  );
+  for (let i = 0; i < 100 && !tap.stdout().includes('not a line'); i++) {
+    await sendStatsd(statsdPort, ['raw.a:1|c|#k:v\nnot a line']);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const exit = await tap.stop('SIGINT');
+  assert.equal(exit.code, 0, exit.stderr);
+  const lines = new Set(exit.stdout.trim().split('\n'));
+  assert.deepEqual([...lines].sort(), ['statsd not a line', 'statsd raw.a:1|c|#k:v']);
+  const tagged = startProcess(
+    process.execPath,
+    [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${adminPort}`, '--raw', '--tag', 'k:v'],
+    { owner: t },
+  );
+  const refused = await tagged.wait(10_000);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /tag filters apply to metrics, not to raw lines/);
+  assert.equal((await sluice.stop('SIGTERM')).code, 0);
+});
+
 test('sluice tap says what to do when there is no admin endpoint', async (t) => {
   const port = await freePort('tcp');
   const tap = startProcess(process.execPath, [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${port}`], {

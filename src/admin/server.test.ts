@@ -10,6 +10,7 @@ test('readiness follows the agent; a reload is POST only; a large body is refuse
     ready: () => ready,
     components: () => [],
     tap: () => () => {},
+    tapRaw: () => () => {},
     reload: async () => {
       reloads++;
       return { ok: true, result: { unchanged: [] } };
@@ -46,6 +47,7 @@ test('serves the status page and its files from the build, under a policy that f
     ready: () => true,
     components: () => [],
     tap: () => () => {},
+    tapRaw: () => () => {},
     reload: async () => ({ ok: true, result: {} }),
     status: () => {
       throw new Error('a bug in the status');

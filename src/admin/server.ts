@@ -12,7 +12,9 @@
  *   GET  /api/v1/components   every source and sink: id, kind, type, state, counters
  *   GET  /api/v1/tap          what the sinks get, as it flows: one JSON metric per line (with
  *                             the source that emitted it), filtered by ?component=, ?name= (glob
- *                             or /regex/) and ?tag=key:pattern (repeatable), until the client goes
+ *                             or /regex/) and ?tag=key:pattern (repeatable), until the client goes;
+ *                             with ?raw=1, the lines sources receive, before parsing, valid or not
+ *                             (?component= and ?name=, the name being the text before the ':')
  *   GET  /api/v1/status       what the status page shows (status.ts), as JSON
  *   GET  /api/v1/history      the last 15 minutes of the status page's charts, as JSON
  *   GET  /                    the status page (page/: plain HTML, CSS and JavaScript, no outside
@@ -24,7 +26,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import { compilePattern } from '../core/filter.js';
 import type { Metric } from '../core/metric.js';
-import type { Tap } from '../core/pipeline.js';
+import type { RawTap, Tap } from '../core/pipeline.js';
 import type { ListenAddress } from '../config/schema.js';
 import type { HistoryDocument, StatusDocument } from './status.js';
 
@@ -49,6 +51,8 @@ export interface AdminTarget {
   reload(): Promise<ReloadOutcome>;
   /** Adds a tap on the pipeline; returns its removal. */
   tap(listener: Tap): () => void;
+  /** Adds a tap on the raw lines sources receive; returns its removal. */
+  tapRaw(listener: RawTap): () => void;
   status(): StatusDocument;
   history(): HistoryDocument;
 }
@@ -136,6 +140,7 @@ export class AdminServer {
     const query = new URL(req.url ?? '/', 'http://admin').searchParams;
     const component = query.get('component');
     const name = query.get('name');
+    const raw = query.get('raw') === '1' || query.get('raw') === 'true';
     let namePattern: RegExp | undefined;
     let tagPatterns: [string, RegExp][];
     try {
@@ -145,6 +150,7 @@ export class AdminServer {
         if (at <= 0) throw new Error(`tag filter ${JSON.stringify(t)}: expected key:pattern`);
         return [t.slice(0, at), compilePattern(t.slice(at + 1)).regex];
       });
+      if (raw && tagPatterns.length > 0) throw new Error('tag filters apply to metrics, not to raw lines');
     } catch (error) {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: (error as Error).message }) + '\n');
@@ -153,6 +159,34 @@ export class AdminServer {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.write(''); // headers out now: the client sees the stream open before the first metric
     let dropped = 0;
+    const send = (out: string): void => {
+      if (out === '') return;
+      if (res.writableLength > TAP_BUFFER_BYTES) {
+        dropped += out.split('\n').length - 1;
+        return;
+      }
+      if (dropped > 0) {
+        res.write(JSON.stringify({ dropped }) + '\n');
+        dropped = 0;
+      }
+      res.write(out);
+    };
+    if (raw) {
+      const remove = this.target.tapRaw((lines, source, protocol) => {
+        if (component !== null && source !== component) return;
+        let out = '';
+        for (const line of lines) {
+          if (namePattern !== undefined) {
+            const colon = line.indexOf(':');
+            if (!namePattern.test(colon < 0 ? line : line.slice(0, colon))) continue;
+          }
+          out += JSON.stringify({ source, protocol, line }) + '\n';
+        }
+        send(out);
+      });
+      res.on('close', remove);
+      return;
+    }
     const matches = (m: Metric): boolean => {
       if (namePattern !== undefined && !namePattern.test(m.name)) return false;
       for (const [key, pattern] of tagPatterns) {
@@ -166,16 +200,7 @@ export class AdminServer {
       let out = '';
       for (const m of batch)
         if (matches(m)) out += JSON.stringify({ source, ...m, tags: Object.fromEntries(m.tags) }) + '\n';
-      if (out === '') return;
-      if (res.writableLength > TAP_BUFFER_BYTES) {
-        dropped += out.split('\n').length - 1;
-        return;
-      }
-      if (dropped > 0) {
-        res.write(JSON.stringify({ dropped }) + '\n');
-        dropped = 0;
-      }
-      res.write(out);
+      send(out);
     });
     res.on('close', remove);
   }

@@ -323,6 +323,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
         ready: () => agent.ready,
         components: () => componentViews(agent),
         tap: (listener) => agent.pipeline.tap(listener),
+        tapRaw: (listener) => agent.pipeline.tapRaw(listener),
         reload: () =>
           signalled
             ? Promise.resolve({ ok: false, problems: ['stopping'] })

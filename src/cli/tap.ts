@@ -1,12 +1,12 @@
 /**
  * `sluice tap`: prints what a running agent hands its sinks, as it flows (after filters and the
- * agent's tags), read from the admin endpoint's /api/v1/tap until interrupted. The agent pays
- * nothing while nobody taps.
+ * agent's tags), or with --raw the lines its StatsD sources receive before parsing, read from the
+ * admin endpoint's /api/v1/tap until interrupted. The agent pays nothing while nobody taps.
  */
 import { parseArgs } from 'node:util';
 import { readLines, unreachable, type ClientIo } from './admin-client.js';
 
-export const TAP_HELP = `Usage: sluice tap [--admin URL] [--component ID] [--name PATTERN] [--tag KEY:PATTERN]... [--format text|json]
+export const TAP_HELP = `Usage: sluice tap [--admin URL] [--component ID] [--name PATTERN] [--tag KEY:PATTERN]... [--raw] [--format text|json]
 
 Prints the metrics a running sluice hands its sinks, as they flow, until interrupted (Ctrl-C).
 Needs the agent's admin endpoint (agent.admin_listen). Patterns are globs (* and ?) or /regex/.
@@ -15,6 +15,8 @@ Needs the agent's admin endpoint (agent.admin_listen). Patterns are globs (* and
   --component ID     only what this source emitted
   --name PATTERN     only metrics whose name matches
   --tag KEY:PATTERN  only metrics with this tag matching (repeatable; all must match)
+  --raw              the lines StatsD sources receive instead, before parsing, valid or not
+                     (--name then matches the text before the ':')
   --format FORMAT    text (default: source, name, tags, value) or json (one object per line)
 `;
 
@@ -28,6 +30,7 @@ export async function tapCommand(argv: readonly string[], io: ClientIo): Promise
         component: { type: 'string' },
         name: { type: 'string' },
         tag: { type: 'string', multiple: true },
+        raw: { type: 'boolean' },
         format: { type: 'string', default: 'text' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -48,6 +51,7 @@ export async function tapCommand(argv: readonly string[], io: ClientIo): Promise
   if (values.component !== undefined) url.searchParams.set('component', values.component);
   if (values.name !== undefined) url.searchParams.set('name', values.name);
   for (const t of values.tag ?? []) url.searchParams.append('tag', t);
+  if (values.raw === true) url.searchParams.set('raw', '1');
   const abort = new AbortController();
   void io.quit.then(() => abort.abort());
   let response: Response;
@@ -79,7 +83,8 @@ export async function tapCommand(argv: readonly string[], io: ClientIo): Promise
 function asText(line: string): string {
   const m = JSON.parse(line) as Record<string, unknown>;
   if (typeof m.dropped === 'number')
-    return `# ${m.dropped} metrics dropped: this terminal reads slower than they come\n`;
+    return `# ${m.dropped} lines dropped: this terminal reads slower than they come\n`;
+  if (typeof m.line === 'string') return `${String(m.source ?? '-')} ${m.line}\n`;
   const tags = Object.entries((m.tags ?? {}) as Record<string, string>)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(',');

@@ -241,7 +241,7 @@ export class Agent {
     return {
       ...ctx,
       telemetry: this.telemetryView,
-      rawLines: (protocol) => this.pipeline.rawLines(protocol),
+      rawOutlet: (protocol) => this.pipeline.rawOutlet(protocol, ctx.id),
     };
   }
 

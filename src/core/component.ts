@@ -44,11 +44,23 @@ export interface SourceContext extends ComponentContext {
   /** The agent's own telemetry, for the source that reports it (absent in tests that need none). */
   readonly telemetry?: AgentTelemetry;
   /**
-   * Where to hand `protocol`'s lines as received, before parsing (see RawProtocol), or
-   * undefined when no sink takes them. A source asks once, when it is built, so raw lines cost
-   * nothing per datagram unless a sink wants them. The handler never blocks or throws.
+   * Where to hand `protocol`'s lines as received, before parsing (see RawProtocol): to the sinks
+   * that relay them and to `sluice tap --raw`. A source asks once, when it is built; it decodes
+   * a datagram's lines only while `wanted[0]` is nonzero, so raw lines cost nothing per datagram
+   * unless a sink or a tap takes them. Absent in tests that need none.
    */
-  rawLines?(protocol: RawProtocol): RawLinesHandler | undefined;
+  rawOutlet?(protocol: RawProtocol): RawOutlet;
+}
+
+/** A source's way out for raw lines (SourceContext.rawOutlet). */
+export interface RawOutlet {
+  /** Hands lines on. Never blocks or throws. */
+  readonly write: RawLinesHandler;
+  /**
+   * Nonzero at [0] while anyone takes the lines: always when a sink relays them, otherwise
+   * while a raw tap listens. Shared memory, so an ingest worker reads it without messages.
+   */
+  readonly wanted: Int32Array;
 }
 
 /**

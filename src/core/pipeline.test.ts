@@ -69,3 +69,30 @@ test('a tap sees what the sinks get, with the emitting source, until removed', (
   assert.deepEqual(seen, [[['a'], 'statsd']]);
   assert.equal(sink.metrics().length, 2);
 });
+
+test('a raw outlet is wanted while a sink relays or a raw tap listens, and feeds both', () => {
+  const relayed: string[][] = [];
+  const relay = { writeRaw: (_: 'statsd', lines: readonly string[]) => void relayed.push([...lines]) };
+  const plain = new Pipeline(new Filter([]), [], []);
+  const outlet = plain.rawOutlet('statsd', 'statsd-in');
+  assert.equal(outlet.wanted[0], 0, 'no relay, no tap: sources decode nothing');
+  const tapped: [string[], string][] = [];
+  const untap = plain.tapRaw((lines, source) => void tapped.push([[...lines], source]));
+  assert.equal(outlet.wanted[0], 1, 'a tap turns the outlet on');
+  const later = plain.rawOutlet('statsd', 'other');
+  assert.equal(later.wanted[0], 1, 'an outlet made while tapped starts on');
+  outlet.write(['a:1|c', 'bad']);
+  untap();
+  assert.equal(outlet.wanted[0], 0, 'off again when the last tap goes');
+  assert.equal(later.wanted[0], 0);
+  outlet.write(['unseen:1|c']);
+  assert.deepEqual(tapped, [[['a:1|c', 'bad'], 'statsd-in']]);
+
+  const relaying = new Pipeline(new Filter([]), [], [], [{ protocol: 'statsd', sink: relay }]);
+  const always = relaying.rawOutlet('statsd', 's');
+  assert.equal(always.wanted[0], 1, 'a relaying sink always wants the lines');
+  relaying.tapRaw(() => {})();
+  assert.equal(always.wanted[0], 1, 'and a tap going does not turn them off');
+  always.write(['x:1|c']);
+  assert.deepEqual(relayed, [['x:1|c']]);
+});

@@ -3,7 +3,7 @@
  * metadata tags (host, env, …) so no source has to, and fans each batch out to every sink.
  * Sinks receive the same frozen array; none may mutate it.
  */
-import type { RawLinesHandler, RawProtocol } from './component.js';
+import type { RawLinesHandler, RawOutlet, RawProtocol } from './component.js';
 import type { Event } from './event.js';
 import type { Filter } from './filter.js';
 import type { Batch, Metric } from './metric.js';
@@ -25,9 +25,20 @@ export interface RawRoute {
 /** Sees every batch the sinks get, with the id of the source that emitted it (sluice tap). */
 export type Tap = (batch: readonly Metric[], source: string | undefined) => void;
 
+/** Sees the raw lines sources receive, before parsing (sluice tap --raw). */
+export type RawTap = (lines: readonly string[], source: string, protocol: RawProtocol) => void;
+
+interface Outlet extends RawOutlet {
+  /** Whether a sink relays its lines (then they are always wanted). */
+  readonly relays: boolean;
+}
+
 export class Pipeline {
   /** Listeners of `sluice tap`; when there are none a batch pays one size check. */
   private readonly taps = new Set<Tap>();
+  private readonly rawTaps = new Set<RawTap>();
+  /** Outlets handed to sources, to flip their `wanted` flag as raw taps come and go. */
+  private readonly outlets = new Set<WeakRef<Outlet>>();
   /** Metrics that entered the pipeline and that left it, for self-telemetry. */
   received = 0;
   delivered = 0;
@@ -75,6 +86,45 @@ export class Pipeline {
       Object.freeze(lines);
       for (const sink of sinks) sink.writeRaw(protocol, lines);
     };
+  }
+
+  /**
+   * A source's outlet for raw lines: the relaying sinks of now (as `rawLines`), and whatever
+   * raw taps listen, at any time.
+   */
+  rawOutlet(protocol: RawProtocol, source: string): RawOutlet {
+    const relay = this.rawLines(protocol);
+    const outlet: Outlet = {
+      relays: relay !== undefined,
+      wanted: new Int32Array(new SharedArrayBuffer(4)),
+      write: (lines) => {
+        if (relay !== undefined) relay(lines);
+        if (this.rawTaps.size > 0 && lines.length > 0)
+          for (const tap of this.rawTaps) tap(lines, source, protocol);
+      },
+    };
+    outlet.wanted[0] = outlet.relays || this.rawTaps.size > 0 ? 1 : 0;
+    this.outlets.add(new WeakRef(outlet));
+    return outlet;
+  }
+
+  /** Adds a raw tap; returns the function that removes it. Sources decode lines only while one listens. */
+  tapRaw(listener: RawTap): () => void {
+    this.rawTaps.add(listener);
+    this.updateOutlets();
+    return () => {
+      this.rawTaps.delete(listener);
+      this.updateOutlets();
+    };
+  }
+
+  private updateOutlets(): void {
+    const tapped = this.rawTaps.size > 0;
+    for (const ref of this.outlets) {
+      const outlet = ref.deref();
+      if (outlet === undefined) this.outlets.delete(ref);
+      else Atomics.store(outlet.wanted, 0, outlet.relays || tapped ? 1 : 0);
+    }
   }
 
   /** The counts above as cumulative `sluice_pipeline_*` counters. */

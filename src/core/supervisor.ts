@@ -385,7 +385,7 @@ export class SinkRunner extends Runner<Sink> {
   }
 
   /**
-   * Raw lines (SourceContext.rawLines) for a sink whose definition declared the protocol. Like
+   * Raw lines (SourceContext.rawOutlet) for a sink whose definition declared the protocol. Like
    * `write`: never throws, and lines a sink that is down cannot take are counted.
    */
   writeRaw(protocol: RawProtocol, lines: readonly string[]): void {

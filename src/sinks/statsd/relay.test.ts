@@ -1,7 +1,7 @@
 /**
  * The relay inside a real agent: a statsd source on loopback, statsd sinks in both modes, and
  * upstream StatsD servers (sluice's own statsd source, in process) that aggregate what arrives.
- * Also the raw-line contract between sources, pipeline and sinks (SourceContext.rawLines).
+ * Also the raw-line contract between sources, pipeline and sinks (SourceContext.rawOutlet).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

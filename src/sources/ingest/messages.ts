@@ -20,8 +20,8 @@ export interface WorkerInit<C extends IngestWorkerConfig = IngestWorkerConfig> {
   /** The source's config, with `listen` narrowed to this worker's share (ports chosen). */
   readonly config: C;
   readonly reusePort: boolean;
-  /** A sink relays raw lines: post them. */
-  readonly raw: boolean;
+  /** Raw lines are wanted (by a relaying sink or a tap) while [0] of this is nonzero: post them. */
+  readonly raw: SharedArrayBuffer | undefined;
   readonly debug: boolean;
   /**
    * Two float64s the worker keeps current (runtime.ts): the lines it holds that a crash would

@@ -9,7 +9,7 @@
  * `runIngestWorker` with a factory for its receive path.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ComponentContext, RawLinesHandler } from '../../core/component.js';
+import type { ComponentContext, RawOutlet } from '../../core/component.js';
 import { systemClock } from '../../core/clock.js';
 import type { Event } from '../../core/event.js';
 import type { LogFields, Logger, LogLevel } from '../../core/logger.js';
@@ -49,7 +49,7 @@ export interface WorkerIngest {
 /** What a worker's receive path may hand on besides aggregates. */
 export interface WorkerOutputs {
   emitEvents(events: readonly Event[]): void;
-  readonly raw: RawLinesHandler | undefined;
+  readonly raw: RawOutlet | undefined;
 }
 
 /** Error objects do not survive every structured clone intact: send what a log line shows. */
@@ -101,7 +101,10 @@ export function runIngestWorker<C extends IngestWorkerConfig>(
   };
   const outputs: WorkerOutputs = {
     emitEvents: (events) => post({ t: 'events', events: [...events] }),
-    raw: init.raw ? (lines) => post({ t: 'raw', lines: [...lines] }) : undefined,
+    raw:
+      init.raw === undefined
+        ? undefined
+        : { write: (lines) => post({ t: 'raw', lines: [...lines] }), wanted: new Int32Array(init.raw) },
   };
   const shared: WorkerShared = { seriesCount: new Int32Array(init.seriesCount) };
   let ingest = build(init.config, ctx, outputs, shared);

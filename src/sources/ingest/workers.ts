@@ -18,7 +18,7 @@
 import dgram from 'node:dgram';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ListeningSource, RawLinesHandler, RawProtocol, SourceContext } from '../../core/component.js';
+import type { ListeningSource, RawOutlet, RawProtocol, SourceContext } from '../../core/component.js';
 import type { Batch } from '../../core/metric.js';
 import type { StatCounter, StatGauge, StatSnapshot } from '../../core/stats.js';
 import type { StatsdAggregator } from '../../aggregation/aggregator.js';
@@ -145,7 +145,7 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
   private running = false;
   private stopping = false;
   private boundListeners: BoundListener[] = [];
-  private readonly raw: RawLinesHandler | undefined;
+  private readonly raw: RawOutlet | undefined;
   private readonly mirrored = new Map<string, StatCounter | StatGauge>();
   private readonly seriesHeld: StatGauge;
   private readonly seriesEvicted: StatCounter;
@@ -177,7 +177,7 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
         node: process.versions.node,
       });
     this.merger = options.merger(config);
-    this.raw = options.rawProtocol !== undefined ? ctx.rawLines?.(options.rawProtocol) : undefined;
+    this.raw = options.rawProtocol !== undefined ? ctx.rawOutlet?.(options.rawProtocol) : undefined;
     const st = ctx.stats;
     this.seriesHeld = st.gauge('series', 'Series held by the aggregator.');
     this.seriesEvicted = st.counter('series_evicted', 'Series dropped after `expiry` without updates.');
@@ -368,7 +368,7 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
       index: slot.index,
       config: { ...this.config, listen: [...slot.listen] },
       reusePort: this.reusePort && this.count > 1,
-      raw: this.raw !== undefined,
+      raw: this.raw?.wanted.buffer as SharedArrayBuffer | undefined,
       debug: this.ctx.log.isEnabled('debug'),
       held: slot.held.buffer as SharedArrayBuffer,
       seriesCount: this.seriesCount.buffer as SharedArrayBuffer,
@@ -422,7 +422,7 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
         this.ctx.emitEvents(m.events);
         break;
       case 'raw':
-        this.raw?.(m.lines);
+        this.raw?.write(m.lines);
         break;
       case 'fail':
         // Only this worker restarts: the others keep their sockets and aggregates.

@@ -46,7 +46,7 @@ export class StatsdSource extends AggregatingListener {
       this.ctx,
       {
         emitEvents: (events) => this.ctx.emitEvents(events),
-        raw: this.ctx.rawLines?.('statsd'),
+        raw: this.ctx.rawOutlet?.('statsd'),
       },
       undefined,
       undefined,

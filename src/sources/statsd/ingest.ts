@@ -3,7 +3,7 @@
  * ingest worker (worker.ts). Bytes in, parsed straight into the aggregator, rejections and
  * repairs counted, events handed on. It never blocks and never throws on input.
  */
-import type { ComponentContext, RawLinesHandler } from '../../core/component.js';
+import type { ComponentContext, RawOutlet } from '../../core/component.js';
 import type { Event } from '../../core/event.js';
 import type { StatCounter } from '../../core/stats.js';
 import { Mapper } from '../../aggregation/mapping.js';
@@ -122,8 +122,8 @@ export function aggregatorOptions(
 /** What the receive path needs besides the component context. */
 export interface IngestOutputs {
   emitEvents(events: readonly Event[]): void;
-  /** Set only when a sink relays raw StatsD lines: otherwise no line is decoded for it. */
-  readonly raw: RawLinesHandler | undefined;
+  /** Raw lines' way out: lines are decoded for it only while `raw.wanted[0]` is nonzero. */
+  readonly raw: RawOutlet | undefined;
 }
 
 export class StatsdIngest {
@@ -203,7 +203,8 @@ export class StatsdIngest {
     const n = this.parser.parse(datagram, sink);
     this.lines.inc(n);
     this.linesParsed += n;
-    if (this.outputs.raw !== undefined) this.outputs.raw(rawLines(datagram));
+    const raw = this.outputs.raw;
+    if (raw !== undefined && raw.wanted[0] !== 0) raw.write(rawLines(datagram));
     if (sink.events.length > 0) {
       const events = sink.events;
       sink.events = [];
