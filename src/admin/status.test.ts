@@ -123,6 +123,13 @@ test('busiest names are counted only while someone looks at the status, and the 
       { name: 'a', rate: 20 },
       { name: 'b', rate: 2 },
     ]);
+    // Averaged over the last minute: a quiet period halves the rates, it does not zero them.
+    clock.advance(SAMPLE_MS);
+    t.mock.timers.tick(SAMPLE_MS);
+    assert.deepEqual(status.status().busiest_names, [
+      { name: 'a', rate: 10 },
+      { name: 'b', rate: 1 },
+    ]);
     // Nobody asks for a minute: the tap is removed and the pipeline pays nothing again.
     for (let i = 0; i < 13; i++) {
       clock.advance(SAMPLE_MS);

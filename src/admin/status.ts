@@ -23,6 +23,11 @@ const MAX_NAMES_COUNTED = 10_000;
 /** The name-rate tap is removed once nobody asked for the status this long. */
 const NAME_RATES_IDLE_MS = 60_000;
 const NAMES_SHOWN = 10;
+/**
+ * Rates of names are averaged over the last this many samples (a minute): a source flushing
+ * every 10 s hands the sinks nothing for most 5 s periods.
+ */
+const NAME_RATE_SAMPLES = 12;
 const DELAY_RESOLUTION_BUSY_MS = 100;
 const DELAY_RESOLUTION_IDLE_MS = 1000;
 const BUSY_UTILIZATION = 0.01;
@@ -82,7 +87,7 @@ export interface StatusDocument {
   readonly event_loop: LoopDelay | undefined;
   readonly components: ComponentState[];
   readonly figures: StatusFigure[];
-  /** The names reaching the sinks most often (metrics/s over the last sample period). */
+  /** The names reaching the sinks most often (metrics/s over up to the last minute). */
   readonly busiest_names: { readonly name: string; readonly rate: number }[] | undefined;
 }
 
@@ -153,6 +158,9 @@ export class StatusCollector {
   private untap: (() => void) | undefined;
   private lastAskedAt = -Infinity;
   private names = new Map<string, number>();
+  /** The counts of the last NAME_RATE_SAMPLES periods, and when the oldest began. */
+  private namePeriods: Map<string, number>[] = [];
+  private periodStarts: number[] = [];
   private namesSince = 0;
   private busiest: { name: string; rate: number }[] | undefined;
 
@@ -220,7 +228,9 @@ export class StatusCollector {
   private watchNames(now: number): void {
     this.lastAskedAt = now;
     if (this.untap !== undefined) return;
-    this.names.clear();
+    this.names = new Map();
+    this.namePeriods = [];
+    this.periodStarts = [];
     this.namesSince = now;
     this.untap = this.target.tap((batch) => {
       const names = this.names;
@@ -237,8 +247,17 @@ export class StatusCollector {
     const now = this.clock.now();
     this.measureLoop();
     if (this.untap !== undefined) {
-      const seconds = Math.max(0.001, (now - this.namesSince) / 1000);
-      this.busiest = [...this.names]
+      this.namePeriods.push(this.names);
+      this.periodStarts.push(this.namesSince);
+      if (this.namePeriods.length > NAME_RATE_SAMPLES) {
+        this.namePeriods.shift();
+        this.periodStarts.shift();
+      }
+      const totals = new Map<string, number>();
+      for (const period of this.namePeriods)
+        for (const [name, count] of period) totals.set(name, (totals.get(name) ?? 0) + count);
+      const seconds = Math.max(0.001, (now - (this.periodStarts[0] ?? now)) / 1000);
+      this.busiest = [...totals]
         .sort((a, b) => b[1] - a[1])
         .slice(0, NAMES_SHOWN)
         .map(([name, count]) => ({ name, rate: count / seconds }));

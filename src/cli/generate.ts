@@ -29,7 +29,8 @@ agent:
   # with the backoff below while the rest runs.
   startup_error_behavior: error
   # The admin endpoint (off when unset; keep it on loopback, it has no authentication yet):
-  # GET /-/healthy, GET /-/ready, POST /-/reload (as SIGHUP), GET /api/v1/components.
+  # the status page at /, GET /-/healthy, GET /-/ready, POST /-/reload (as SIGHUP), the JSON
+  # API under /api/v1/ (components, status, history, tap) that sluice tap and sluice top read.
   # admin_listen: 127.0.0.1:8126
   restart_backoff_min: 1s
   restart_backoff_max: 1m

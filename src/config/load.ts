@@ -98,7 +98,7 @@ export const agentSchema = s.object({
   }),
   admin_listen: s.listen({
     optional: true,
-    doc: 'Where the admin endpoint listens (/-/healthy, /-/ready, POST /-/reload, /api/v1/components), e.g. "127.0.0.1:8126"; off when unset. Keep it on loopback: it has no authentication yet. A change needs a restart.',
+    doc: 'Where the admin endpoint listens (the status page at /, /-/healthy, /-/ready, POST /-/reload, the JSON API under /api/v1/), e.g. "127.0.0.1:8126"; off when unset. Keep it on loopback: it has no authentication yet. A change needs a restart.',
   }),
   startup_error_behavior: s.oneOf(['error', 'retry'] as const, {
     default: 'error',

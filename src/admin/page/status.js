@@ -303,7 +303,9 @@ function renderNames(status) {
   fill(
     'names-rate',
     busiest.map((n) => row([n.name, el('td', formatRate(n.rate), 'n')])),
-    status.busiest_names === undefined ? 'counting (first figures within 5 s)…' : 'nothing reached the sinks',
+    status.busiest_names === undefined
+      ? 'counting (first figures within 5 s)…'
+      : 'nothing reached the sinks in the last minute',
     2,
   );
 }
