@@ -139,6 +139,8 @@ export interface DurationOptions extends Common<number> {
   /** Bounds in milliseconds. */
   minMs?: number;
   maxMs?: number;
+  /** 0 is accepted whatever `minMs` says: the option's "never" (or "off"). */
+  zeroMeans?: string;
 }
 
 /** A duration; the parsed value (and `default`) are in milliseconds. */
@@ -147,8 +149,15 @@ function duration(opts: DurationOptions = {}): Schema<number> {
   return base('duration', expected, opts, (value, path, issues) => {
     const ms = parseDuration(value);
     if (ms === undefined) return mismatch(issues, path, expected, value);
+    if (ms === 0 && opts.zeroMeans !== undefined) return 0;
     if (opts.minMs !== undefined && ms < opts.minMs)
-      return mismatch(issues, path, `a duration of at least ${opts.minMs} ms`, value);
+      return mismatch(
+        issues,
+        path,
+        `a duration of at least ${opts.minMs} ms` +
+          (opts.zeroMeans === undefined ? '' : ` (or 0: ${opts.zeroMeans})`),
+        value,
+      );
     if (opts.maxMs !== undefined && ms > opts.maxMs)
       return mismatch(issues, path, `a duration of at most ${opts.maxMs} ms`, value);
     return ms;

@@ -10,6 +10,8 @@ import { makeTags } from '../../core/tags.js';
 import { recordingLogger, testContext } from '../../testing/context.js';
 import { acceptsGzip, CONTENT_TYPE, PrometheusExporter } from './exporter.js';
 import type { PrometheusExporterConfig } from './schema.js';
+import { prometheusExporterSink } from './index.js';
+import type { Issue } from '../../config/schema.js';
 
 const CONFIG: PrometheusExporterConfig = {
   listen: { host: '127.0.0.1', port: 0 },
@@ -122,6 +124,32 @@ describe('PrometheusExporter.handle', () => {
     assert.match(page, /^new 1$/m);
   });
 
+  it('with expiry 0 keeps a counter for good: one that comes back after a day continues its total', async () => {
+    const { exporter, clock } = setup({ expiry: 0 });
+    const requests = (value: number): Metric => ({
+      kind: 'counter',
+      temporality: 'delta',
+      name: 'requests',
+      tags: makeTags({}),
+      value,
+      intervalMs: 10_000,
+      timestamp: clock.now(),
+    });
+    exporter.write([requests(5)]);
+    clock.advance(86_400_000);
+    const idle = (await exporter.handle('GET', '/metrics', undefined)).body.toString();
+    assert.match(idle, /^requests_total 5$/m, 'still there after a day without writes');
+    exporter.write([requests(2)]);
+    const back = (await exporter.handle('GET', '/metrics', undefined)).body.toString();
+    assert.match(back, /^requests_total 7$/m, 'no reset: Prometheus sees 5 then 7');
+  });
+
+  it('refuses an expiry under a second other than 0, and says 0 means never', () => {
+    const issues: Issue[] = [];
+    prometheusExporterSink.schema.parse({ type: 'prometheus_exporter', expiry: '500ms' }, [], issues);
+    assert.match(issues[0]?.message ?? '', /at least 1000 ms \(or 0: never\)/);
+  });
+
   it('counts rejected metrics by reason and logs each reason at most once a minute', () => {
     const { exporter, ctx, clock, lines } = setup();
     const conflicting: Metric[] = [
@@ -173,7 +201,7 @@ describe('PrometheusExporter.handle', () => {
     exporter.write([histogram([1, 2])]);
     exporter.write([histogram([1, 3])]);
     exporter.write([histogram([1, 2])]);
-    const resets = ctx.stats.toMetrics(0).find((m) => m.name === 'sluice_histogram_resets');
+    const resets = ctx.stats.toMetrics(0).find((m) => m.name === 'sluice_bucket_layout_resets');
     assert.equal(resets?.kind === 'counter' ? resets.value : undefined, 2);
     assert.equal(lines.filter((l) => l.level === 'warn').length, 1);
     assert.equal(lines[0]?.metric, 'h');

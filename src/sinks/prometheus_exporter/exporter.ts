@@ -100,7 +100,7 @@ export class PrometheusExporter implements Sink {
     this.lastRejectLog = last;
     this.scrapes = ctx.stats.counter('scrapes', 'Metrics pages served.');
     this.resets = ctx.stats.counter(
-      'histogram_resets',
+      'bucket_layout_resets',
       'Histogram series started again from zero because their bins changed.',
     );
     this.seriesGauge = ctx.stats.gauge('exported_series', 'Series currently exported.');
@@ -130,8 +130,10 @@ export class PrometheusExporter implements Sink {
       port: this.boundPort,
       url: `http://${address}${this.config.path}`,
     });
-    this.sweeper = setInterval(() => this.expire(), Math.min(this.config.expiry, MAX_SWEEP_INTERVAL_MS));
-    this.sweeper.unref();
+    if (this.config.expiry > 0) {
+      this.sweeper = setInterval(() => this.expire(), Math.min(this.config.expiry, MAX_SWEEP_INTERVAL_MS));
+      this.sweeper.unref();
+    }
   }
 
   write(batch: Batch): void {

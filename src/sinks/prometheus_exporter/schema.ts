@@ -16,9 +16,10 @@ export const schema = s.object(
       patternHint: 'a path starting with "/" (no query string)',
     }),
     expiry: s.duration({
-      doc: 'A series not written for this long is removed from the output.',
+      doc: 'A series not written for this long is removed from the output; 0 keeps every series for good (memory then grows with every series ever written).',
       default: 300_000,
       minMs: 1_000,
+      zeroMeans: 'never',
     }),
   },
   { allowKeys: ['type'] },
@@ -34,6 +35,8 @@ export const sample = `  prometheus:
     # HTTP path of the metrics page (text exposition format 0.0.4, gzip when asked for).
     path: /metrics
     # A series that is not written for this long leaves the output (a StatsD key that
-    # stopped arriving, a disk that was unmounted).
+    # stopped arriving, a disk that was unmounted). 0: never, so a counter that comes back
+    # after a gap continues from its total instead of restarting from zero (a reset to
+    # Prometheus); memory then grows with every series ever written (about 360 bytes each).
     expiry: 5m
 `;

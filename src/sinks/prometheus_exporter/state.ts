@@ -371,8 +371,12 @@ export class ExporterState {
     return series;
   }
 
-  /** Removes series not written for `expiryMs`, and families left empty. Returns how many series went. */
+  /**
+   * Removes series not written for `expiryMs`, and families left empty. Returns how many series
+   * went. An `expiryMs` of 0 keeps every series.
+   */
   expire(now: number): number {
+    if (this.expiryMs === 0) return 0;
     const cutoff = now - this.expiryMs;
     let removed = 0;
     for (const family of this.families.values()) {
