@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -252,6 +252,77 @@ describe('statsd source over TCP and gzip-compressed UDP', () => {
       assert.equal((findMetric(ctx.metrics(), 'zipped') as CounterMetric).value, 5);
     } finally {
       await source.stop();
+    }
+  });
+});
+
+describe('statsd source with a statsd_exporter mapping file (mapping_config)', () => {
+  it('maps names as the file says, globs before regexes, and drops what it drops', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-mapping-'));
+    try {
+      const file = join(dir, 'mapping.yml');
+      writeFileSync(
+        file,
+        `mappings:
+- match: '(.*)\\.(.*)\\.requests'
+  match_type: regex
+  name: "regex_requests"
+- match: test.dispatcher.*.*.*
+  name: "dispatch_events"
+  labels:
+    processor: "$1"
+    action: "$2"
+    outcome: "$3"
+- match: noisy.*.*
+  name: "unused"
+  action: drop
+`,
+      );
+      const ctx = testSourceContext();
+      const source = new StatsdSource(config({ mapping_config: file }), ctx);
+      source.receive(
+        Buffer.from('test.dispatcher.fg.send.ok:2|c|#env:prod\nnoisy.a.b:1|c\napi.web.requests:3|c'),
+      );
+      source.flush();
+      const m = ctx.metrics();
+      assert.deepEqual(
+        m.map((x) => [x.name, Object.fromEntries(x.tags), (x as CounterMetric).value]).sort(),
+        [
+          ['dispatch_events', { action: 'send', env: 'prod', outcome: 'ok', processor: 'fg' }, 2],
+          ['regex_requests', {}, 3],
+        ],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reports the mapping file's problems with the config, with their line, and refuses mappings beside it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-mapping-'));
+    try {
+      const file = join(dir, 'mapping.yml');
+      writeFileSync(file, 'mappings:\n- match: a.*\n  name: ok\n  observer_typo: histogram\n');
+      const issues: Issue[] = [];
+      statsdSource.schema.parse({ listen: '127.0.0.1:0', mapping_config: file }, [], issues);
+      assert.equal(issues.length, 1);
+      assert.equal(
+        issues[0]?.message,
+        `invalid mapping file:\n${file}:4:3: mappings[0].observer_typo: unknown or unsupported key in a mapping; known keys: match, match_type, match_metric_type, name, labels, action, honor_labels, observer_type, timer_type, buckets, quantiles, histogram_options, summary_options, ttl`,
+      );
+      const missing: Issue[] = [];
+      statsdSource.schema.parse({ mapping_config: join(dir, 'nope.yml') }, [], missing);
+      assert.match(missing[0]?.message ?? '', /cannot read the mapping file: ENOENT/);
+      writeFileSync(file, 'mappings:\n- match: a.*\n  name: ok\n');
+      const both: Issue[] = [];
+      statsdSource.schema.parse({ mapping_config: file, mappings: [{ match: 'b.*', name: 'b' }] }, [], both);
+      assert.deepEqual(both, [
+        {
+          path: ['mapping_config'],
+          message: 'set either mapping_config (a statsd_exporter file) or mappings (sluice rules), not both',
+        },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

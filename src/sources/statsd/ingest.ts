@@ -7,6 +7,7 @@ import type { ComponentContext, RawOutlet } from '../../core/component.js';
 import type { Event } from '../../core/event.js';
 import type { StatCounter } from '../../core/stats.js';
 import { Mapper } from '../../aggregation/mapping.js';
+import { ExporterMapper } from '../../aggregation/exporter-mapping.js';
 import { StatsdAggregator, type AggregatorOptions } from '../../aggregation/aggregator.js';
 import { SeriesBudgetReport } from '../../aggregation/budget.js';
 import {
@@ -111,7 +112,13 @@ export function aggregatorOptions(
     // DogStatsD forwards timestamped points; Bucky3 (and Etsy, which has none) aggregates.
     timestamps: config.dialect === 'dogstatsd' ? 'forward' : 'aggregate',
     // Consulted once per new series, so the rules cost nothing for known ones.
-    mapper: !merging && config.mappings.length > 0 ? new Mapper(config.mappings) : undefined,
+    mapper: merging
+      ? undefined
+      : config.mapping_config !== undefined
+        ? new ExporterMapper(config.mapping_config)
+        : config.mappings.length > 0
+          ? new Mapper(config.mappings)
+          : undefined,
     // Each ingest thread holds at most max_series; the main thread's merge holds their union.
     maxSeries: merging ? 0 : config.max_series,
     sharedSeriesCount,

@@ -1,5 +1,10 @@
 /** Config of the `statsd` source. */
-import { s, type InferFields } from '../../config/schema.js';
+import { INVALID, s, type InferFields, type Issue, type Path } from '../../config/schema.js';
+import {
+  loadExporterMapping,
+  MappingFileError,
+  type ExporterMappingFile,
+} from '../../aggregation/exporter-mapping.js';
 import { aggregationFields } from '../../aggregation/schema.js';
 import { STATSD_DIALECTS, STATSD_MODES } from '../../protocols/statsd/parser.js';
 import { workersFields, workersSample } from '../ingest/schema.js';
@@ -11,7 +16,29 @@ const bucket = (what: string) =>
     doc: `Metric name for all ${what} (Bucky3's bucket): the StatsD name becomes the tag \`name\`. "" keeps StatsD names.`,
   });
 
-export const statsdSchema = s.object({
+/**
+ * statsd_exporter's mapping file: read and checked with the config (so `sluice validate` and a
+ * reload report its problems with their file:line), kept as the parsed rules.
+ */
+const mappingConfig = s.custom<ExporterMappingFile | undefined>(
+  'the path of a statsd_exporter mapping file (YAML)',
+  (value) => {
+    if (typeof value !== 'string') return { ok: false };
+    if (value === '') return { ok: true, value: undefined };
+    try {
+      return { ok: true, value: loadExporterMapping(value) };
+    } catch (e) {
+      if (e instanceof MappingFileError) return { ok: false, message: `invalid mapping file:\n${e.message}` };
+      return { ok: false, message: `cannot read the mapping file: ${(e as Error).message}` };
+    }
+  },
+  {
+    optional: true,
+    doc: 'A prometheus/statsd_exporter mapping file (its --statsd.mapping-config), used as it is: its rules, defaults and matching order. Not together with `mappings`.',
+  },
+);
+
+const statsdFields = s.object({
   listen: listenSchema({
     default: '127.0.0.1:8125',
     doc: 'Where to listen: one address or a list (udp://, tcp://, unixgram://, unix://; a bare host:port is UDP, [::1]:8125 IPv6).',
@@ -27,6 +54,7 @@ export const statsdSchema = s.object({
     doc: 'lenient accepts what the dialect repairs (a clamped rate, an ignored field), counting it; strict rejects such lines.',
   }),
   ...aggregationFields,
+  mapping_config: mappingConfig,
   timestamp_window: s.duration({
     default: 600_000,
     doc: 'A point with its own time (|T, timestamp=) is accepted only this close to now; 0 accepts any.',
@@ -66,6 +94,10 @@ ${transportSample}${workersSample}    # Behave like this server where servers di
     # Rules (statsd_exporter style, first match wins) turning dotted names into a name
     # and tags, e.g. - { match: "*.*.requests", name: requests, tags: { env: $1, host: $2 } }
     mappings: []
+    # Or a prometheus/statsd_exporter mapping file, used as it is (its --statsd.mapping-config):
+    # its defaults, globs before regexes, glob_disable_ordering, observer options and TTLs,
+    # e.g. /etc/statsd_exporter/mapping.yml. '' for none.
+    mapping_config: ''
     # Most series held at once, over all workers (~2.5 KB of RSS each: 200000 is ~0.5 GB).
     # A line that would create another is dropped, counted as
     # lines_rejected{reason="series_limit"} and logged with the names creating the most
@@ -81,4 +113,21 @@ ${transportSample}${workersSample}    # Behave like this server where servers di
     distributions_bucket: ''
 `;
 
-export type StatsdConfig = InferFields<typeof statsdSchema.fields>;
+/** The options, and one rule across them: one kind of mapping rules at a time. */
+export const statsdSchema: typeof statsdFields = {
+  ...statsdFields,
+  parse(value: unknown, path: Path, issues: Issue[]) {
+    const config = statsdFields.parse(value, path, issues);
+    if (config === INVALID) return INVALID;
+    if (config.mapping_config !== undefined && config.mappings.length > 0) {
+      issues.push({
+        path: [...path, 'mapping_config'],
+        message: 'set either mapping_config (a statsd_exporter file) or mappings (sluice rules), not both',
+      });
+      return INVALID;
+    }
+    return config;
+  },
+};
+
+export type StatsdConfig = InferFields<typeof statsdFields.fields>;

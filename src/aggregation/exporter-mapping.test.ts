@@ -1,0 +1,148 @@
+/**
+ * statsd_exporter's mapping files, checked against the cases of statsd_exporter's own mapper
+ * tests (testdata/statsd_exporter/mapper-cases.json: its inputs and expected results, taken as
+ * facts; see SOURCE.md there): every config that must load loads, every one that must fail fails,
+ * and every lookup gives the name, labels and options the case expects.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import {
+  ExporterMapper,
+  goDuration,
+  goExpand,
+  MappingFileError,
+  parseExporterMapping,
+  type ExporterRule,
+} from './exporter-mapping.js';
+
+interface Lookup {
+  statsdMetric: string;
+  statsdType?: string;
+  name?: string;
+  labels?: Record<string, string>;
+  notPresent?: boolean;
+  ttl?: string;
+  quantiles?: { quantile: number; error: number }[];
+  buckets?: number[];
+  maxAge?: string;
+  ageBuckets?: number;
+  bufCap?: number;
+  matchMetricType?: string;
+  note?: string;
+}
+
+interface Case {
+  test: string;
+  kind: 'mapping' | 'action' | 'escape';
+  config: string;
+  configBad: boolean;
+  mappings: Lookup[];
+  expectedAction?: string;
+}
+
+const cases = JSON.parse(
+  readFileSync(
+    new URL('../../src/sources/statsd/testdata/statsd_exporter/mapper-cases.json', import.meta.url),
+    'utf8',
+  ),
+) as Case[];
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return assert.fail('expected an error');
+}
+
+/** statsd_exporter's types as the StatsD type codes sluice's aggregator passes. */
+const CODE: Record<string, string> = { counter: 'c', gauge: 'g', observer: 'ms', timer: 'ms', '': 'c' };
+
+describe("statsd_exporter's mapper test cases", () => {
+  for (const c of cases.filter((x) => x.kind !== 'escape')) {
+    it(c.test, () => {
+      if (c.configBad) {
+        assert.throws(() => parseExporterMapping(c.config, 'mapping.yaml'), MappingFileError);
+        return;
+      }
+      const file = parseExporterMapping(c.config, 'mapping.yaml');
+      if (c.kind === 'action') {
+        assert.equal(file.rules[0]?.action, c.expectedAction);
+        return;
+      }
+      const mapper = new ExporterMapper(file);
+      for (const m of c.mappings) {
+        const type = CODE[m.statsdType ?? 'counter'] as string;
+        const what = `${m.statsdMetric} (${m.statsdType ?? 'counter'})`;
+        const result = mapper.map(m.statsdMetric, type);
+        if (m.notPresent === true) {
+          assert.equal(result, undefined, `${what} must not match`);
+          continue;
+        }
+        // The Go harness checks the name only on a match, and the labels always.
+        if (result === undefined || result === 'drop') {
+          assert.deepEqual(m.labels ?? {}, {}, `${what} did not match, but labels were expected`);
+          continue;
+        }
+        if (m.name !== undefined) assert.equal(result.name, m.name, what);
+        if (m.labels !== undefined) assert.deepEqual(Object.fromEntries(result.tags), m.labels, what);
+        const rule: ExporterRule = result.rule;
+        if (m.ttl !== undefined) assert.equal(rule.ttlMs, goDuration(m.ttl), `${what} ttl`);
+        if (m.quantiles !== undefined)
+          assert.deepEqual(rule.observer.quantiles, m.quantiles, `${what} quantiles`);
+        if (m.buckets !== undefined) assert.deepEqual(rule.observer.buckets, m.buckets, `${what} buckets`);
+        if (m.maxAge !== undefined)
+          assert.equal(rule.observer.maxAgeMs, goDuration(m.maxAge), `${what} max_age`);
+        if (m.ageBuckets !== undefined)
+          assert.equal(rule.observer.ageBuckets, m.ageBuckets, `${what} age_buckets`);
+        if (m.bufCap !== undefined) assert.equal(rule.observer.bufCap, m.bufCap, `${what} buf_cap`);
+        if (m.matchMetricType !== undefined) assert.equal(rule.matchMetricType, m.matchMetricType, what);
+      }
+    });
+  }
+});
+
+describe('statsd_exporter mapping files: errors name the file, line and key', () => {
+  it('reports an unknown key with its line and column, and every other problem with it', () => {
+    const text = `defaults:
+  observer_type: histogram
+mappings:
+- match: test.*.*
+  name: foo
+  lables:
+    a: b
+- match: other.*
+  name: "0bad"
+  match_metric_type: sometimes
+`;
+    const error = thrown(() => parseExporterMapping(text, '/etc/statsd/mapping.yml'));
+    assert.ok(error instanceof MappingFileError);
+    assert.deepEqual(error.message.split('\n'), [
+      '/etc/statsd/mapping.yml:6:3: mappings[0].lables: unknown or unsupported key in a mapping; known keys: match, match_type, match_metric_type, name, labels, action, honor_labels, observer_type, timer_type, buckets, quantiles, histogram_options, summary_options, ttl',
+      '/etc/statsd/mapping.yml:9:9: mappings[1].name: "0bad" is not a metric name: letters, digits and _ (not first a digit), with $n or ${n} captures',
+      '/etc/statsd/mapping.yml:10:22: mappings[1].match_metric_type: expected counter, gauge or observer (timer), got "sometimes"',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their place', () => {
+    const error = thrown(() => parseExporterMapping('mappings:\n- match: "a.b\n', 'm.yml'));
+    assert.match(String((error as Error).message), /^m\.yml:\d+:\d+: YAML syntax error/);
+  });
+});
+
+describe('Go template expansion (regexp.Expand), as statsd_exporter applies it to globs and regexes', () => {
+  it('expands captures, named groups and $$, and leaves what names nothing empty', () => {
+    const caps = ['whole', 'one', 'two'];
+    assert.equal(goExpand('${1}_foo', caps, undefined), 'one_foo');
+    assert.equal(goExpand('$1_foo', caps, undefined), '', '$1_foo names a group "1_foo"');
+    assert.equal(goExpand('$2', caps, undefined), 'two');
+    assert.equal(goExpand('$3', caps, undefined), '', 'a capture the rule lacks');
+    assert.equal(goExpand('a$$b', caps, undefined), 'a$b');
+    assert.equal(goExpand('$0', caps, undefined), 'whole');
+    assert.equal(goExpand('${host}.x', caps, { host: 'web1' }), 'web1.x');
+    assert.equal(goExpand('cost $ 5', caps, undefined), 'cost $ 5', 'a $ that starts no name stays');
+    assert.equal(goExpand('${}', caps, undefined), '${}');
+  });
+});
