@@ -220,6 +220,9 @@ describe('StatsdAggregator: timers and histograms', () => {
         samples: 5,
         sum: 25,
         sumSquares: 161,
+        // 10 + 2 + 4 + 4 × 2 + 5: each value weighted as `count` counts it, so that
+        // weightedSum / count is the mean Prometheus' _sum / _count gives.
+        weightedSum: 29,
         min: 2,
         max: 10,
         mean: 5,

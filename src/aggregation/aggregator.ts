@@ -61,6 +61,28 @@ export interface NameMapping {
   readonly name: string;
   readonly tags: Tags;
   readonly honorTags: boolean;
+  /** How timers, histograms and distributions of this name are aggregated (absent: as usual). */
+  readonly observer?: ObserverSpec | undefined;
+}
+
+/**
+ * A mapping rule's say on observations (statsd_exporter's observer options): timers scaled (its
+ * milliseconds to seconds), and timers, histograms and distributions aggregated as a histogram
+ * with the given bounds, or as a timer summary with the given percentiles.
+ */
+export interface ObserverSpec {
+  /** Timer (`ms`) values are multiplied by this; 1 keeps them. */
+  readonly timerScale: number;
+  /** Bins (finite upper bounds) of the histogram to aggregate into; or undefined... */
+  readonly histogram: readonly number[] | undefined;
+  /** ...the percentiles (0 to 100) of the timer summary to aggregate into. */
+  readonly percentiles: readonly number[] | undefined;
+}
+
+/** What a merging thread must know of a series a worker shaped by an ObserverSpec. */
+export interface PinnedShape {
+  readonly bins?: readonly number[];
+  readonly percentiles?: readonly number[];
 }
 export interface NameMapper {
   map(name: string, type: StatsdTypeCode): NameMapping | 'drop' | undefined;
@@ -221,6 +243,12 @@ class TimerValues {
   n = 0;
   /** Observations scaled by 1 / sample rate. */
   count = 0;
+  /** The values, each weighted by 1 / its sample rate, like `count`. */
+  weightedSum = 0;
+  /** Timer (`ms`) values are multiplied by this (a mapping's unit change). */
+  scale = 1;
+  /** Percentiles of this series' summary, when a mapping chose them (else the source's). */
+  percentiles: readonly number[] | null = null;
 
   add(v: number, weight: number): void {
     if (this.n === this.values.length) {
@@ -230,17 +258,19 @@ class TimerValues {
     }
     this.values[this.n++] = v;
     this.count += weight;
+    this.weightedSum += weight === 1 ? v : v * weight;
   }
 
   /** Starts the next interval, giving back the memory of a burst. */
   reset(): void {
     this.n = 0;
     this.count = 0;
+    this.weightedSum = 0;
     if (this.values.length > 1024) this.values = new Float64Array(16);
   }
 
   /** Appends another thread's samples of the interval. */
-  addAll(values: Float64Array, count: number): void {
+  addAll(values: Float64Array, count: number, weightedSum: number): void {
     const need = this.n + values.length;
     if (need > this.values.length) {
       let size = this.values.length * 2;
@@ -252,6 +282,7 @@ class TimerValues {
     this.values.set(values, this.n);
     this.n = need;
     this.count += count;
+    this.weightedSum += weightedSum;
   }
 }
 
@@ -379,7 +410,8 @@ export class StatsdAggregator {
     }
     s.updated = true;
     s.pointTime = line.timestamp;
-    switch (type) {
+    // The series' type, not the line's: a mapping may aggregate a timer as a histogram.
+    switch (s.type) {
       case STATSD_COUNTER:
         s.value += weight === 1 ? line.value : line.value * weight;
         break;
@@ -394,12 +426,17 @@ export class StatsdAggregator {
       case STATSD_SET:
         (s.acc as Set<string>).add(line.memberKey());
         break;
-      case STATSD_TIMER:
-        (s.acc as TimerValues).add(line.value, weight);
+      // `scale` is a timer unit's: it applies to `ms` lines only, whatever the series became.
+      case STATSD_TIMER: {
+        const t = s.acc as TimerValues;
+        t.add(t.scale === 1 || type !== STATSD_TIMER ? line.value : line.value * t.scale, weight);
         break;
-      case STATSD_HISTOGRAM:
-        (s.acc as HistogramAccumulator).add(line.value, weight);
+      }
+      case STATSD_HISTOGRAM: {
+        const h = s.acc as HistogramAccumulator;
+        h.add(h.scale === 1 || type !== STATSD_TIMER ? line.value : line.value * h.scale, weight);
         break;
+      }
       default:
         (s.acc as DDSketch).add(line.value, weight);
     }
@@ -449,7 +486,7 @@ export class StatsdAggregator {
     }
     s.updated = true;
     s.pointTime = timestamp;
-    switch (t) {
+    switch (s.type) {
       case STATSD_COUNTER:
         s.value += v * weight;
         break;
@@ -464,12 +501,16 @@ export class StatsdAggregator {
       case STATSD_SET:
         (s.acc as Set<string>).add(member);
         break;
-      case STATSD_TIMER:
-        (s.acc as TimerValues).add(v, weight);
+      case STATSD_TIMER: {
+        const timer = s.acc as TimerValues;
+        timer.add(t === STATSD_TIMER ? v * timer.scale : v, weight);
         break;
-      case STATSD_HISTOGRAM:
-        (s.acc as HistogramAccumulator).add(v, weight);
+      }
+      case STATSD_HISTOGRAM: {
+        const h = s.acc as HistogramAccumulator;
+        h.add(t === STATSD_TIMER ? v * h.scale : v, weight);
         break;
+      }
       default:
         (s.acc as DDSketch).add(v, weight);
     }
@@ -501,9 +542,12 @@ export class StatsdAggregator {
     type: StatsdType,
     bucket: string | undefined,
     indexed = true,
+    /** Merging thread: the shape a worker gave the series. */
+    pinned?: PinnedShape,
   ): Series | RejectReason | null {
     const received = name;
     const mapper = this.options.mapper;
+    let observer: ObserverSpec | undefined;
     if (mapper !== undefined) {
       const m = mapper.map(name, STATSD_TYPE_CODES[type]);
       if (m === 'drop') return null;
@@ -511,6 +555,24 @@ export class StatsdAggregator {
         if (m.name === '') return 'empty_name';
         name = m.name;
         tags = m.honorTags ? mergeTags(tags, m.tags) : mergeTags(m.tags, tags);
+        observer = m.observer;
+      }
+    }
+    // A mapping may aggregate an observation type otherwise: the series' type is what it says.
+    let bins = pinned?.bins;
+    let percentiles = pinned?.percentiles;
+    let scale = 1;
+    if (
+      observer !== undefined &&
+      (type === STATSD_TIMER || type === STATSD_HISTOGRAM || type === STATSD_DISTRIBUTION)
+    ) {
+      scale = observer.timerScale;
+      if (observer.histogram !== undefined) {
+        type = STATSD_HISTOGRAM;
+        bins = observer.histogram;
+      } else if (observer.percentiles !== undefined) {
+        type = STATSD_TIMER;
+        percentiles = observer.percentiles;
       }
     }
     // Bucky3: the bucket is the measurement and the StatsD name becomes the tag `name`.
@@ -532,10 +594,19 @@ export class StatsdAggregator {
         this.interner.intern(tags),
         type,
         this.now(),
-        type === STATSD_HISTOGRAM ? this.selector.select(name, tags) : null,
+        type === STATSD_HISTOGRAM ? (bins ?? this.selector.select(name, tags)) : null,
         this.sketchAccuracy,
         this.options.role,
       );
+      if (type === STATSD_TIMER && (scale !== 1 || percentiles !== undefined)) {
+        const t = s.acc as TimerValues;
+        t.scale = scale;
+        t.percentiles = percentiles ?? null;
+      } else if (type === STATSD_HISTOGRAM && bins !== undefined) {
+        const h = s.acc as HistogramAccumulator;
+        h.scale = scale;
+        h.pinned = true;
+      }
       s.id = this.series.length;
       if (indexed) {
         s.hash = hash;
@@ -623,7 +694,12 @@ export class StatsdAggregator {
               timestamp,
               help,
               intervalMs: interval,
-              summary: summarize(t.values.subarray(0, t.n), t.count, percentiles),
+              summary: summarize(
+                t.values.subarray(0, t.n),
+                t.count,
+                t.percentiles ?? percentiles,
+                t.weightedSum,
+              ),
             });
             t.reset();
             break;
@@ -780,6 +856,7 @@ export class StatsdAggregator {
           const t = s.acc as TimerValues;
           chunk.timerIds.push(id);
           chunk.timerCounts.push(t.count);
+          chunk.timerSums.push(t.weightedSum);
           chunk.timerLengths.push(t.n);
           timerValues.push(t.values.slice(0, t.n));
           timerLength += t.n;
@@ -920,6 +997,11 @@ export class StatsdAggregator {
     for (let id = this.announced; id < end; id++) {
       const s = this.series[id] as Series;
       chunk.defTypes.push(s.type);
+      const acc = s.acc;
+      if (acc instanceof HistogramAccumulator && acc.pinned)
+        (chunk.defPinned ??= []).push([id - chunk.defStart, { bins: acc.bounds }]);
+      else if (acc instanceof TimerValues && acc.percentiles !== null)
+        (chunk.defPinned ??= []).push([id - chunk.defStart, { percentiles: acc.percentiles }]);
       text += s.name;
       shape.push(s.name.length, s.tags.length);
       for (const [k, v] of s.tags) {
@@ -947,6 +1029,7 @@ export class StatsdAggregator {
     const map = (this.workerSeries[worker] ??= []);
     const text = chunk.defText;
     const shape = chunk.defShape;
+    const pinned = chunk.defPinned === undefined ? undefined : new Map(chunk.defPinned);
     let pos = 0;
     let k = 0;
     for (let i = 0; i < chunk.defTypes.length; i++) {
@@ -958,13 +1041,13 @@ export class StatsdAggregator {
         const key = text.slice(pos, (pos += shape[k++] as number));
         tags.push([key, text.slice(pos, (pos += shape[k++] as number))]);
       }
-      map[chunk.defStart + i] = this.seriesOf(name, tags, chunk.defTypes[i] as StatsdType);
+      map[chunk.defStart + i] = this.seriesOf(name, tags, chunk.defTypes[i] as StatsdType, pinned?.get(i));
     }
     const at = (id: number, update = true): Series | null => {
       let s = map[id];
       if (s === undefined) return null;
       // Evicted here while the worker kept it (their expiry clocks differ by a flush at most).
-      if (s !== null && s.lastSeen === -1) map[id] = s = this.seriesOf(s.name, s.tags, s.type);
+      if (s !== null && s.lastSeen === -1) map[id] = s = this.seriesOf(s.name, s.tags, s.type, shapeOf(s));
       if (s !== null && update) s.updated = true;
       return s;
     };
@@ -998,6 +1081,7 @@ export class StatsdAggregator {
         (s.acc as TimerValues).addAll(
           chunk.timerValues.subarray(offset, offset + n),
           chunk.timerCounts[i] as number,
+          chunk.timerSums[i] as number,
         );
       offset += n;
     }
@@ -1028,14 +1112,22 @@ export class StatsdAggregator {
   }
 
   /** Main side: the series for a worker's definition, or null when its name holds another type. */
-  private seriesOf(name: string, tags: Tags, type: StatsdType): Series | null {
-    const s = this.resolveNamed(name, tags, type, undefined);
+  private seriesOf(name: string, tags: Tags, type: StatsdType, pinned?: PinnedShape): Series | null {
+    const s = this.resolveNamed(name, tags, type, undefined, true, pinned);
     if (typeof s === 'string' || s === null) {
       this.mergeConflicts++;
       return null;
     }
     return s;
   }
+}
+
+/** The shape a mapping gave a series, for rebuilding it. */
+function shapeOf(s: Series): PinnedShape | undefined {
+  const acc = s.acc;
+  if (acc instanceof HistogramAccumulator && acc.pinned) return { bins: acc.bounds };
+  if (acc instanceof TimerValues && acc.percentiles !== null) return { percentiles: acc.percentiles };
+  return undefined;
 }
 
 /**
@@ -1069,7 +1161,13 @@ function resolveGauge(s: Series): void {
  * the minimum as its value and leaves out count, sum and mean (Etsy leaves out the keys).
  * `values` is sorted in place.
  */
-export function summarize(values: Float64Array, count: number, percentiles: readonly number[]): Summary {
+export function summarize(
+  values: Float64Array,
+  count: number,
+  percentiles: readonly number[],
+  /** The values weighted by 1 / sample rate; the plain sum when absent (no sampling). */
+  weightedSum?: number,
+): Summary {
   const n = values.length;
   values.sort();
   let sum = 0;
@@ -1106,6 +1204,7 @@ export function summarize(values: Float64Array, count: number, percentiles: read
     count,
     samples: n,
     sum,
+    weightedSum: weightedSum ?? sum,
     sumSquares,
     min: values[0] as number,
     max: values[n - 1] as number,

@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 import { parseDuration } from '../config/schema.js';
-import type { NameMapper, NameMapping } from './aggregator.js';
+import type { NameMapper, NameMapping, ObserverSpec } from './aggregator.js';
 
 export type ExporterMetricType = 'counter' | 'gauge' | 'observer';
 
@@ -64,6 +64,8 @@ export interface ExporterMappingFile {
   readonly file: string;
   readonly rules: readonly ExporterRule[];
   readonly globDisableOrdering: boolean;
+  /** The observer options of names no rule maps (statsd_exporter applies its defaults to them). */
+  readonly defaults: ObserverOptions;
 }
 
 /** One problem of a mapping file, placed like the agent config's problems. */
@@ -545,7 +547,7 @@ function checkFile(root: unknown, issues: Issues): Omit<ExporterMappingFile, 'fi
       ttlMs: ttlMs === 0 ? defaultTtl : ttlMs,
     });
   });
-  return { rules, globDisableOrdering };
+  return { rules, globDisableOrdering, defaults: defaultObserver };
 }
 
 function matchType(v: unknown, path: Path, issues: Issues): 'glob' | 'regex' | undefined {
@@ -650,13 +652,30 @@ interface Compiled {
   readonly regex: RegExp | null;
 }
 
+/** statsd_exporter's timers are milliseconds on the wire and seconds in Prometheus. */
+export const TIMER_SCALE = 0.001;
+
+/** What the aggregator does with observations under these options (see ObserverSpec). */
+export function observerSpec(o: ObserverOptions): ObserverSpec {
+  return o.type === 'histogram'
+    ? { timerScale: TIMER_SCALE, histogram: o.buckets, percentiles: undefined }
+    : {
+        timerScale: TIMER_SCALE,
+        histogram: undefined,
+        // Quantiles as percentiles, without 0.99 * 100 = 98.99999999999999 surprises.
+        percentiles: o.quantiles.map((q) => Math.round(q.quantile * 1e8) / 1e6),
+      };
+}
+
 /** The result of a mapped name: what the aggregator takes, and the rule it came from. */
 export class ExporterMapping implements NameMapping {
   constructor(
     readonly name: string,
     readonly tags: Tags,
     readonly honorTags: boolean,
-    readonly rule: ExporterRule,
+    /** Undefined for a name no rule maps (an observation under the file's defaults). */
+    readonly rule: ExporterRule | undefined,
+    readonly observer: ObserverSpec | undefined,
   ) {}
 }
 
@@ -665,11 +684,13 @@ export class ExporterMapper implements NameMapper {
   private readonly globs: Compiled[] = [];
   private readonly regexes: Compiled[] = [];
   private readonly cache = new Map<string, ExporterMapping | 'drop' | null>();
+  private readonly defaults: ObserverSpec;
 
   constructor(
     readonly mapping: ExporterMappingFile,
     private readonly cacheSize = 10_000,
   ) {
+    this.defaults = observerSpec(mapping.defaults);
     for (const rule of mapping.rules) {
       if (rule.matchType === 'glob')
         this.globs.push({
@@ -699,7 +720,11 @@ export class ExporterMapper implements NameMapper {
 
   private lookup(name: string, type: ExporterMetricType | undefined): ExporterMapping | 'drop' | undefined {
     const found = this.find(name, type);
-    if (found === undefined) return undefined;
+    if (found === undefined)
+      // statsd_exporter converts every timer to seconds and applies the defaults' observer.
+      return type === 'observer'
+        ? new ExporterMapping(name, NO_TAGS, false, undefined, this.defaults)
+        : undefined;
     const { rule, captures, named } = found;
     if (rule.action === 'drop') return 'drop';
     const tags: Tag[] = rule.labels.map(([k, v]) => [k, goExpand(v, captures, named)]);
@@ -708,6 +733,7 @@ export class ExporterMapper implements NameMapper {
       tags.length === 0 ? NO_TAGS : tags,
       rule.honorLabels,
       rule,
+      type === 'observer' ? observerSpec(rule.observer) : undefined,
     );
   }
 

@@ -50,6 +50,10 @@ export class HistogramAccumulator {
   private readonly sums: Float64Array;
   private readonly mins: Float64Array;
   private readonly maxs: Float64Array;
+  /** Timer (`ms`) values added by the aggregator are multiplied by this (a mapping's unit change). */
+  scale = 1;
+  /** The bins came from a mapping, not from the source's histogram_bins (merging threads need them). */
+  pinned = false;
   private total = 0;
   private sumValue = 0;
   private minValue = Infinity;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { Metric } from '../core/metric.js';
 import { StatsdParser } from '../protocols/statsd/parser.js';
 import { StatsdAggregator, type AggregatorOptions } from './aggregator.js';
+import { ExporterMapper, parseExporterMapping } from './exporter-mapping.js';
 
 const OPTIONS: AggregatorOptions = {
   flushIntervalMs: 10_000,
@@ -291,5 +292,88 @@ describe('interval partials across ingest workers', () => {
     assert.equal(get('keep'), 6); // 2 and 4: two drains merged into one main interval
     assert.equal(get('new'), 7);
     assert.equal(get('old'), undefined);
+  });
+});
+
+describe("a statsd_exporter mapping's observer options (timers in seconds, as histograms or summaries)", () => {
+  const file = parseExporterMapping(
+    `defaults:
+  observer_type: summary
+  quantiles:
+    - quantile: 0.5
+      error: 0.05
+    - quantile: 0.99
+      error: 0.001
+mappings:
+- match: api.*.latency
+  name: api_latency_seconds
+  labels: { route: "$1" }
+  observer_type: histogram
+  histogram_options:
+    buckets: [0.01, 0.1, 1]
+- match: db.*.query
+  name: db_query_seconds
+  labels: { table: "$1" }
+`,
+    'mapping.yml',
+  );
+  const lines = [
+    'api.items.latency:5|ms\napi.items.latency:50|ms|@0.5\napi.items.latency:500|ms',
+    'api.items.latency:2000|ms\ndb.orders.query:10|ms\ndb.orders.query:30|ms',
+    'other.timer:250|ms\napi.items.latency:0.05|h',
+  ];
+  const expect = (batch: readonly Metric[]): void => {
+    const histogram = batch.find((m) => m.name === 'api_latency_seconds');
+    assert.ok(histogram?.kind === 'histogram', JSON.stringify(histogram));
+    // 0.005 ≤ 0.01; 0.05 (weight 2) and the h line's 0.05 (not scaled: statsd_exporter scales
+    // timers only) ≤ 0.1; 0.5 ≤ 1; 2 above.
+    assert.deepEqual(
+      histogram.histogram.bins.map((b) => [b.le, b.count]),
+      [
+        [0.01, 1],
+        [0.1, 3],
+        [1, 1],
+        [Infinity, 1],
+      ],
+    );
+    assert.deepEqual(Object.fromEntries(histogram.tags), { route: 'items' });
+    assert.equal(histogram.histogram.count, 6);
+    assert.ok(Math.abs(histogram.histogram.sum - (0.005 + 0.05 * 2 + 0.5 + 2 + 0.05)) < 1e-12);
+    const summary = batch.find((m) => m.name === 'db_query_seconds');
+    assert.ok(summary?.kind === 'summary');
+    assert.deepEqual(
+      summary.summary.quantiles.map((q) => [q.quantile, q.value]),
+      [
+        [0.5, 0.01],
+        [0.99, 0.03],
+      ],
+    );
+    assert.ok(Math.abs(summary.summary.weightedSum - 0.04) < 1e-12);
+    const unmapped = batch.find((m) => m.name === 'other.timer');
+    assert.ok(unmapped?.kind === 'summary', 'an unmapped timer: seconds, the defaults (a summary)');
+    assert.deepEqual(
+      unmapped.summary.quantiles.map((q) => [q.quantile, q.value]),
+      [
+        [0.5, 0.25],
+        [0.99, 0.25],
+      ],
+    );
+  };
+
+  it('aggregates as the rule says, in one thread', () => {
+    const single = new StatsdAggregator({ ...OPTIONS, mapper: new ExporterMapper(file) });
+    feed(single, lines);
+    expect(single.flush(0));
+  });
+
+  it('and the same across ingest workers, whose merging thread has no mapper', () => {
+    const main = new StatsdAggregator({ ...OPTIONS, role: 'merging' });
+    const workers = [0, 1].map(
+      () => new StatsdAggregator({ ...OPTIONS, role: 'partial', mapper: new ExporterMapper(file) }),
+    );
+    lines.forEach((d, i) => feed(workers[i % 2] as StatsdAggregator, [d]));
+    drainInto(workers[0] as StatsdAggregator, 0, main, 1);
+    drainInto(workers[1] as StatsdAggregator, 1, main, 2);
+    expect(main.flush(0));
   });
 });

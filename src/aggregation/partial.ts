@@ -15,6 +15,7 @@
  * arrived last across workers and the deltas that came after it.
  */
 import type { SketchJSON } from './sketch.js';
+import type { PinnedShape } from './aggregator.js';
 
 export interface PartialChunk {
   /** Worker-local id of the first series defined in this chunk; the others follow in order. */
@@ -25,6 +26,11 @@ export interface PartialChunk {
   defText: string;
   /** For each defined series: name length, number of tags, then each key's and value's length. */
   defShape: Int32Array;
+  /**
+   * Defined series a mapping shaped (their bins or percentiles), by index from `defStart`: the
+   * merging thread has no mapper and builds them from this. Absent when there are none.
+   */
+  defPinned?: [number, PinnedShape][];
 
   counterIds: number[];
   counterValues: number[];
@@ -41,6 +47,8 @@ export interface PartialChunk {
   timerIds: number[];
   /** Observations of each timer, scaled by 1 / sample rate. */
   timerCounts: number[];
+  /** The samples of each timer weighted by 1 / sample rate (Summary.weightedSum). */
+  timerSums: number[];
   /** Number of samples of each timer, whose values follow one another in `timerValues`. */
   timerLengths: number[];
   timerValues: Float64Array;
@@ -88,6 +96,7 @@ export function emptyChunk(defStart: number): PartialChunk {
     gaugeDeltaTime: [],
     timerIds: [],
     timerCounts: [],
+    timerSums: [],
     timerLengths: [],
     timerValues: new Float64Array(0),
     setIds: [],

@@ -70,7 +70,13 @@ export interface Summary {
   readonly count: number;
   /** Observations actually received (unscaled); the statistics below are computed over these. */
   readonly samples: number;
+  /** Sum of the received values (Etsy statsd's `sum`, unscaled like `mean`). */
   readonly sum: number;
+  /**
+   * Sum of the values each weighted by 1/sample rate, like `count`: `weightedSum / count` is the
+   * mean, as Prometheus' `_sum / _count` must be. Equals `sum` when nothing was sampled.
+   */
+  readonly weightedSum: number;
   readonly sumSquares: number;
   readonly min: number;
   readonly max: number;

@@ -212,7 +212,19 @@ const summaryArb = fc
     ...b,
     kind: 'summary',
     intervalMs,
-    summary: { count: c, samples, sum, sumSquares, min, max, mean, median, stdev, quantiles: qs },
+    summary: {
+      count: c,
+      samples,
+      sum,
+      weightedSum: sum,
+      sumSquares,
+      min,
+      max,
+      mean,
+      median,
+      stdev,
+      quantiles: qs,
+    },
   }));
 
 const binsArb = fc
@@ -307,7 +319,17 @@ describe('foldFields', () => {
       { quantile: 0.9, value: 4, count: 3, sum: 6, mean: 2 },
       { quantile: 0.999, value: 4 },
     ];
-    const stats = { count: 4, samples: 4, sum: 10, sumSquares: 30, min: 1, max: 4, mean: 2.5, median: 2.5 };
+    const stats = {
+      count: 4,
+      samples: 4,
+      sum: 10,
+      weightedSum: 10,
+      sumSquares: 30,
+      min: 1,
+      max: 4,
+      mean: 2.5,
+      median: 2.5,
+    };
     const m: Metric = {
       kind: 'summary',
       name: 't',

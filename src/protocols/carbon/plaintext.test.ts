@@ -54,6 +54,7 @@ const summary: Metric = {
     samples: 10,
     sum: 55,
     sumSquares: 385,
+    weightedSum: 55,
     min: 1,
     max: 10,
     mean: 5.5,

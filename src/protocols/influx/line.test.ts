@@ -56,6 +56,7 @@ function summary(name: string, tags: Tags): SummaryMetric {
       samples: 4,
       sum: 10,
       sumSquares: 30,
+      weightedSum: 10,
       min: 1,
       max: 4,
       mean: 2.5,

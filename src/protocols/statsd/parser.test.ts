@@ -543,6 +543,21 @@ describe('StatsdParser: events and service checks', () => {
     ]);
   });
 
+  it('tags service checks and events with their |c: container id, as it tags metrics', () => {
+    const r = parse('_sc|db.up|0|#env:prod,container_id:stale|c:abc123|e:it-false\n_e{1,1}:a|b|c:def456');
+    assert.deepEqual(
+      r.events.map((e) => e.event.tags),
+      [
+        [
+          ['container_id', 'abc123'],
+          ['env', 'prod'],
+        ],
+        [['container_id', 'def456']],
+      ],
+    );
+    assert.deepEqual(r.rejects, []);
+  });
+
   it('parses events in every dialect, never as metric errors', () => {
     for (const dialect of STATSD_DIALECTS) {
       const r = parse('_e{1,1}:a|b\n_sc|c|0', { dialect });

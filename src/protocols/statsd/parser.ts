@@ -1145,6 +1145,7 @@ export class StatsdParser {
     let sourceType: string | undefined;
     let alertType: AlertEvent['alertType'];
     let tags = NO_TAGS;
+    let container: string | undefined;
     const fb = buf as FastBuffer;
     i = textEnd;
     while (i < end) {
@@ -1165,7 +1166,10 @@ export class StatsdParser {
         const t = fb.latin1Slice(fieldStart + 2, i);
         ok = ALERT_TYPES.has(t);
         if (ok) alertType = t as AlertEvent['alertType'];
-      } else ok = (prefix === LOWER_C || prefix === LOWER_E) && this.dialectId === DIALECT_DOGSTATSD;
+      } else if (prefix === LOWER_C && this.dialectId === DIALECT_DOGSTATSD) {
+        // Origin detection's container id: a tag, as on a metric line.
+        if (i > fieldStart + 2) container = fb.utf8Slice(fieldStart + 2, i);
+      } else ok = prefix === LOWER_E && this.dialectId === DIALECT_DOGSTATSD;
       if (!ok) {
         const reason = this.repair(REPAIR_EVENT_FIELD, 'bad_event');
         if (reason !== undefined) return reason;
@@ -1175,7 +1179,7 @@ export class StatsdParser {
       kind: 'event',
       title: this.eventText(buf, titleStart, titleEnd),
       text: this.eventText(buf, textStart, textEnd),
-      tags,
+      tags: withContainer(tags, container),
       timestamp: timestamp === timestamp ? timestamp : this.now(),
       ...(hostname !== undefined ? { hostname } : {}),
       ...(aggregationKey !== undefined ? { aggregationKey } : {}),
@@ -1232,6 +1236,7 @@ export class StatsdParser {
     let hostname: string | undefined;
     let message: string | undefined;
     let tags = NO_TAGS;
+    let container: string | undefined;
     while (i < end) {
       const fieldStart = ++i;
       const prefix = buf[fieldStart + 1] === COLON ? buf[fieldStart] : -1;
@@ -1244,7 +1249,9 @@ export class StatsdParser {
       if (buf[fieldStart] === HASH) tags = this.eventTags(buf, fieldStart + 1, i);
       else if (prefix === 0x64) ok = (timestamp = this.eventTime(buf, fieldStart + 2, i)) === timestamp;
       else if (prefix === 0x68) hostname = fb.utf8Slice(fieldStart + 2, i);
-      else ok = (prefix === LOWER_C || prefix === LOWER_E) && this.dialectId === DIALECT_DOGSTATSD;
+      else if (prefix === LOWER_C && this.dialectId === DIALECT_DOGSTATSD) {
+        if (i > fieldStart + 2) container = fb.utf8Slice(fieldStart + 2, i);
+      } else ok = prefix === LOWER_E && this.dialectId === DIALECT_DOGSTATSD;
       if (!ok) {
         const reason = this.repair(REPAIR_EVENT_FIELD, 'bad_service_check');
         if (reason !== undefined) return reason;
@@ -1254,7 +1261,7 @@ export class StatsdParser {
       kind: 'service_check',
       name: fb.utf8Slice(nameStart, nameEnd),
       status: (c - ZERO) as ServiceCheck['status'],
-      tags,
+      tags: withContainer(tags, container),
       timestamp: timestamp === timestamp ? timestamp : this.now(),
       ...(hostname !== undefined ? { hostname } : {}),
       ...(message !== undefined ? { message } : {}),
@@ -1262,6 +1269,14 @@ export class StatsdParser {
     sink.event?.(check, line.repairs);
     return HANDLED;
   }
+}
+
+/** Tags with DogStatsD's `|c:` container id as `container_id` (the field wins over a tag of that key). */
+function withContainer(tags: Tags, container: string | undefined): Tags {
+  if (container === undefined) return tags;
+  const out: Tag[] = [['container_id', container]];
+  for (const t of tags) if (t[0] !== 'container_id') out.push(t);
+  return sortTags(out);
 }
 
 /** A rejected StatsD line kept for inspection. */

@@ -20,6 +20,7 @@ const summary: SummaryMetric = {
     samples: 4,
     sum: 10,
     sumSquares: 30,
+    weightedSum: 10,
     min: 1,
     max: 4,
     mean: 2.5,

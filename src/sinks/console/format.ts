@@ -122,6 +122,7 @@ export function formatJsonLine(m: Metric): string {
         count: s.count,
         samples: s.samples,
         sum: s.sum,
+        weightedSum: s.weightedSum,
         sumSquares: s.sumSquares,
         min: s.min,
         max: s.max,

@@ -126,6 +126,7 @@ describe('graphite sink into a real carbon-cache', { skip, timeout: 240_000 }, (
           samples: 10,
           sum: 55,
           sumSquares: 385,
+          weightedSum: 55,
           min: 1,
           max: 10,
           mean: 5.5,

@@ -131,6 +131,7 @@ describe('kafka sink into a real Apache Kafka broker', { skip: req.skip, timeout
         samples: 4,
         sum: 10,
         sumSquares: 30,
+        weightedSum: 10,
         min: 1,
         max: 4,
         mean: 2.5,

@@ -69,6 +69,7 @@ const metrics: Record<string, Metric> = {
       samples: 10,
       sum: 55,
       sumSquares: 385,
+      weightedSum: 55,
       min: 1,
       max: 10,
       mean: 5.5,

@@ -144,6 +144,35 @@ describe('PrometheusExporter.handle', () => {
     assert.match(back, /^requests_total 7$/m, 'no reset: Prometheus sees 5 then 7');
   });
 
+  it('exports a sampled timer so that _sum / _count is its mean (x:20|ms|@0.5 twice)', async () => {
+    const { exporter } = setup();
+    exporter.write([
+      {
+        kind: 'summary',
+        name: 'x',
+        tags: makeTags({}),
+        timestamp: 0,
+        intervalMs: 10_000,
+        summary: {
+          count: 4,
+          samples: 2,
+          sum: 40,
+          weightedSum: 80,
+          sumSquares: 800,
+          min: 20,
+          max: 20,
+          mean: 20,
+          median: 20,
+          stdev: 0,
+          quantiles: [{ quantile: 0.5, value: 20 }],
+        },
+      },
+    ]);
+    const page = (await exporter.handle('GET', '/metrics', undefined)).body.toString();
+    assert.match(page, /^x_sum 80$/m);
+    assert.match(page, /^x_count 4$/m);
+  });
+
   it('refuses an expiry under a second other than 0, and says 0 means never', () => {
     const issues: Issue[] = [];
     prometheusExporterSink.schema.parse({ type: 'prometheus_exporter', expiry: '500ms' }, [], issues);

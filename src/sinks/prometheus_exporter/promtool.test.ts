@@ -61,6 +61,7 @@ function summary(name: string, tags: Record<string, string> = {}): SummaryMetric
       samples: 5,
       sum: 123.4,
       sumSquares: 4000,
+      weightedSum: 123.4,
       min: 1,
       max: 60,
       mean: 24.68,

@@ -269,7 +269,7 @@ export class ExporterState {
     } else if (m.kind === 'gauge') {
       index = this.gauges;
     } else if (m.kind === 'summary') {
-      if (!Number.isFinite(m.summary.sum) || !Number.isFinite(m.summary.count))
+      if (!Number.isFinite(m.summary.weightedSum) || !Number.isFinite(m.summary.count))
         return this.onReject('invalid_value', m);
       index = this.summaries;
     } else if (m.kind === 'histogram') {
@@ -296,7 +296,7 @@ export class ExporterState {
       series.value = m.value;
     } else if (m.kind === 'summary') {
       series.quantiles = quantilesWithMedian(m.summary);
-      series.sum += m.summary.sum;
+      series.sum += m.summary.weightedSum;
       series.count += m.summary.count;
     } else if (m.kind === 'histogram') {
       const h = m.histogram;

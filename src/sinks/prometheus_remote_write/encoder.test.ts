@@ -94,6 +94,7 @@ function summary(name: string, tags: Tags, values: number[], quantiles: number[]
       count: values.length,
       samples: values.length,
       sum,
+      weightedSum: sum,
       sumSquares: values.reduce((a, b) => a + b * b, 0),
       min: sorted[0] ?? 0,
       max: sorted[sorted.length - 1] ?? 0,

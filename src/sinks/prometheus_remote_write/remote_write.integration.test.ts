@@ -129,6 +129,7 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
           samples: 10,
           sum: 55,
           sumSquares: 385,
+          weightedSum: 55,
           min: 1,
           max: 10,
           mean: 5.5,

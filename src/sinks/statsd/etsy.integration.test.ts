@@ -99,6 +99,7 @@ test('dialect etsy: a real Etsy statsd reads tags, statistics and negative gauge
         samples: 2,
         sum: 30,
         sumSquares: 500,
+        weightedSum: 30,
         min: 10,
         max: 20,
         mean: 15,

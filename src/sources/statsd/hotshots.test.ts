@@ -152,6 +152,7 @@ describe('hot-shots client → statsd source over UDP', () => {
 
       assert.equal(ctx.events.length, 2);
       const [event, check] = ctx.events;
+      // hot-shots sends the container id on events and service checks too: a tag, as on its metrics.
       assert.equal(event?.kind, 'event');
       if (event?.kind === 'event') {
         assert.equal(event.title, 'Deploy');
@@ -159,6 +160,7 @@ describe('hot-shots client → statsd source over UDP', () => {
         assert.equal(event.alertType, 'success');
         assert.equal(event.priority, 'low');
         assert.deepEqual(event.tags, [
+          ['container_id', 'ctr-1'],
           ['env', 'test'],
           ['team', 'a'],
         ]);
@@ -170,6 +172,7 @@ describe('hot-shots client → statsd source over UDP', () => {
         assert.equal(check.hostname, 'db1');
         assert.equal(check.message, 'disk full');
         assert.deepEqual(check.tags, [
+          ['container_id', 'ctr-1'],
           ['env', 'test'],
           ['role', 'primary'],
         ]);
