@@ -2,6 +2,7 @@
  * End-to-end: the built `sluice` as a process, real UDP datagrams in, HTTP scrapes and stdout out.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -57,6 +58,57 @@ test('quick start: the default config serves CPU metrics and a gauge sent with S
   const r = await sluice.stop('SIGTERM');
   assert.equal(r.code, 0, r.stderr);
 });
+
+const hasPromtool = spawnSync('promtool', ['--version']).error === undefined;
+
+test(
+  "the built-in config's scrape passes promtool check metrics, every StatsD type included",
+  {
+    skip:
+      !hasPromtool && process.env.CI !== 'true'
+        ? 'promtool is not on PATH (apt-get install --no-install-recommends prometheus)'
+        : false,
+  },
+  async (t) => {
+    const statsdPort = await freePort('udp');
+    const httpPort = await freePort('tcp');
+    const config = DEFAULT_CONFIG.replace('127.0.0.1:8125', `127.0.0.1:${statsdPort}`)
+      .replace('0.0.0.0:9103', `127.0.0.1:${httpPort}`)
+      .replace('flush_interval: 10s', 'flush_interval: 1s');
+    const sluice = startSluice({ config, owner: t });
+    await sluice.waitForLog(listeningOn(statsdPort));
+    await sluice.waitForLog(listeningOn(httpPort));
+    await sendStatsd(statsdPort, [
+      'app.requests:1|c|#route:/a',
+      'app.queue:5|g',
+      'app.latency:12|ms|@0.5',
+      'app.size:300|h',
+      'app.payload:2048|d',
+      'app.users:alice|s',
+    ]);
+    // Every type and the agent's own series are on the page once the internal source reports.
+    const page = await waitFor(
+      async () => {
+        const text = await scrape(httpPort);
+        return [
+          'app_latency_count',
+          'app_size_bucket',
+          'app_payload_count',
+          'app_users',
+          'sluice_lines_received_total',
+        ].every((n) => text.includes(n))
+          ? text
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: 'every StatsD type and the internal metrics in /metrics' },
+    );
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
+    assert.equal(`${check.stdout}${check.stderr}`.trim(), '', 'no lint warning either');
+    const r = await sluice.stop('SIGTERM');
+    assert.equal(r.code, 0, r.stderr);
+  },
+);
 
 test('SIGTERM prints counters that were not flushed yet through the console sink, and exits 0', async (t) => {
   const port = await freePort('udp');
