@@ -1204,7 +1204,9 @@ export function summarize(
     count,
     samples: n,
     sum,
-    weightedSum: weightedSum ?? sum,
+    // Unsampled, the weighted sum is the sum, computed in sorted order: the same bits however
+    // ingest threads split the samples. Sampled, it is added in arrival order on each thread.
+    weightedSum: weightedSum === undefined || count === n ? sum : weightedSum,
     sumSquares,
     min: values[0] as number,
     max: values[n - 1] as number,

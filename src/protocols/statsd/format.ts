@@ -80,7 +80,8 @@ function formatTags(tags: readonly Tag[], dialect: StatsdDialect, extra: string,
     if (k === '') continue;
     if (dialect === 'bucky' && (k === 'timestamp' || k === 'bucket')) continue;
     out += out === '' ? '' : ',';
-    out += sanitise(k, TAG_KEY_BAD);
+    // A parser drops a `#` before a key (Datadog's PHP client writes `|#a:1,#b:2`).
+    out += sanitise(k.startsWith('#') ? '_' + k.slice(1) : k, TAG_KEY_BAD);
     // Bucky3 has no valueless tags.
     if (v !== '' || dialect === 'bucky')
       out += sep + (dialect === 'bucky' ? escapeTagValue(v) : sanitise(v, TAG_VALUE_BAD));

@@ -689,7 +689,7 @@ describe('StatsdParser: properties', () => {
     .filter((s) => !/[:|\n\r]/.test(s) && !s.startsWith('_e{') && !s.startsWith('_sc|'));
   const keyArb = fc
     .string({ unit: 'grapheme', minLength: 1, maxLength: 10 })
-    .filter((s) => !/[:=,|\n\r\\]/.test(s) && s !== 'timestamp' && s !== 'bucket');
+    .filter((s) => !/[:=,|\n\r\\]/.test(s) && !s.startsWith('#') && s !== 'timestamp' && s !== 'bucket');
   const valueArb = fc.string({ unit: 'grapheme', maxLength: 10 }).filter((s) => !/[,|\n\r]/.test(s));
   const anyValueArb = fc.string({ unit: 'grapheme', maxLength: 10 });
   const memberArb = fc

@@ -125,6 +125,56 @@ export interface StatsdParserOptions {
   readonly timestampWindowMs?: number;
   /** Milliseconds since the epoch, for the timestamp window and events without `d:`. */
   readonly now?: () => number;
+  /** Tags written inside the metric name, by format (see NAME_TAG_FORMATS); none by default. */
+  readonly nameTags?: readonly NameTagFormat[];
+}
+
+/**
+ * Tags some clients write inside the name, as statsd_exporter reads them (pkg/line):
+ *   librato   `name#k1=v1,k2=v2`
+ *   influxdb  `name,k1=v1,k2=v2`
+ *   signalfx  `name.[k1=v1,k2=v2]rest` (the brackets anywhere; `name.rest` is the name)
+ *   graphite  `name;k1=v1;k2=v2` (Graphite 1.1's tagged series)
+ * Items without `=` are dropped. They join the line's `|#` tags (which win on a shared key) and
+ * cost nothing per line: only a new series decodes its name.
+ */
+export const NAME_TAG_FORMATS = ['librato', 'influxdb', 'signalfx', 'graphite'] as const;
+export type NameTagFormat = (typeof NAME_TAG_FORMATS)[number];
+const NAME_TAG_BIT: Record<NameTagFormat, number> = { librato: 1, influxdb: 2, signalfx: 4, graphite: 8 };
+
+/** The name and the tags written in it, for the formats of `mask` (NAME_TAG_BIT). */
+export function splitNameTags(name: string, mask: number): { name: string; tags: Tag[] } {
+  if ((mask & NAME_TAG_BIT.signalfx) !== 0) {
+    const open = name.indexOf('[');
+    const close = name.indexOf(']');
+    if (open >= 0 && close > open)
+      return {
+        name: name.slice(0, open) + name.slice(close + 1),
+        tags: nameTagItems(name.slice(open + 1, close), ','),
+      };
+    // A lone bracket: statsd_exporter leaves such a name whole, whatever the other formats say.
+    if (open >= 0 || close >= 0) return { name, tags: [] };
+  }
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (
+      (c === HASH && (mask & NAME_TAG_BIT.librato) !== 0) ||
+      (c === COMMA && (mask & NAME_TAG_BIT.influxdb) !== 0)
+    )
+      return { name: name.slice(0, i), tags: nameTagItems(name.slice(i + 1), ',') };
+    if (c === SEMICOLON && (mask & NAME_TAG_BIT.graphite) !== 0)
+      return { name: name.slice(0, i), tags: nameTagItems(name.slice(i + 1), ';') };
+  }
+  return { name, tags: [] };
+}
+
+function nameTagItems(text: string, separator: string): Tag[] {
+  const out: Tag[] = [];
+  for (const item of text.split(separator)) {
+    const eq = item.indexOf('=');
+    if (eq > 0) out.push([item.slice(0, eq), item.slice(eq + 1)]);
+  }
+  return out;
 }
 
 const COLON = 0x3a;
@@ -134,6 +184,7 @@ const EQUALS = 0x3d;
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 const HASH = 0x23;
+const SEMICOLON = 0x3b;
 const AT = 0x40;
 const UNDERSCORE = 0x5f;
 const BACKSLASH = 0x5c;
@@ -287,13 +338,17 @@ export class StatsdLine {
     this.extras = false;
   }
 
-  /** Metric name, decoded as UTF-8 (invalid bytes become U+FFFD). */
+  /** Formats of tags written in the name to read (NAME_TAG_BIT), set by the parser. */
+  nameTagMask = 0;
+
+  /** Metric name, decoded as UTF-8 (invalid bytes become U+FFFD), without tags written in it. */
   name(): string {
-    return this.buf.utf8Slice(this.nameStart, this.nameEnd);
+    const name = this.buf.utf8Slice(this.nameStart, this.nameEnd);
+    return this.nameTagMask === 0 ? name : splitNameTags(name, this.nameTagMask).name;
   }
 
   hasTags(): boolean {
-    return this.tagsEnd > this.tagsStart || this.containerEnd > this.containerStart;
+    return this.tagsEnd > this.tagsStart || this.containerEnd > this.containerStart || this.nameTagMask !== 0;
   }
 
   /** Set member (sets only), decoded as UTF-8. */
@@ -349,16 +404,23 @@ export class StatsdLine {
 
   /**
    * The tags in line order, decoded: `k:v` and `k=v` split at the first separator, `k` alone has
-   * value "", empty items and items with an empty key are left out. Bucky3's reserved keys are
+   * value "", empty items and items with an empty key are left out, a `#` before a key dropped. Bucky3's reserved keys are
    * left out too (see `bucket()` and `timestamp`), and a container id becomes `container_id`.
    */
   tagList(): Tag[] {
     const buf = this.buf;
     const end = this.tagsEnd;
-    const out: Tag[] = [];
+    // Tags written in the name first, so that the line's own win on a shared key.
+    const out: Tag[] =
+      this.nameTagMask === 0
+        ? []
+        : splitNameTags(buf.utf8Slice(this.nameStart, this.nameEnd), this.nameTagMask).tags;
     const escaped = this.escapedTags;
     let i = this.tagsStart;
     while (i < end) {
+      // `#k:v` within the list (Datadog's PHP client writes `|#a:1,#b:2`): the `#` is no part
+      // of the key, as statsd_exporter reads it.
+      if (buf[i] === HASH && i > this.tagsStart) i++;
       const itemStart = i;
       let sep = -1;
       for (; i < end; i++) {
@@ -513,6 +575,7 @@ export class StatsdParser {
     this.strict = this.mode === 'strict';
     this.windowMs = options.timestampWindowMs ?? 600_000;
     this.now = options.now ?? Date.now;
+    for (const f of options.nameTags ?? []) this.line.nameTagMask |= NAME_TAG_BIT[f];
   }
 
   /**

@@ -327,6 +327,26 @@ describe('statsd source with a statsd_exporter mapping file (mapping_config)', (
   });
 });
 
+describe('tags written in names (name_tags)', () => {
+  it('reads the formats asked for, and leaves other names whole', () => {
+    const ctx = testSourceContext();
+    const source = new StatsdSource(config({ name_tags: ['influxdb', 'graphite'] }), ctx);
+    source.receive(Buffer.from('req,env=prod,dc=a:1|c|#dc:b\ncarbon.cpu;host=web1:5|g\nlib#env=x:1|c'));
+    source.flush();
+    assert.deepEqual(
+      ctx
+        .metrics()
+        .map((m) => [m.name, Object.fromEntries(m.tags)])
+        .sort(),
+      [
+        ['carbon.cpu', { host: 'web1' }],
+        ['lib#env=x', {}],
+        ['req', { dc: 'b', env: 'prod' }],
+      ],
+    );
+  });
+});
+
 describe('rejected lines and their senders', () => {
   it('keeps who sent each rejected line: the UDP source address, the TCP peer, the Unix socket', async () => {
     const clock = new ManualClock(1_800_000_000_000);

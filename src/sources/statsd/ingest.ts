@@ -160,6 +160,7 @@ export class StatsdIngest {
       dialect: config.dialect,
       mode: config.mode,
       timestampWindowMs: config.timestamp_window,
+      nameTags: config.name_tags,
       now,
     });
     this.aggregator = new StatsdAggregator(aggregatorOptions(config, role, sharedSeriesCount), now);

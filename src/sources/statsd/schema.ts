@@ -6,7 +6,7 @@ import {
   type ExporterMappingFile,
 } from '../../aggregation/exporter-mapping.js';
 import { aggregationFields } from '../../aggregation/schema.js';
-import { STATSD_DIALECTS, STATSD_MODES } from '../../protocols/statsd/parser.js';
+import { NAME_TAG_FORMATS, STATSD_DIALECTS, STATSD_MODES } from '../../protocols/statsd/parser.js';
 import { workersFields, workersSample } from '../ingest/schema.js';
 import { listenSchema, transportOptionsSchema, transportSample } from '../transport/index.js';
 
@@ -53,6 +53,10 @@ const statsdFields = s.object({
     default: 'lenient',
     doc: 'lenient accepts what the dialect repairs (a clamped rate, an ignored field), counting it; strict rejects such lines.',
   }),
+  name_tags: s.array(s.oneOf(NAME_TAG_FORMATS), {
+    default: [],
+    doc: 'Tags written inside metric names to read, by format: librato (name#k=v,k2=v2), influxdb (name,k=v), signalfx (name.[k=v]rest), graphite (name;k=v;k2=v2); statsd_exporter reads the first three. Default none: such names stay names.',
+  }),
   ...aggregationFields,
   mapping_config: mappingConfig,
   timestamp_window: s.duration({
@@ -87,6 +91,10 @@ ${transportSample}${workersSample}    # Behave like this server where servers di
     histogram_bins:
       default: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
       rules: []
+    # Tags written inside names to read: librato (name#k=v,k2=v2), influxdb (name,k=v),
+    # signalfx (name.[k=v]rest), graphite (name;k=v;k2=v2). statsd_exporter reads the first
+    # three; none by default (such names stay names).
+    name_tags: []
     # A point with its own time (|T, timestamp=) must be this close to now; 0 = any.
     timestamp_window: 10m
     # Series not updated for this long are forgotten (gauges stop being reported); 0 = never.
