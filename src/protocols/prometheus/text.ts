@@ -203,6 +203,8 @@ export type Family =
       readonly help: string;
       readonly type: 'counter' | 'gauge';
       readonly series: readonly ValueSeries[];
+      /** A counter exposed under its name as it is, without `_total` (statsd_exporter's names). */
+      readonly keepName?: boolean;
     }
   | {
       readonly name: string;
@@ -221,7 +223,10 @@ function sample(name: string, labels: string, value: number): string {
  * scrape time, and explicit ones would defeat its staleness handling.
  */
 export function renderFamily(family: Family): string {
-  const name = familyName(family.name, family.type);
+  const name =
+    family.type === 'counter' && family.keepName === true
+      ? family.name
+      : familyName(family.name, family.type);
   let out = `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n`;
   if (family.type === 'summary') {
     for (const s of family.series) {

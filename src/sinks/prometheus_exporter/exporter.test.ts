@@ -17,6 +17,7 @@ const CONFIG: PrometheusExporterConfig = {
   listen: { host: '127.0.0.1', port: 0 },
   path: '/metrics',
   expiry: 300_000,
+  counter_suffix: true,
 };
 
 function gauge(name: string, value: number, tags: Record<string, string> = {}): GaugeMetric {

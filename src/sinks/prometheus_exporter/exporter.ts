@@ -87,6 +87,7 @@ export class PrometheusExporter implements Sink {
       config.expiry,
       (reason, m) => this.reject(reason, m),
       (m) => this.reset(m),
+      config.counter_suffix,
     );
     const rejected = {} as Record<RejectReason, StatCounter>;
     const last = {} as Record<RejectReason, number>;

@@ -21,7 +21,7 @@ export const prometheusExporterSink = defineSink({
   sample,
   create: (config, ctx) => new PrometheusExporter(config, ctx),
   preview: (config, batch) => {
-    const state = new ExporterState(config.expiry);
+    const state = new ExporterState(config.expiry, undefined, undefined, config.counter_suffix);
     state.write(batch, batch[0]?.timestamp ?? 0);
     return renderExposition(state);
   },

@@ -21,6 +21,10 @@ export const schema = s.object(
       minMs: 1_000,
       zeroMeans: 'never',
     }),
+    counter_suffix: s.boolean({
+      default: true,
+      doc: 'Expose counters as <name>_total, as Prometheus names them. false keeps their name, as statsd_exporter does, so that its dashboards keep working (promtool then warns about counters without _total).',
+    }),
   },
   { allowKeys: ['type'] },
 );
@@ -39,4 +43,7 @@ export const sample = `  prometheus:
     # after a gap continues from its total instead of restarting from zero (a reset to
     # Prometheus); memory then grows with every series ever written (about 360 bytes each).
     expiry: 5m
+    # Counters as <name>_total (Prometheus' convention). false exposes them under their own
+    # name, as statsd_exporter does, so that dashboards built on it keep working.
+    counter_suffix: true
 `;

@@ -85,6 +85,8 @@ export class Series {
 
 export class Family {
   help: string;
+  /** A counter exposed without `_total` (the exporter's counter_suffix: false). */
+  keepName = false;
   readonly byLabels = new Map<string, Series>();
   private sorted: Series[] | undefined;
 
@@ -247,6 +249,8 @@ export class ExporterState {
     readonly expiryMs: number,
     private readonly onReject: RejectHandler = () => {},
     private readonly onReset: ResetHandler = () => {},
+    /** Counters exposed as `<name>_total` (false: under their name, as statsd_exporter does). */
+    private readonly counterSuffix = true,
   ) {}
 
   get seriesCount(): number {
@@ -333,7 +337,8 @@ export class ExporterState {
   /** Finds or creates the series of a metric not seen before; undefined if it is rejected. */
   private resolve(m: Metric, now: number): Series | undefined {
     const type = familyType(m.kind);
-    const name = familyName(sanitizeMetricName(m.name, false), type);
+    const sanitized = sanitizeMetricName(m.name, false);
+    const name = type === 'counter' && !this.counterSuffix ? sanitized : familyName(sanitized, type);
     let family = this.families.get(name);
     if (family === undefined) {
       const names = sampleNames(name, type);
@@ -349,6 +354,7 @@ export class ExporterState {
         m.kind,
         m.help !== undefined && m.help !== '' ? m.help : defaultHelp(type, m.name),
       );
+      family.keepName = type === 'counter' && !this.counterSuffix;
       this.families.set(name, family);
       for (const n of names) this.sampleOwners.set(n, family);
       this.sortedFamilies = undefined;
