@@ -63,6 +63,8 @@ export interface NameMapping {
   readonly honorTags: boolean;
   /** How timers, histograms and distributions of this name are aggregated (absent: as usual). */
   readonly observer?: ObserverSpec | undefined;
+  /** The series expires after this long without updates, in the aggregator and downstream (0: as usual). */
+  readonly ttlMs?: number | undefined;
 }
 
 /**
@@ -83,6 +85,7 @@ export interface ObserverSpec {
 export interface PinnedShape {
   readonly bins?: readonly number[];
   readonly percentiles?: readonly number[];
+  readonly ttlMs?: number;
 }
 export interface NameMapper {
   map(name: string, type: StatsdTypeCode): NameMapping | 'drop' | undefined;
@@ -180,6 +183,8 @@ class Series {
   acc: TimerValues | Set<string> | HistogramAccumulator | DDSketch | GaugeOps | GaugeOps[] | null;
   /** Time of the interval's last point when it had its own (aggregate mode); 0 = flush time. */
   pointTime = 0;
+  /** A mapping's own expiry for this series (ms), or 0 for the source's. */
+  ttl = 0;
 
   constructor(
     readonly name: string,
@@ -548,6 +553,7 @@ export class StatsdAggregator {
     const received = name;
     const mapper = this.options.mapper;
     let observer: ObserverSpec | undefined;
+    let ttl = pinned?.ttlMs ?? 0;
     if (mapper !== undefined) {
       const m = mapper.map(name, STATSD_TYPE_CODES[type]);
       if (m === 'drop') return null;
@@ -556,6 +562,7 @@ export class StatsdAggregator {
         name = m.name;
         tags = m.honorTags ? mergeTags(tags, m.tags) : mergeTags(m.tags, tags);
         observer = m.observer;
+        ttl = m.ttlMs ?? 0;
       }
     }
     // A mapping may aggregate an observation type otherwise: the series' type is what it says.
@@ -608,6 +615,7 @@ export class StatsdAggregator {
         h.pinned = true;
       }
       s.id = this.series.length;
+      s.ttl = ttl;
       if (indexed) {
         s.hash = hash;
         this.canonical.add(hash, s);
@@ -733,7 +741,8 @@ export class StatsdAggregator {
           }
         }
         s.pointTime = 0;
-      } else if (expiry > 0 && now - s.lastSeen >= expiry) {
+        if (s.ttl > 0) withTtl(out, s.ttl);
+      } else if (isExpired(s, now, expiry)) {
         expired++;
       } else if (s.type === STATSD_GAUGE && s.hasValue) {
         out.push({
@@ -744,6 +753,7 @@ export class StatsdAggregator {
           help: HELP[1],
           value: s.value,
         });
+        if (s.ttl > 0) withTtl(out, s.ttl);
       }
     }
     if (expired > 0) this.evict(now, expiry, expired);
@@ -754,7 +764,7 @@ export class StatsdAggregator {
   private evict(now: number, expiry: number, expired: number): void {
     for (const s of this.series) {
       // Marks it dead for the main thread's worker maps too, which may still point at it.
-      if (now - s.lastSeen >= expiry) s.lastSeen = DEAD;
+      if (isExpired(s, now, expiry)) s.lastSeen = DEAD;
     }
     this.dead = expired;
     this.startRebuild();
@@ -813,7 +823,7 @@ export class StatsdAggregator {
     for (let id = this.drainCursor; id < stop; id++) {
       const s = this.series[id] as Series;
       if (!s.updated) {
-        if (expiry > 0 && s.lastSeen !== DEAD && now - s.lastSeen >= expiry) {
+        if (s.lastSeen !== DEAD && isExpired(s, now, expiry)) {
           // From now on lookups pass over it; the tables drop it in the rebuild after this drain.
           s.lastSeen = DEAD;
           this.dead++;
@@ -997,11 +1007,8 @@ export class StatsdAggregator {
     for (let id = this.announced; id < end; id++) {
       const s = this.series[id] as Series;
       chunk.defTypes.push(s.type);
-      const acc = s.acc;
-      if (acc instanceof HistogramAccumulator && acc.pinned)
-        (chunk.defPinned ??= []).push([id - chunk.defStart, { bins: acc.bounds }]);
-      else if (acc instanceof TimerValues && acc.percentiles !== null)
-        (chunk.defPinned ??= []).push([id - chunk.defStart, { percentiles: acc.percentiles }]);
+      const pinned = shapeOf(s);
+      if (pinned !== undefined) (chunk.defPinned ??= []).push([id - chunk.defStart, pinned]);
       text += s.name;
       shape.push(s.name.length, s.tags.length);
       for (const [k, v] of s.tags) {
@@ -1125,9 +1132,26 @@ export class StatsdAggregator {
 /** The shape a mapping gave a series, for rebuilding it. */
 function shapeOf(s: Series): PinnedShape | undefined {
   const acc = s.acc;
-  if (acc instanceof HistogramAccumulator && acc.pinned) return { bins: acc.bounds };
-  if (acc instanceof TimerValues && acc.percentiles !== null) return { percentiles: acc.percentiles };
-  return undefined;
+  const bins = acc instanceof HistogramAccumulator && acc.pinned ? acc.bounds : undefined;
+  const percentiles = acc instanceof TimerValues && acc.percentiles !== null ? acc.percentiles : undefined;
+  if (bins === undefined && percentiles === undefined && s.ttl === 0) return undefined;
+  return {
+    ...(bins !== undefined ? { bins } : {}),
+    ...(percentiles !== undefined ? { percentiles } : {}),
+    ...(s.ttl > 0 ? { ttlMs: s.ttl } : {}),
+  };
+}
+
+/** Whether a series not updated since `s.lastSeen` has expired: its own ttl, or the source's expiry. */
+function isExpired(s: Series, now: number, expiry: number): boolean {
+  const e = s.ttl > 0 ? s.ttl : expiry;
+  return e > 0 && now - s.lastSeen >= e;
+}
+
+/** Stamps the metric just pushed with its series' ttl, for the sinks that hold series. */
+function withTtl(out: Metric[], ttlMs: number): void {
+  const last = out.length - 1;
+  if (last >= 0) out[last] = { ...(out[last] as Metric), ttlMs };
 }
 
 /**

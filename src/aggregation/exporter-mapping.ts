@@ -66,6 +66,8 @@ export interface ExporterMappingFile {
   readonly globDisableOrdering: boolean;
   /** The observer options of names no rule maps (statsd_exporter applies its defaults to them). */
   readonly defaults: ObserverOptions;
+  /** `defaults.ttl`, which applies to names no rule maps too (0: none). */
+  readonly defaultTtlMs: number;
 }
 
 /** One problem of a mapping file, placed like the agent config's problems. */
@@ -547,7 +549,7 @@ function checkFile(root: unknown, issues: Issues): Omit<ExporterMappingFile, 'fi
       ttlMs: ttlMs === 0 ? defaultTtl : ttlMs,
     });
   });
-  return { rules, globDisableOrdering, defaults: defaultObserver };
+  return { rules, globDisableOrdering, defaults: defaultObserver, defaultTtlMs: defaultTtl };
 }
 
 function matchType(v: unknown, path: Path, issues: Issues): 'glob' | 'regex' | undefined {
@@ -676,6 +678,7 @@ export class ExporterMapping implements NameMapping {
     /** Undefined for a name no rule maps (an observation under the file's defaults). */
     readonly rule: ExporterRule | undefined,
     readonly observer: ObserverSpec | undefined,
+    readonly ttlMs: number,
   ) {}
 }
 
@@ -721,9 +724,16 @@ export class ExporterMapper implements NameMapper {
   private lookup(name: string, type: ExporterMetricType | undefined): ExporterMapping | 'drop' | undefined {
     const found = this.find(name, type);
     if (found === undefined)
-      // statsd_exporter converts every timer to seconds and applies the defaults' observer.
-      return type === 'observer'
-        ? new ExporterMapping(name, NO_TAGS, false, undefined, this.defaults)
+      // statsd_exporter converts every timer to seconds and applies the defaults (observer, ttl).
+      return type === 'observer' || this.mapping.defaultTtlMs > 0
+        ? new ExporterMapping(
+            name,
+            NO_TAGS,
+            false,
+            undefined,
+            type === 'observer' ? this.defaults : undefined,
+            this.mapping.defaultTtlMs,
+          )
         : undefined;
     const { rule, captures, named } = found;
     if (rule.action === 'drop') return 'drop';
@@ -734,6 +744,7 @@ export class ExporterMapper implements NameMapper {
       rule.honorLabels,
       rule,
       type === 'observer' ? observerSpec(rule.observer) : undefined,
+      rule.ttlMs,
     );
   }
 

@@ -385,4 +385,45 @@ mappings:
     drainInto(workers[1] as StatsdAggregator, 1, main, 2);
     expect(main.flush(0));
   });
+
+  it("carries a rule's ttl to the merging thread: the series expires there, and the metrics say so", () => {
+    const ttlFile = parseExporterMapping(
+      'mappings:\n- match: app.*.depth\n  name: queue_depth\n  labels: { queue: "$1" }\n  ttl: 2s\n',
+      'mapping.yml',
+    );
+    const main = new StatsdAggregator({ ...OPTIONS, expiryMs: 600_000, role: 'merging' });
+    const worker = new StatsdAggregator({
+      ...OPTIONS,
+      expiryMs: 600_000,
+      role: 'partial',
+      mapper: new ExporterMapper(ttlFile),
+    });
+    feed(worker, ['app.mail.depth:5|g\nother.depth:1|g']);
+    const flushAt = (now: number): readonly Metric[] => {
+      worker.beginDrain(now);
+      for (;;) {
+        const c = structuredClone(worker.drainSome(10));
+        main.mergeChunk(0, c);
+        if (c.last) break;
+      }
+      return main.flush(now);
+    };
+    const first = flushAt(1000);
+    assert.deepEqual(first.map((m) => [m.name, m.ttlMs]).sort(), [
+      ['other.depth', undefined],
+      ['queue_depth', 2000],
+    ]);
+    assert.deepEqual(
+      flushAt(2500)
+        .map((m) => m.name)
+        .sort(),
+      ['other.depth', 'queue_depth'],
+      'a gauge is reported until its ttl',
+    );
+    assert.deepEqual(
+      flushAt(3500).map((m) => m.name),
+      ['other.depth'],
+      'then forgotten, while the source expiry keeps the other',
+    );
+  });
 });

@@ -20,6 +20,11 @@ interface MetricBase {
   /** One-line description, for exporters that carry one (Prometheus `# HELP`). */
   readonly help?: string | undefined;
   /**
+   * How long a sink that holds series (the Prometheus exporter) keeps this one without an update,
+   * when the source says (a statsd_exporter mapping's `ttl`); absent: the sink's own expiry.
+   */
+  readonly ttlMs?: number | undefined;
+  /**
    * Set when this value is one field of a multi-field point (an untyped JSON object, as Bucky3's
    * jsond passed them on): InfluxDB line protocol writes it as field `field` of `measurement`
    * and merges the fields of one point (same measurement, tags and time) into one line. Sinks

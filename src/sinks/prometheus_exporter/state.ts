@@ -71,6 +71,8 @@ export class Series {
   buckets: Float64Array = NO_BUCKETS;
   /** Cleared when the series expires, so stale index entries can be told apart. */
   alive = true;
+  /** The source's expiry for it (Metric.ttlMs), or 0 for the exporter's. */
+  ttl = 0;
   constructor(
     /** Rendered label text without braces: `a="x",b="y"`. */
     readonly labels: string,
@@ -116,10 +118,12 @@ export class Family {
   }
 
   /** Removes series last written at or before `cutoff`; returns how many. */
-  expire(cutoff: number): number {
+  /** Removes the series not written for their ttl, or for `expiryMs` (0: never) without one. */
+  expire(now: number, expiryMs: number): number {
     let removed = 0;
     for (const s of this.byLabels.values()) {
-      if (s.lastWrite <= cutoff) {
+      const ttl = s.ttl > 0 ? s.ttl : expiryMs;
+      if (ttl > 0 && s.lastWrite <= now - ttl) {
         s.alive = false;
         this.byLabels.delete(s.labels);
         removed++;
@@ -243,6 +247,8 @@ export class ExporterState {
   private readonly layouts = new Map<string, Layout>();
   private sortedFamilies: Family[] | undefined;
   private seriesTotal = 0;
+  /** Series that came with their own ttl: expiry must run for them even when expiryMs is 0. */
+  private ttlSeries = 0;
 
   constructor(
     /** How long a series stays without being written, in milliseconds. */
@@ -293,6 +299,10 @@ export class ExporterState {
       index.set(flatString(key), series);
     }
     series.lastWrite = now;
+    if (m.ttlMs !== undefined && m.ttlMs > 0 && series.ttl !== m.ttlMs) {
+      if (series.ttl === 0) this.ttlSeries++;
+      series.ttl = m.ttlMs;
+    }
     if (m.kind === 'counter') {
       if (m.temporality === 'delta') series.value += m.value;
       else series.value = m.value;
@@ -382,11 +392,10 @@ export class ExporterState {
    * went. An `expiryMs` of 0 keeps every series.
    */
   expire(now: number): number {
-    if (this.expiryMs === 0) return 0;
-    const cutoff = now - this.expiryMs;
+    if (this.expiryMs === 0 && this.ttlSeries === 0) return 0;
     let removed = 0;
     for (const family of this.families.values()) {
-      removed += family.expire(cutoff);
+      removed += family.expire(now, this.expiryMs);
       if (family.byLabels.size === 0) {
         this.families.delete(family.name);
         for (const n of sampleNames(family.name, family.type)) this.sampleOwners.delete(n);
@@ -394,6 +403,10 @@ export class ExporterState {
       }
     }
     if (removed > 0) {
+      let withTtl = 0;
+      for (const family of this.families.values())
+        for (const x of family.byLabels.values()) if (x.ttl > 0) withTtl++;
+      this.ttlSeries = withTtl;
       // Swap in fresh indexes holding only live series rather than deleting entry by entry.
       this.counters = liveEntries(this.counters);
       this.gauges = liveEntries(this.gauges);
