@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  escapeMetricName,
   ExporterMapper,
   goDuration,
   goExpand,
@@ -35,6 +36,8 @@ interface Lookup {
 interface Case {
   test: string;
   kind: 'mapping' | 'action' | 'escape';
+  input?: string;
+  expected?: string;
   config: string;
   configBad: boolean;
   mappings: Lookup[];
@@ -78,7 +81,11 @@ describe("statsd_exporter's mapper test cases", () => {
         const what = `${m.statsdMetric} (${m.statsdType ?? 'counter'})`;
         const result = mapper.map(m.statsdMetric, type);
         if (m.notPresent === true) {
-          assert.equal(result, undefined, `${what} must not match`);
+          // No rule: at most the escaping and defaults statsd_exporter gives every unmapped name.
+          assert.ok(
+            result === undefined || (result !== 'drop' && result.rule === undefined),
+            `${what} must not match`,
+          );
           continue;
         }
         // The Go harness checks the name only on a match, and the labels always.
@@ -100,6 +107,18 @@ describe("statsd_exporter's mapper test cases", () => {
         if (m.bufCap !== undefined) assert.equal(rule.observer.bufCap, m.bufCap, `${what} buf_cap`);
         if (m.matchMetricType !== undefined) assert.equal(rule.matchMetricType, m.matchMetricType, what);
       }
+    });
+  }
+});
+
+describe("statsd_exporter's escape test cases: names no rule maps", () => {
+  for (const c of cases.filter((x) => x.kind === 'escape')) {
+    it(c.test, () => {
+      assert.equal(escapeMetricName(c.input as string), c.expected);
+      // And through a mapper with no rule for it.
+      const mapper = new ExporterMapper(parseExporterMapping('', 'mapping.yml'));
+      const mapped = mapper.map(c.input as string, 'c');
+      assert.equal(mapped === undefined ? c.input : mapped === 'drop' ? 'drop' : mapped.name, c.expected);
     });
   }
 });

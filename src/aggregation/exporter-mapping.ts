@@ -654,6 +654,25 @@ interface Compiled {
   readonly regex: RegExp | null;
 }
 
+/**
+ * A name no rule maps, as statsd_exporter names it in Prometheus: letters, digits and `_` kept,
+ * a run of `-` one `_`, any other character (code point) `_`, and a `_` before a leading digit.
+ */
+export function escapeMetricName(name: string): string {
+  let out = '';
+  let previous = '';
+  for (const ch of name) {
+    const c = ch.charCodeAt(0);
+    const valid =
+      (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+    if (valid) out += ch;
+    else if (!(ch === '-' && previous === '-')) out += '_';
+    previous = ch;
+  }
+  const first = name.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 ? '_' + out : out;
+}
+
 /** statsd_exporter's timers are milliseconds on the wire and seconds in Prometheus. */
 export const TIMER_SCALE = 0.001;
 
@@ -723,11 +742,13 @@ export class ExporterMapper implements NameMapper {
 
   private lookup(name: string, type: ExporterMetricType | undefined): ExporterMapping | 'drop' | undefined {
     const found = this.find(name, type);
-    if (found === undefined)
-      // statsd_exporter converts every timer to seconds and applies the defaults (observer, ttl).
-      return type === 'observer' || this.mapping.defaultTtlMs > 0
+    if (found === undefined) {
+      // statsd_exporter escapes the names no rule maps, converts every timer to seconds and
+      // applies the defaults (observer, ttl) to them.
+      const escaped = escapeMetricName(name);
+      return type === 'observer' || this.mapping.defaultTtlMs > 0 || escaped !== name
         ? new ExporterMapping(
-            name,
+            escaped,
             NO_TAGS,
             false,
             undefined,
@@ -735,6 +756,7 @@ export class ExporterMapper implements NameMapper {
             this.mapping.defaultTtlMs,
           )
         : undefined;
+    }
     const { rule, captures, named } = found;
     if (rule.action === 'drop') return 'drop';
     const tags: Tag[] = rule.labels.map(([k, v]) => [k, goExpand(v, captures, named)]);

@@ -358,8 +358,11 @@ mappings:
       ],
     );
     assert.ok(Math.abs(summary.summary.weightedSum - 0.04) < 1e-12);
-    const unmapped = batch.find((m) => m.name === 'other.timer');
-    assert.ok(unmapped?.kind === 'summary', 'an unmapped timer: seconds, the defaults (a summary)');
+    const unmapped = batch.find((m) => m.name === 'other_timer');
+    assert.ok(
+      unmapped?.kind === 'summary',
+      'an unmapped timer: its name escaped, seconds, the defaults (a summary)',
+    );
     assert.deepEqual(
       unmapped.summary.quantiles.map((q) => [q.quantile, q.value]),
       [
@@ -410,19 +413,19 @@ mappings:
     };
     const first = flushAt(1000);
     assert.deepEqual(first.map((m) => [m.name, m.ttlMs]).sort(), [
-      ['other.depth', undefined],
+      ['other_depth', undefined],
       ['queue_depth', 2000],
     ]);
     assert.deepEqual(
       flushAt(2500)
         .map((m) => m.name)
         .sort(),
-      ['other.depth', 'queue_depth'],
+      ['other_depth', 'queue_depth'],
       'a gauge is reported until its ttl',
     );
     assert.deepEqual(
       flushAt(3500).map((m) => m.name),
-      ['other.depth'],
+      ['other_depth'],
       'then forgotten, while the source expiry keeps the other',
     );
   });
