@@ -168,6 +168,8 @@ export function renderLabelPairs(pairs: readonly (readonly [string, string])[]):
 export interface ValueSeries {
   readonly labels: string;
   readonly value: number;
+  /** When the series began (ms since the epoch): OpenMetrics' `_created` of counters. */
+  readonly created?: number;
 }
 
 /** One series of a summary. `count` and `sum` are the cumulative `_count` and `_sum`. */
@@ -176,6 +178,7 @@ export interface SummarySeries {
   readonly quantiles: readonly Quantile[];
   readonly sum: number;
   readonly count: number;
+  readonly created?: number;
 }
 
 /**
@@ -189,6 +192,7 @@ export interface HistogramSeries {
   readonly les: readonly string[];
   readonly buckets: ArrayLike<number>;
   readonly sum: number;
+  readonly created?: number;
 }
 
 export type Family =
@@ -251,4 +255,98 @@ export function renderFamily(family: Family): string {
     for (const s of family.series) out += sample(name, s.labels, s.value);
   }
   return out;
+}
+
+// ---- OpenMetrics 1.0 -------------------------------------------------------------------------
+
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/** Whether an Accept header asks for OpenMetrics text (Prometheus offers it first by default). */
+export function acceptsOpenMetrics(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.split(';').map((x) => x.trim());
+    if (type !== 'application/openmetrics-text') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    if (q !== undefined && !(Number(q.slice(2)) > 0)) continue;
+    return true;
+  }
+  return false;
+}
+
+/** The family name OpenMetrics wants: a counter's without its `_total` (its sample keeps it). */
+export function openMetricsName(family: Family): string {
+  const name = family.type === 'counter' ? familyName(family.name, 'counter') : family.name;
+  return family.type === 'counter' ? name.slice(0, -'_total'.length) : name;
+}
+
+/** Units OpenMetrics can state, known from the name's suffix (Prometheus' base units). */
+const UNITS = ['seconds', 'bytes', 'ratio', 'celsius', 'volts', 'amperes', 'joules', 'grams', 'meters'];
+
+/**
+ * One family in OpenMetrics text: HELP (quotes escaped too), TYPE, UNIT where the name ends in
+ * a base unit, counters' samples as `_total`, and `_created` (the series' start, in seconds) for
+ * counters, summaries and histograms.
+ */
+export function renderFamilyOpenMetrics(family: Family): string {
+  const name = openMetricsName(family);
+  let out = `# HELP ${name} ${escapeText(family.help, true)}\n# TYPE ${name} ${family.type}\n`;
+  const unit = UNITS.find((u) => name.endsWith(`_${u}`));
+  if (unit !== undefined) out += `# UNIT ${name} ${unit}\n`;
+  const created = (labels: string, at: number | undefined): string =>
+    at === undefined ? '' : sample(name + '_created', labels, Math.floor(at) / 1000);
+  if (family.type === 'summary') {
+    for (const s of family.series) {
+      const prefix = s.labels === '' ? `${name}{quantile="` : `${name}{${s.labels},quantile="`;
+      for (const q of s.quantiles) out += `${prefix}${formatGoFloat(q.quantile)}"} ${formatValue(q.value)}\n`;
+      out += sample(name + '_sum', s.labels, s.sum);
+      out += sample(name + '_count', s.labels, s.count);
+      out += created(s.labels, s.created);
+    }
+  } else if (family.type === 'histogram') {
+    for (const s of family.series) {
+      const prefix = s.labels === '' ? `${name}_bucket{le="` : `${name}_bucket{${s.labels},le="`;
+      let cumulative = 0;
+      for (let i = 0; i < s.les.length; i++) {
+        cumulative += s.buckets[i] as number;
+        out += `${prefix}${s.les[i] as string}"} ${formatValue(cumulative)}\n`;
+      }
+      out += sample(name + '_sum', s.labels, s.sum);
+      out += sample(name + '_count', s.labels, cumulative);
+      out += created(s.labels, s.created);
+    }
+  } else if (family.type === 'counter') {
+    for (const s of family.series) {
+      out += sample(name + '_total', s.labels, s.value);
+      out += created(s.labels, s.created);
+    }
+  } else {
+    for (const s of family.series) out += sample(name, s.labels, s.value);
+  }
+  return out;
+}
+
+/**
+ * Whether families can share one OpenMetrics page: there a counter `x` (samples `x_total`,
+ * `x_created`) collides with a gauge `x` or a gauge `x_created`, which the text format allows.
+ */
+export function openMetricsConflict(families: readonly Family[]): string | undefined {
+  const owners = new Map<string, string>();
+  for (const f of families) {
+    const name = openMetricsName(f);
+    const names =
+      f.type === 'counter'
+        ? [name, name + '_total', name + '_created']
+        : f.type === 'summary'
+          ? [name, name + '_sum', name + '_count', name + '_created']
+          : f.type === 'histogram'
+            ? [name, name + '_bucket', name + '_sum', name + '_count', name + '_created']
+            : [name];
+    for (const n of names) {
+      const other = owners.get(n);
+      if (other !== undefined) return `${n} (${other} and ${f.name})`;
+      owners.set(n, f.name);
+    }
+  }
+  return undefined;
 }

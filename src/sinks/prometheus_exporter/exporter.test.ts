@@ -57,7 +57,7 @@ describe('PrometheusExporter.handle', () => {
     const reply = await exporter.handle('GET', '/metrics', undefined);
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['Content-Type'], CONTENT_TYPE);
-    assert.equal(reply.headers['Vary'], 'Accept-Encoding');
+    assert.equal(reply.headers['Vary'], 'Accept, Accept-Encoding');
     assert.equal(reply.headers['Content-Encoding'], undefined);
     assert.equal(reply.body.toString(), '# HELP temp Gauge temp.\n# TYPE temp gauge\ntemp{room="a"} 21\n');
     assert.equal(reply.headers['Content-Length'], String(reply.body.length));
@@ -70,7 +70,7 @@ describe('PrometheusExporter.handle', () => {
     const reply = await exporter.handle('GET', '/metrics?x=1', 'gzip, deflate');
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['Content-Encoding'], 'gzip');
-    assert.equal(reply.headers['Vary'], 'Accept-Encoding');
+    assert.equal(reply.headers['Vary'], 'Accept, Accept-Encoding');
     assert.equal(reply.headers['Content-Length'], String(reply.body.length));
     assert.equal(gunzipSync(reply.body).toString(), plain);
   });
@@ -172,6 +172,55 @@ describe('PrometheusExporter.handle', () => {
     const page = (await exporter.handle('GET', '/metrics', undefined)).body.toString();
     assert.match(page, /^x_sum 80$/m);
     assert.match(page, /^x_count 4$/m);
+  });
+
+  it('answers OpenMetrics when the scraper asks for it: _total samples, _created, UNIT, # EOF', async () => {
+    const { exporter, clock } = setup();
+    exporter.write([
+      {
+        kind: 'counter',
+        temporality: 'delta',
+        name: 'jobs.done',
+        tags: makeTags({ queue: 'mail' }),
+        value: 3,
+        intervalMs: 10_000,
+        timestamp: 0,
+      },
+      { ...gauge('queue_bytes', 5), help: 'Queue "size"' },
+    ]);
+    const prometheus =
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    const om = await exporter.handle('GET', '/metrics', undefined, prometheus);
+    assert.equal(om.headers['Content-Type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+    assert.equal(
+      om.body.toString(),
+      [
+        '# HELP jobs_done Counter jobs.done.',
+        '# TYPE jobs_done counter',
+        'jobs_done_total{queue="mail"} 3',
+        `jobs_done_created{queue="mail"} ${clock.now() / 1000}`,
+        '# HELP queue_bytes Queue \\"size\\"',
+        '# TYPE queue_bytes gauge',
+        '# UNIT queue_bytes bytes',
+        'queue_bytes 5',
+        '# EOF',
+        '',
+      ].join('\n'),
+    );
+    const plain = await exporter.handle('GET', '/metrics', undefined, 'text/plain;version=0.0.4');
+    assert.equal(plain.headers['Content-Type'], CONTENT_TYPE);
+    assert.match(plain.body.toString(), /^jobs_done_total\{queue="mail"\} 3$/m);
+  });
+
+  it('serves text to an OpenMetrics scraper when a counter and a gauge share a name there', async () => {
+    const { exporter, ctx } = setup();
+    exporter.write([
+      { kind: 'counter', temporality: 'delta', name: 'x', tags: [], value: 1, intervalMs: 0, timestamp: 0 },
+      gauge('x', 2),
+    ]);
+    const reply = await exporter.handle('GET', '/metrics', undefined, 'application/openmetrics-text');
+    assert.equal(reply.headers['Content-Type'], CONTENT_TYPE);
+    assert.equal(ctx.stats.total('openmetrics_fallbacks'), 1);
   });
 
   it('refuses an expiry under a second other than 0, and says 0 means never', () => {

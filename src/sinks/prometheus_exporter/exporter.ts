@@ -10,7 +10,14 @@ import type { ComponentContext, Sink } from '../../core/component.js';
 import type { Batch, Metric } from '../../core/metric.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import type { PrometheusExporterConfig } from './schema.js';
-import { ExporterState, REJECT_REASONS, renderExpositionBuffer, type RejectReason } from './state.js';
+import {
+  ExporterState,
+  REJECT_REASONS,
+  renderExpositionBuffer,
+  renderOpenMetricsBuffer,
+  type RejectReason,
+} from './state.js';
+import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE } from '../../protocols/prometheus/text.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -60,10 +67,17 @@ function text(status: number, body: string, extra: Record<string, string> = {}):
   };
 }
 
-interface Page {
-  readonly version: number;
+interface Rendering {
   readonly plain: Buffer;
   gzipped: Promise<Buffer> | undefined;
+}
+
+/** The page of one state version, in each format asked for so far (each rendered once). */
+interface Page {
+  readonly version: number;
+  text: Rendering | undefined;
+  /** null: this version cannot be OpenMetrics (two families' names collide there). */
+  openMetrics: Rendering | null | undefined;
 }
 
 export class PrometheusExporter implements Sink {
@@ -78,6 +92,7 @@ export class PrometheusExporter implements Sink {
   private readonly resets: StatCounter;
   private lastResetLog = -Infinity;
   private readonly seriesGauge: StatGauge;
+  private readonly openMetricsFallbacks: StatCounter;
 
   constructor(
     private readonly config: PrometheusExporterConfig,
@@ -100,6 +115,10 @@ export class PrometheusExporter implements Sink {
     this.rejected = rejected;
     this.lastRejectLog = last;
     this.scrapes = ctx.stats.counter('scrapes', 'Metrics pages served.');
+    this.openMetricsFallbacks = ctx.stats.counter(
+      'openmetrics_fallbacks',
+      'Pages served as text 0.0.4 to a scraper that asked for OpenMetrics, because two families would share a name there (a counter x beside a gauge x).',
+    );
     this.resets = ctx.stats.counter(
       'bucket_layout_resets',
       'Histogram series started again from zero because their bins changed.',
@@ -163,18 +182,36 @@ export class PrometheusExporter implements Sink {
   /** The current page, rendered (and gzipped) at most once per state version. */
   private currentPage(): Page {
     this.expire();
-    if (this.page === undefined || this.page.version !== this.state.version) {
-      this.page = {
-        version: this.state.version,
-        plain: renderExpositionBuffer(this.state),
-        gzipped: undefined,
-      };
-    }
+    if (this.page === undefined || this.page.version !== this.state.version)
+      this.page = { version: this.state.version, text: undefined, openMetrics: undefined };
     return this.page;
   }
 
+  /**
+   * The page in the format the scraper asked for: OpenMetrics when its Accept header offers it
+   * (Prometheus does by default), unless counters keep their names (`counter_suffix: false`,
+   * which OpenMetrics cannot express) or two families' names would collide there; else text 0.0.4.
+   */
+  private rendering(page: Page, accept: string | undefined): { body: Rendering; type: string } {
+    if (this.config.counter_suffix && acceptsOpenMetrics(accept)) {
+      if (page.openMetrics === undefined) {
+        const plain = renderOpenMetricsBuffer(this.state);
+        page.openMetrics = plain === undefined ? null : { plain, gzipped: undefined };
+        if (plain === undefined) this.openMetricsFallbacks.inc();
+      }
+      if (page.openMetrics !== null) return { body: page.openMetrics, type: OPENMETRICS_CONTENT_TYPE };
+    }
+    page.text ??= { plain: renderExpositionBuffer(this.state), gzipped: undefined };
+    return { body: page.text, type: CONTENT_TYPE };
+  }
+
   /** Answers one request. */
-  async handle(method: string, url: string, acceptEncoding: string | undefined): Promise<Reply> {
+  async handle(
+    method: string,
+    url: string,
+    acceptEncoding: string | undefined,
+    accept?: string,
+  ): Promise<Reply> {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const known = path === this.config.path || path === '/';
@@ -187,8 +224,8 @@ export class PrometheusExporter implements Sink {
       return head ? { ...reply, body: Buffer.alloc(0) } : reply;
     }
     this.scrapes.inc();
-    const page = this.currentPage();
-    const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPE, Vary: 'Accept-Encoding' };
+    const { body: page, type } = this.rendering(this.currentPage(), accept);
+    const headers: Record<string, string> = { 'Content-Type': type, Vary: 'Accept, Accept-Encoding' };
     let body = page.plain;
     if (acceptsGzip(acceptEncoding)) {
       if (page.gzipped === undefined) {
@@ -207,7 +244,7 @@ export class PrometheusExporter implements Sink {
   }
 
   private serve(req: IncomingMessage, res: ServerResponse): void {
-    this.handle(req.method ?? 'GET', req.url ?? '/', req.headers['accept-encoding']).then(
+    this.handle(req.method ?? 'GET', req.url ?? '/', req.headers['accept-encoding'], req.headers.accept).then(
       (reply) => {
         res.writeHead(reply.status, reply.headers);
         res.end(reply.body);

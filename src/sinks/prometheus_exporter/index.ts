@@ -1,7 +1,7 @@
 /**
  * The `prometheus_exporter` sink: serves the latest value of every series for Prometheus to
- * scrape, in the text exposition format 0.0.4 (what `promtool check metrics` accepts), gzipped
- * when the scraper asks.
+ * scrape, in the text exposition format 0.0.4 (what `promtool check metrics` accepts) or in
+ * OpenMetrics when the scraper asks for it, gzipped when the scraper asks.
  *
  * It is a pull sink: batches only update state, and a scrape renders it. StatsD deltas are
  * turned into running totals here, because Prometheus computes rates from counters that only go
@@ -16,7 +16,8 @@ import { sample, schema } from './schema.js';
 
 export const prometheusExporterSink = defineSink({
   type: 'prometheus_exporter',
-  description: 'Serves every series on an HTTP page for Prometheus to scrape (text format 0.0.4, gzip).',
+  description:
+    'Serves every series on an HTTP page for Prometheus to scrape (text format 0.0.4 or OpenMetrics, gzip).',
   schema,
   sample,
   create: (config, ctx) => new PrometheusExporter(config, ctx),

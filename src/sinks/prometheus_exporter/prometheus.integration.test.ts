@@ -158,6 +158,7 @@ describe('prometheus_exporter scraped by a real Prometheus', { skip, timeout: 18
       await send('integration_temperature:42|g|#env:ci');
       for (let i = 0; i < COUNTER_INCREMENTS; i++) await send('integration_requests:1|c|#env:ci');
       await send('integration_latency:12|ms|#env:ci');
+      await send('integration_payload_bytes:2048|g|#env:ci');
     } finally {
       socket.close();
     }
@@ -192,6 +193,25 @@ describe('prometheus_exporter scraped by a real Prometheus', { skip, timeout: 18
       instance: `127.0.0.1:${exporterPort}`,
       job: 'sluice',
     });
+  });
+
+  test('Prometheus negotiates OpenMetrics: the metadata holds the unit only that format states', async () => {
+    ready();
+    await readSeries('integration_payload_bytes', '2048');
+    const meta = await waitFor(
+      async () => {
+        const res = await httpGet(`${promBase}/api/v1/metadata?metric=integration_payload_bytes`);
+        const json = JSON.parse(res.body.toString()) as {
+          data: Record<string, { type: string; unit: string }[]>;
+        };
+        return json.data.integration_payload_bytes?.[0];
+      },
+      { timeoutMs: 20_000, what: 'metadata of integration_payload_bytes' },
+    );
+    assert.deepEqual({ type: meta.type, unit: meta.unit }, { type: 'gauge', unit: 'bytes' });
+    // The counter keeps its text-format name: OpenMetrics' family is integration_requests, its sample _total.
+    const counter = await httpGet(`${promBase}/api/v1/metadata?metric=integration_requests`);
+    assert.match(counter.body.toString(), /"type":"counter"/);
   });
 
   test('the scrape target is healthy', async () => {

@@ -20,6 +20,8 @@ import type { Distribution, Histogram, Metric, MetricKind, Quantile, Summary } f
 import { flatString, seriesKey, type Tags } from '../../core/tags.js';
 import {
   familyName,
+  openMetricsConflict,
+  renderFamilyOpenMetrics,
   formatGoFloat,
   renderFamily,
   renderLabelPairs,
@@ -73,12 +75,16 @@ export class Series {
   alive = true;
   /** The source's expiry for it (Metric.ttlMs), or 0 for the exporter's. */
   ttl = 0;
+  /** When its running totals began (OpenMetrics' `_created`): its creation, or a reset. */
+  created: number;
   constructor(
     /** Rendered label text without braces: `a="x",b="y"`. */
     readonly labels: string,
     /** When it was last written (the sink's clock, not the metric's timestamp). */
     public lastWrite: number,
-  ) {}
+  ) {
+    this.created = lastWrite;
+  }
 
   get les(): readonly string[] {
     return this.layout.les;
@@ -315,7 +321,10 @@ export class ExporterState {
     } else if (m.kind === 'histogram') {
       const h = m.histogram;
       if (!sameLayout(series.layout, h)) {
-        if (series.layout !== NO_LAYOUT) this.onReset(m);
+        if (series.layout !== NO_LAYOUT) {
+          this.onReset(m);
+          series.created = now;
+        }
         series.layout = this.layoutOf(h);
         series.buckets = new Float64Array(h.bins.length);
         series.sum = 0;
@@ -433,6 +442,26 @@ function liveEntries(index: Map<string, Series>): Map<string, Series> {
   const out = new Map<string, Series>();
   for (const [key, series] of index) if (series.alive) out.set(key, series);
   return out;
+}
+
+/**
+ * The page in OpenMetrics text, ending `# EOF`; undefined when two families' OpenMetrics names
+ * collide (a counter `x` beside a gauge `x`, which the text format allows): serve that as text.
+ */
+export function renderOpenMetricsBuffer(state: ExporterState): Buffer | undefined {
+  const families = state.listFamilies();
+  if (openMetricsConflict(families) !== undefined) return undefined;
+  const parts: Buffer[] = [];
+  let pending = '';
+  for (const family of families) {
+    pending += renderFamilyOpenMetrics(family);
+    if (pending.length >= CHUNK_CHARS) {
+      parts.push(Buffer.from(pending));
+      pending = '';
+    }
+  }
+  parts.push(Buffer.from(pending + '# EOF\n'));
+  return Buffer.concat(parts);
 }
 
 /** The exposition page (text format 0.0.4) of the current state. */
