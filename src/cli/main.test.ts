@@ -90,15 +90,17 @@ sinks:
   const want = [
     'Source "statsd": dialect etsy, mode lenient',
     'Parsed:',
-    '  c 3',
-    '  ✗ ',
+    '  legacy.web1.hits: c 3',
+    // A line that parses but names a series held by another type is refused, and says so.
+    '  legacy.web1.hits: g Δ+2, then refused when aggregated: ✗ type_conflict',
+    '  ":nope": ✗ empty_name',
     'Mapping rules:',
     '  legacy.web1.hits (c): rule 0 → hits {host=web1}',
     'After one flush (filters and agent tags applied):',
     'counter hits{host=web1} value=3',
-    'Sink "prometheus" (prometheus_exporter) would send:',
+    'Sink "prometheus" (prometheus_exporter) would send (',
     '  hits_total{host="web1"} 3',
-    'Sink "console" (console) would send:',
+    'Sink "console" (console) would send (',
     '  hits,host=web1 value=3',
   ];
   let at = 0;
@@ -110,4 +112,41 @@ sinks:
   // The gauge delta on a name held as a counter is a type conflict: nothing else comes out of it.
   assert.equal(r.out.match(/^\s*hits_total/gm)?.length, 1);
   assert.deepEqual(run(['explain', '--config', file, '--source', 'nope', 'x:1|c']).code, 1);
+
+  // For machines: every step as JSON, with the dialect and mode chosen on the command line.
+  const j = run([
+    'explain',
+    '--config',
+    file,
+    '--json',
+    '--dialect',
+    'dogstatsd',
+    '--mode',
+    'strict',
+    'legacy.web1.hits:3|c|@2\\nq:1|c',
+  ]);
+  assert.equal(j.code, 0, j.err);
+  const doc = JSON.parse(j.out) as {
+    dialect: string;
+    mode: string;
+    parsed: { line: string; name?: string; rejected?: string }[];
+    mappings: { name: string; rule: number | null; to: unknown }[];
+    metrics: { name: string; value: number }[];
+    sinks: { id: string; output: string; bytes: number }[];
+  };
+  assert.equal(doc.dialect, 'dogstatsd');
+  assert.equal(doc.mode, 'strict');
+  assert.deepEqual(doc.parsed[0], {
+    line: 'legacy.web1.hits:3|c|@2',
+    outcome: '✗ bad_sample_rate',
+    rejected: 'bad_sample_rate',
+  });
+  assert.deepEqual(doc.mappings, [{ name: 'q', type: 'c', rule: null, to: null }]);
+  assert.deepEqual(
+    doc.metrics.map((m) => [m.name, m.value]),
+    [['q', 1]],
+  );
+  const prom = doc.sinks.find((x) => x.id === 'prometheus');
+  assert.equal(prom?.bytes, Buffer.byteLength(prom?.output ?? 'x'));
+  assert.equal(run(['explain', '--config', file, '--dialect', 'graphite', 'x:1|c']).code, 2);
 });

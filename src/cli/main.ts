@@ -16,7 +16,13 @@ import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { registry } from '../registry.js';
-import { explain, unescapeDatagram } from './explain.js';
+import { explainData, explainJson, explainText, unescapeDatagram } from './explain.js';
+import {
+  STATSD_DIALECTS,
+  STATSD_MODES,
+  type StatsdDialect,
+  type StatsdMode,
+} from '../protocols/statsd/parser.js';
 import { generateConfig } from './generate.js';
 import { runTest, type TestFormat } from './test.js';
 
@@ -28,10 +34,11 @@ const HELP = `Usage:
                                run every polled source of the config (built-in when no FILE)
                                once, print what it collected, with filters and tags applied,
                                and exit (listening sources are listed as skipped)
-  sluice explain [--config FILE] [--source NAME] DATAGRAM
-                               show what a StatsD datagram parses into, which mapping rule it
-                               hits, and what each configured sink would send for it
-                               (\\n separates lines; - reads the datagram from stdin)
+  sluice explain [--config FILE] [--source NAME] [--dialect D] [--mode M] [--json] DATAGRAM
+                               show what a StatsD datagram parses into (with each name), which
+                               mapping rule it hits, what the aggregator refuses, and what each
+                               configured sink would send for it, in bytes (\\n separates lines;
+                               - reads the datagram from stdin; --json for machines)
   sluice tap [--name PATTERN]  print what a running agent hands its sinks, as it flows (sluice tap --help)
   sluice top                   a live view of a running agent: components, busiest names (sluice top --help)
   sluice --version             print the version
@@ -89,6 +96,9 @@ export function runCommand(argv: readonly string[], io: Io = stdio): number | 'r
       options: {
         config: { type: 'string', short: 'c' },
         source: { type: 'string' },
+        dialect: { type: 'string' },
+        mode: { type: 'string' },
+        json: { type: 'boolean' },
         format: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -150,14 +160,30 @@ export function runCommand(argv: readonly string[], io: Io = stdio): number | 'r
         io.err(describeError(e, values.config));
         return 1;
       }
+      const dialect = values.dialect;
+      const mode = values.mode;
+      if (dialect !== undefined && !(STATSD_DIALECTS as readonly string[]).includes(dialect)) {
+        io.err(
+          `sluice explain: --dialect is one of ${STATSD_DIALECTS.join(', ')}, not ${JSON.stringify(dialect)}\n`,
+        );
+        return 2;
+      }
+      if (mode !== undefined && !(STATSD_MODES as readonly string[]).includes(mode)) {
+        io.err(`sluice explain: --mode is one of ${STATSD_MODES.join(', ')}, not ${JSON.stringify(mode)}\n`);
+        return 2;
+      }
       const text = rest[0] as string;
       const datagram = text === '-' ? readFileSync(0) : unescapeDatagram(text);
-      const result = explain(datagram, config, values.source);
-      if (!result.ok) {
+      const result = explainData(datagram, config, {
+        source: values.source,
+        dialect: dialect as StatsdDialect | undefined,
+        mode: mode as StatsdMode | undefined,
+      });
+      if ('error' in result) {
         io.err(`sluice explain: ${result.error}\n`);
         return 1;
       }
-      io.out(result.text);
+      io.out(values.json === true ? explainJson(result) : explainText(result));
       return 0;
     }
   }
