@@ -7,6 +7,7 @@
  * Checked against `promtool check metrics` (the Go expfmt parser plus promlint).
  */
 import type { Quantile } from '../../core/metric.js';
+import type { Tags } from '../../core/tags.js';
 
 export type FamilyType = 'counter' | 'gauge' | 'summary' | 'histogram';
 
@@ -162,6 +163,33 @@ export function renderLabelPairs(pairs: readonly (readonly [string, string])[]):
     out += name + '="' + escapeLabelValue(value) + '"';
   }
   return out;
+}
+
+/**
+ * A metric's labels for Prometheus, as (name, value) pairs: names sanitised, empty values left
+ * out (Prometheus treats `a=""` as absent), sorted by the sanitised name, the first of two tags
+ * that sanitise alike kept, and a tag named like the label the type itself adds (`quantile` on
+ * summaries, `le` on histograms) renamed `exported_…` (Prometheus' own convention for clashing
+ * labels). The exporter's page and remote write both label series with this, so they agree.
+ */
+export function labelPairs(tags: Tags, reserved?: 'quantile' | 'le'): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const [key, value] of tags) {
+    if (value === '') continue;
+    let name = sanitizeLabelName(key);
+    if (name === reserved) name = 'exported_' + name;
+    // Insertion into a sorted list: tag lists are short.
+    let i = pairs.length;
+    while (i > 0 && (pairs[i - 1] as [string, string])[0] > name) i--;
+    if (i > 0 && (pairs[i - 1] as [string, string])[0] === name) continue;
+    pairs.splice(i, 0, [name, value]);
+  }
+  return pairs;
+}
+
+/** The label text of `labelPairs`, `a="x",b="y"` (no braces). */
+export function labelText(tags: Tags, reserved?: 'quantile' | 'le'): string {
+  return tags.length === 0 ? '' : renderLabelPairs(labelPairs(tags, reserved));
 }
 
 /** One series of a counter or gauge: its label text (see renderLabelPairs) and value. */

@@ -17,16 +17,15 @@
  * ingest so that a scrape is mostly a join); later writes to the series are a map lookup.
  */
 import type { Distribution, Histogram, Metric, MetricKind, Quantile, Summary } from '../../core/metric.js';
-import { flatString, seriesKey, type Tags } from '../../core/tags.js';
+import { flatString, seriesKey } from '../../core/tags.js';
 import {
   familyName,
+  labelText,
   openMetricsConflict,
   renderFamilyOpenMetrics,
   formatGoFloat,
   renderFamily,
-  renderLabelPairs,
   sampleNames,
-  sanitizeLabelName,
   sanitizeMetricName,
   type FamilyType,
 } from '../../protocols/prometheus/text.js';
@@ -63,6 +62,8 @@ const MAX_LAYOUTS = 10_000;
 const NO_BUCKETS = new Float64Array(0);
 
 /** One exported series. One class for all kinds, so V8 sees one shape. */
+export { labelText };
+
 export class Series {
   value = 0;
   quantiles: readonly Quantile[] = [];
@@ -155,29 +156,6 @@ export function familyType(kind: MetricKind): FamilyType {
 /** Help text for metrics that bring none: promtool requires one on every family. */
 export function defaultHelp(type: FamilyType, name: string): string {
   return `${KIND_NAME[type]} ${name}.`;
-}
-
-/**
- * Label text for a set of tags: names sanitised, empty values left out (Prometheus treats
- * `a=""` as absent), sorted by the sanitised name, and when two tags sanitise to the same name
- * the first wins. The label the type itself adds (`quantile` on summaries, `le` on histograms)
- * is `reserved`: a tag of that name is exposed as `exported_quantile` or `exported_le`
- * (Prometheus' own convention for clashing labels).
- */
-export function labelText(tags: Tags, reserved?: 'quantile' | 'le'): string {
-  if (tags.length === 0) return '';
-  const pairs: [string, string][] = [];
-  for (const [key, value] of tags) {
-    if (value === '') continue;
-    let name = sanitizeLabelName(key);
-    if (name === reserved) name = 'exported_' + name;
-    // Insertion into a sorted list: tag lists are short.
-    let i = pairs.length;
-    while (i > 0 && (pairs[i - 1] as [string, string])[0] > name) i--;
-    if (i > 0 && (pairs[i - 1] as [string, string])[0] === name) continue;
-    pairs.splice(i, 0, [name, value]);
-  }
-  return renderLabelPairs(pairs);
 }
 
 /** Where the median goes among sorted quantiles, or -1 when 0.5 is there already. */

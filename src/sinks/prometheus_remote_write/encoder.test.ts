@@ -12,8 +12,8 @@ import {
   METRIC_TYPES,
   type RwWriteRequest,
 } from '../../protocols/remote_write/protobuf.js';
-import { ExporterState, labelText, renderExposition } from '../prometheus_exporter/state.js';
-import { renderedLabelPairs, RemoteWriteEncoder, type RemoteWriteEncoderOptions } from './encoder.js';
+import { ExporterState, renderExposition } from '../prometheus_exporter/state.js';
+import { RemoteWriteEncoder, type RemoteWriteEncoderOptions } from './encoder.js';
 import { previewRemoteWrite } from './index.js';
 import { schema, type RemoteWriteConfig } from './schema.js';
 
@@ -297,19 +297,6 @@ describe('remote write encoder agrees with the prometheus_exporter', () => {
           distribution(n, t, vs, [90], ts),
     ),
   );
-
-  it('labels go the exporter’s way, whatever the tags', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.string({ maxLength: 6 }), fc.string({ maxLength: 4 })), { maxLength: 6 }),
-        fc.constantFrom(undefined, 'quantile' as const, 'le' as const),
-        (pairs, reserved) => {
-          const tags = makeTags(pairs);
-          assert.equal(renderedLabelPairs(tags, reserved), labelText(tags, reserved));
-        },
-      ),
-    );
-  });
 
   it('the latest sample of every series is the value the exporter shows, for any stream of metrics', () => {
     fc.assert(

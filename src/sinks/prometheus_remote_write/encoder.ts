@@ -18,12 +18,12 @@
  * map lookup, the exporter's update and copying bytes.
  */
 import type { Metric, MetricKind, Quantile } from '../../core/metric.js';
-import { seriesKey, type Tags } from '../../core/tags.js';
+import { seriesKey } from '../../core/tags.js';
 import {
   familyName,
   formatGoFloat,
-  renderLabelPairs,
-  sanitizeLabelName,
+  labelPairs,
+  labelText,
   sanitizeMetricName,
 } from '../../protocols/prometheus/text.js';
 import {
@@ -36,36 +36,11 @@ import {
 import {
   ExporterState,
   familyType,
-  labelText,
   type Family,
   type Layout,
   type RejectReason,
   type Series,
 } from '../prometheus_exporter/state.js';
-
-/**
- * A metric's labels as (name, value) pairs, exactly as the exporter's `labelText` renders them:
- * names sanitised, empty values left out, sorted by name, the first of two tags that sanitise
- * alike kept, a tag named like the type's own label (`quantile`, `le`) renamed `exported_…`.
- */
-export function labelPairs(tags: Tags, reserved?: 'quantile' | 'le'): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const [key, value] of tags) {
-    if (value === '') continue;
-    let name = sanitizeLabelName(key);
-    if (name === reserved) name = 'exported_' + name;
-    let i = pairs.length;
-    while (i > 0 && (pairs[i - 1] as [string, string])[0] > name) i--;
-    if (i > 0 && (pairs[i - 1] as [string, string])[0] === name) continue;
-    pairs.splice(i, 0, [name, value]);
-  }
-  return pairs;
-}
-
-/** Checked by the tests against the exporter, so the two cannot drift apart. */
-export function renderedLabelPairs(tags: Tags, reserved?: 'quantile' | 'le'): string {
-  return renderLabelPairs(labelPairs(tags, reserved));
-}
 
 const KIND_PREFIX: Record<MetricKind, string> = {
   counter: 'c',
