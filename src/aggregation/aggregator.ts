@@ -65,6 +65,8 @@ export interface NameMapping {
   readonly observer?: ObserverSpec | undefined;
   /** The series expires after this long without updates, in the aggregator and downstream (0: as usual). */
   readonly ttlMs?: number | undefined;
+  /** The metric's help text (a statsd_exporter rule's `help`); absent: the type's. */
+  readonly help?: string | undefined;
 }
 
 /**
@@ -86,6 +88,7 @@ export interface PinnedShape {
   readonly bins?: readonly number[];
   readonly percentiles?: readonly number[];
   readonly ttlMs?: number;
+  readonly help?: string;
 }
 export interface NameMapper {
   map(name: string, type: StatsdTypeCode): NameMapping | 'drop' | undefined;
@@ -351,6 +354,8 @@ export class StatsdAggregator {
   mergeConflicts = 0;
   /** The series of the previous value, for later values of the same line. */
   private last: Series | RejectReason | null = null;
+  /** Help texts mappings gave, by destination name (empty unless a rule has `help`). */
+  private readonly helps = new Map<string, string>();
   /** Series dropped by expiry, over the aggregator's life. */
   evicted = 0;
   /** Values dropped by a mapping rule's `action: drop`, over the aggregator's life. */
@@ -554,6 +559,7 @@ export class StatsdAggregator {
     const mapper = this.options.mapper;
     let observer: ObserverSpec | undefined;
     let ttl = pinned?.ttlMs ?? 0;
+    let help = pinned?.help;
     if (mapper !== undefined) {
       const m = mapper.map(name, STATSD_TYPE_CODES[type]);
       if (m === 'drop') return null;
@@ -563,6 +569,7 @@ export class StatsdAggregator {
         tags = m.honorTags ? mergeTags(tags, m.tags) : mergeTags(m.tags, tags);
         observer = m.observer;
         ttl = m.ttlMs ?? 0;
+        help = m.help;
       }
     }
     // A mapping may aggregate an observation type otherwise: the series' type is what it says.
@@ -616,6 +623,7 @@ export class StatsdAggregator {
       }
       s.id = this.series.length;
       s.ttl = ttl;
+      if (help !== undefined && help !== '') this.helps.set(s.name, help);
       if (indexed) {
         s.hash = hash;
         this.canonical.add(hash, s);
@@ -647,7 +655,7 @@ export class StatsdAggregator {
               name: s.name,
               tags: s.tags,
               timestamp: f.timestamp,
-              help: HELP[0],
+              help: this.helpOf(s),
               temporality: 'delta',
               value: f.value,
               intervalMs: this.options.flushIntervalMs,
@@ -657,7 +665,7 @@ export class StatsdAggregator {
               name: s.name,
               tags: s.tags,
               timestamp: f.timestamp,
-              help: HELP[1],
+              help: this.helpOf(s),
               value: f.value,
             },
       );
@@ -668,7 +676,7 @@ export class StatsdAggregator {
         s.updated = false;
         s.lastSeen = now;
         if (this.merging && s.type === STATSD_GAUGE) resolveGauge(s);
-        const help = HELP[s.type];
+        const help = this.helpOf(s);
         const timestamp = s.pointTime !== 0 ? s.pointTime : now;
         switch (s.type) {
           case STATSD_COUNTER:
@@ -750,7 +758,7 @@ export class StatsdAggregator {
           name: s.name,
           tags: s.tags,
           timestamp: now,
-          help: HELP[1],
+          help: this.helpOf(s),
           value: s.value,
         });
         if (s.ttl > 0) withTtl(out, s.ttl);
@@ -758,6 +766,11 @@ export class StatsdAggregator {
     }
     if (expired > 0) this.evict(now, expiry, expired);
     return out;
+  }
+
+  /** A series' help text: its mapping's, or its type's. */
+  private helpOf(s: Series): string {
+    return (this.helps.size === 0 ? undefined : this.helps.get(s.name)) ?? (HELP[s.type] as string);
   }
 
   /** Rebuilds the tables without expired series (swapping beats deleting from big maps). */
@@ -1007,7 +1020,7 @@ export class StatsdAggregator {
     for (let id = this.announced; id < end; id++) {
       const s = this.series[id] as Series;
       chunk.defTypes.push(s.type);
-      const pinned = shapeOf(s);
+      const pinned = shapeOf(s, this.helps.size === 0 ? undefined : this.helps.get(s.name));
       if (pinned !== undefined) (chunk.defPinned ??= []).push([id - chunk.defStart, pinned]);
       text += s.name;
       shape.push(s.name.length, s.tags.length);
@@ -1054,7 +1067,8 @@ export class StatsdAggregator {
       let s = map[id];
       if (s === undefined) return null;
       // Evicted here while the worker kept it (their expiry clocks differ by a flush at most).
-      if (s !== null && s.lastSeen === -1) map[id] = s = this.seriesOf(s.name, s.tags, s.type, shapeOf(s));
+      if (s !== null && s.lastSeen === -1)
+        map[id] = s = this.seriesOf(s.name, s.tags, s.type, shapeOf(s, this.helps.get(s.name)));
       if (s !== null && update) s.updated = true;
       return s;
     };
@@ -1130,15 +1144,16 @@ export class StatsdAggregator {
 }
 
 /** The shape a mapping gave a series, for rebuilding it. */
-function shapeOf(s: Series): PinnedShape | undefined {
+function shapeOf(s: Series, help: string | undefined): PinnedShape | undefined {
   const acc = s.acc;
   const bins = acc instanceof HistogramAccumulator && acc.pinned ? acc.bounds : undefined;
   const percentiles = acc instanceof TimerValues && acc.percentiles !== null ? acc.percentiles : undefined;
-  if (bins === undefined && percentiles === undefined && s.ttl === 0) return undefined;
+  if (bins === undefined && percentiles === undefined && s.ttl === 0 && help === undefined) return undefined;
   return {
     ...(bins !== undefined ? { bins } : {}),
     ...(percentiles !== undefined ? { percentiles } : {}),
     ...(s.ttl > 0 ? { ttlMs: s.ttl } : {}),
+    ...(help !== undefined ? { help } : {}),
   };
 }
 

@@ -139,7 +139,7 @@ mappings:
     const error = thrown(() => parseExporterMapping(text, '/etc/statsd/mapping.yml'));
     assert.ok(error instanceof MappingFileError);
     assert.deepEqual(error.message.split('\n'), [
-      '/etc/statsd/mapping.yml:6:3: mappings[0].lables: unknown or unsupported key in a mapping; known keys: match, match_type, match_metric_type, name, labels, action, honor_labels, observer_type, timer_type, buckets, quantiles, histogram_options, summary_options, ttl',
+      '/etc/statsd/mapping.yml:6:3: mappings[0].lables: unknown or unsupported key in a mapping; known keys: match, help, match_type, match_metric_type, name, labels, action, honor_labels, observer_type, timer_type, buckets, quantiles, histogram_options, summary_options, ttl',
       '/etc/statsd/mapping.yml:9:9: mappings[1].name: "0bad" is not a metric name: letters, digits and _ (not first a digit), with $n or ${n} captures',
       '/etc/statsd/mapping.yml:10:22: mappings[1].match_metric_type: expected counter, gauge or observer (timer), got "sometimes"',
     ]);

@@ -58,6 +58,8 @@ export interface ExporterRule {
   readonly observer: ObserverOptions;
   /** 0: the series never expires (statsd_exporter's default without --statsd.ttl). */
   readonly ttlMs: number;
+  /** The metric's HELP text, when the rule gives one. */
+  readonly help: string | undefined;
 }
 
 export interface ExporterMappingFile {
@@ -124,6 +126,7 @@ const DEFAULT_KEYS = [
 ] as const;
 const MAPPING_KEYS = [
   'match',
+  'help',
   'match_type',
   'match_metric_type',
   'name',
@@ -493,6 +496,7 @@ function checkFile(root: unknown, issues: Issues): Omit<ExporterMappingFile, 'fi
     }
     labels.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const honorLabels = bool(raw.honor_labels, [...path, 'honor_labels'], issues) ?? false;
+    const help = str(raw.help, [...path, 'help'], issues);
     const o = observerFields(raw, path, issues);
     if (o.legacyQuantiles !== undefined && o.summary?.quantiles !== undefined)
       issues.push({
@@ -547,6 +551,7 @@ function checkFile(root: unknown, issues: Issues): Omit<ExporterMappingFile, 'fi
         bufCap: o.summary?.bufCap || defaultObserver.bufCap,
       },
       ttlMs: ttlMs === 0 ? defaultTtl : ttlMs,
+      help: help === '' ? undefined : help,
     });
   });
   return { rules, globDisableOrdering, defaults: defaultObserver, defaultTtlMs: defaultTtl };
@@ -698,6 +703,7 @@ export class ExporterMapping implements NameMapping {
     readonly rule: ExporterRule | undefined,
     readonly observer: ObserverSpec | undefined,
     readonly ttlMs: number,
+    readonly help?: string,
   ) {}
 }
 
@@ -767,6 +773,7 @@ export class ExporterMapper implements NameMapper {
       rule,
       type === 'observer' ? observerSpec(rule.observer) : undefined,
       rule.ttlMs,
+      rule.help,
     );
   }
 

@@ -391,7 +391,7 @@ mappings:
 
   it("carries a rule's ttl to the merging thread: the series expires there, and the metrics say so", () => {
     const ttlFile = parseExporterMapping(
-      'mappings:\n- match: app.*.depth\n  name: queue_depth\n  labels: { queue: "$1" }\n  ttl: 2s\n',
+      'mappings:\n- match: app.*.depth\n  name: queue_depth\n  labels: { queue: "$1" }\n  ttl: 2s\n  help: Messages waiting, by queue.\n',
       'mapping.yml',
     );
     const main = new StatsdAggregator({ ...OPTIONS, expiryMs: 600_000, role: 'merging' });
@@ -412,6 +412,14 @@ mappings:
       return main.flush(now);
     };
     const first = flushAt(1000);
+    assert.deepEqual(
+      first.map((m) => [m.name, m.help]).sort(),
+      [
+        ['other_depth', 'StatsD gauge: last value received.'],
+        ['queue_depth', 'Messages waiting, by queue.'],
+      ],
+      "the rule's help reaches the merging thread",
+    );
     assert.deepEqual(first.map((m) => [m.name, m.ttlMs]).sort(), [
       ['other_depth', undefined],
       ['queue_depth', 2000],

@@ -307,7 +307,7 @@ describe('statsd source with a statsd_exporter mapping file (mapping_config)', (
       assert.equal(issues.length, 1);
       assert.equal(
         issues[0]?.message,
-        `invalid mapping file:\n${file}:4:3: mappings[0].observer_typo: unknown or unsupported key in a mapping; known keys: match, match_type, match_metric_type, name, labels, action, honor_labels, observer_type, timer_type, buckets, quantiles, histogram_options, summary_options, ttl`,
+        `invalid mapping file:\n${file}:4:3: mappings[0].observer_typo: unknown or unsupported key in a mapping; known keys: match, help, match_type, match_metric_type, name, labels, action, honor_labels, observer_type, timer_type, buckets, quantiles, histogram_options, summary_options, ttl`,
       );
       const missing: Issue[] = [];
       statsdSource.schema.parse({ mapping_config: join(dir, 'nope.yml') }, [], missing);
