@@ -623,7 +623,8 @@ export class StatsdAggregator {
       }
       s.id = this.series.length;
       s.ttl = ttl;
-      if (help !== undefined && help !== '') this.helps.set(s.name, help);
+      // Bounded: names a rule's captures make can be many; past the cap they get the type's help.
+      if (help !== undefined && help !== '' && this.helps.size < MAX_HELP_NAMES) this.helps.set(s.name, help);
       if (indexed) {
         s.hash = hash;
         this.canonical.add(hash, s);
@@ -1142,6 +1143,9 @@ export class StatsdAggregator {
     return s;
   }
 }
+
+/** Names whose mapping's help text is kept (see StatsdAggregator.helps). */
+const MAX_HELP_NAMES = 10_000;
 
 /** The shape a mapping gave a series, for rebuilding it. */
 function shapeOf(s: Series, help: string | undefined): PinnedShape | undefined {
