@@ -6,6 +6,7 @@ import { makeTags } from '../../core/tags.js';
 import { CarbonEncoder, boundLabel, percentileLabel, type CarbonNaming } from './plaintext.js';
 import { isSafeNode } from './sanitize.js';
 import { compileTemplate, type Template } from './template.js';
+import { oneToTenSummary } from '../../testing/metrics.js';
 
 const TS = Date.UTC(2026, 10, 21, 12, 0, 0) + 999; // the milliseconds are cut
 const SEC = Math.floor(TS / 1000);
@@ -49,19 +50,7 @@ const summary: Metric = {
   tags: makeTags(host),
   intervalMs: 10_000,
   timestamp: TS,
-  summary: {
-    count: 10,
-    samples: 10,
-    sum: 55,
-    sumSquares: 385,
-    weightedSum: 55,
-    min: 1,
-    max: 10,
-    mean: 5.5,
-    median: 5.5,
-    stdev: 2.8722813232690143,
-    quantiles,
-  },
+  summary: oneToTenSummary({ quantiles }),
 };
 
 const histogram: Metric = {

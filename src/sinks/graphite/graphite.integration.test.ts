@@ -29,6 +29,7 @@ import { sharedServer } from '../../testing/suite.js';
 import type { PushSink } from '../push/push.js';
 import { createGraphiteSink } from './graphite.js';
 import { schema } from './schema.js';
+import { oneToTenSummary } from '../../testing/metrics.js';
 
 const servers = serverPrograms(
   ['carbon-cache', 'whisper-fetch'],
@@ -121,19 +122,7 @@ describe('graphite sink into a real carbon-cache', { skip, timeout: 240_000 }, (
         tags,
         intervalMs: 10_000,
         timestamp: t * 1000,
-        summary: {
-          count: 10,
-          samples: 10,
-          sum: 55,
-          sumSquares: 385,
-          weightedSum: 55,
-          min: 1,
-          max: 10,
-          mean: 5.5,
-          median: 5.5,
-          stdev: 2.8722813232690143,
-          quantiles: [{ quantile: 0.9, value: 9, count: 9, sum: 45, mean: 5 }],
-        },
+        summary: oneToTenSummary(),
       },
       {
         kind: 'histogram',

@@ -18,6 +18,7 @@ import { kafkaSink } from './index.js';
 import { isUnretriable, producerOptions } from './kafka.js';
 import { schema, ZSTD_AVAILABLE } from './schema.js';
 import { compileTopic, isLegalTopic, MAX_TOPIC_LENGTH, renderTopic, type TopicTemplate } from './topic.js';
+import { oneToTenSummary } from '../../testing/metrics.js';
 
 function topic(source: string): TopicTemplate {
   const t = compileTopic(source);
@@ -64,19 +65,7 @@ const metrics: Record<string, Metric> = {
     tags,
     intervalMs: 10_000,
     timestamp: T,
-    summary: {
-      count: 10,
-      samples: 10,
-      sum: 55,
-      sumSquares: 385,
-      weightedSum: 55,
-      min: 1,
-      max: 10,
-      mean: 5.5,
-      median: 5.5,
-      stdev: 2.5,
-      quantiles: [{ quantile: 0.9, value: 9, count: 9, sum: 45, mean: 5 }],
-    },
+    summary: oneToTenSummary(),
   },
   histogram: {
     kind: 'histogram',
@@ -138,7 +127,7 @@ describe('kafka json value', () => {
         mean: 5.5,
         min: 1,
         max: 10,
-        stdev: 2.5,
+        stdev: 2.8722813232690143,
         median: 5.5,
         p90: 9,
         p90_count: 9,

@@ -40,6 +40,7 @@ import { encodeTimeSeries } from '../../protocols/remote_write/protobuf.js';
 import { HttpTransport } from './http.js';
 import { createRemoteWriteSink } from './remote_write.js';
 import { parseRemoteWriteUrl, schema, type RemoteWriteUrl } from './schema.js';
+import { oneToTenSummary } from '../../testing/metrics.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
 const skip = servers.skip;
@@ -124,19 +125,7 @@ describe('prometheus_remote_write into a real Prometheus', { skip, timeout: 300_
         tags,
         intervalMs: 1000,
         timestamp: t1,
-        summary: {
-          count: 10,
-          samples: 10,
-          sum: 55,
-          sumSquares: 385,
-          weightedSum: 55,
-          min: 1,
-          max: 10,
-          mean: 5.5,
-          median: 5.5,
-          stdev: 2.8722813232690143,
-          quantiles: [{ quantile: 0.9, value: 9 }],
-        },
+        summary: oneToTenSummary(),
       },
       {
         kind: 'histogram',
