@@ -259,13 +259,27 @@ export function renderFamily(family: Family): string {
     family.type === 'counter' && family.keepName === true
       ? family.name
       : familyName(family.name, family.type);
-  let out = `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n`;
+  return (
+    `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n` +
+    samples(family, name, false)
+  );
+}
+
+/**
+ * The sample lines of a family under its exposed `name`: in OpenMetrics, counters' samples end in
+ * `_total` and counters, summaries and histograms get `_created` (the series' start, in seconds).
+ */
+function samples(family: Family, name: string, openMetrics: boolean): string {
+  let out = '';
+  const created = (labels: string, at: number | undefined): string =>
+    !openMetrics || at === undefined ? '' : sample(name + '_created', labels, Math.floor(at) / 1000);
   if (family.type === 'summary') {
     for (const s of family.series) {
       const prefix = s.labels === '' ? `${name}{quantile="` : `${name}{${s.labels},quantile="`;
       for (const q of s.quantiles) out += `${prefix}${formatGoFloat(q.quantile)}"} ${formatValue(q.value)}\n`;
       out += sample(name + '_sum', s.labels, s.sum);
       out += sample(name + '_count', s.labels, s.count);
+      out += created(s.labels, s.created);
     }
   } else if (family.type === 'histogram') {
     for (const s of family.series) {
@@ -278,6 +292,12 @@ export function renderFamily(family: Family): string {
       }
       out += sample(name + '_sum', s.labels, s.sum);
       out += sample(name + '_count', s.labels, cumulative);
+      out += created(s.labels, s.created);
+    }
+  } else if (family.type === 'counter' && openMetrics) {
+    for (const s of family.series) {
+      out += sample(name + '_total', s.labels, s.value);
+      out += created(s.labels, s.created);
     }
   } else {
     for (const s of family.series) out += sample(name, s.labels, s.value);
@@ -321,37 +341,7 @@ export function renderFamilyOpenMetrics(family: Family): string {
   let out = `# HELP ${name} ${escapeText(family.help, true)}\n# TYPE ${name} ${family.type}\n`;
   const unit = UNITS.find((u) => name.endsWith(`_${u}`));
   if (unit !== undefined) out += `# UNIT ${name} ${unit}\n`;
-  const created = (labels: string, at: number | undefined): string =>
-    at === undefined ? '' : sample(name + '_created', labels, Math.floor(at) / 1000);
-  if (family.type === 'summary') {
-    for (const s of family.series) {
-      const prefix = s.labels === '' ? `${name}{quantile="` : `${name}{${s.labels},quantile="`;
-      for (const q of s.quantiles) out += `${prefix}${formatGoFloat(q.quantile)}"} ${formatValue(q.value)}\n`;
-      out += sample(name + '_sum', s.labels, s.sum);
-      out += sample(name + '_count', s.labels, s.count);
-      out += created(s.labels, s.created);
-    }
-  } else if (family.type === 'histogram') {
-    for (const s of family.series) {
-      const prefix = s.labels === '' ? `${name}_bucket{le="` : `${name}_bucket{${s.labels},le="`;
-      let cumulative = 0;
-      for (let i = 0; i < s.les.length; i++) {
-        cumulative += s.buckets[i] as number;
-        out += `${prefix}${s.les[i] as string}"} ${formatValue(cumulative)}\n`;
-      }
-      out += sample(name + '_sum', s.labels, s.sum);
-      out += sample(name + '_count', s.labels, cumulative);
-      out += created(s.labels, s.created);
-    }
-  } else if (family.type === 'counter') {
-    for (const s of family.series) {
-      out += sample(name + '_total', s.labels, s.value);
-      out += created(s.labels, s.created);
-    }
-  } else {
-    for (const s of family.series) out += sample(name, s.labels, s.value);
-  }
-  return out;
+  return out + samples(family, name, true);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,12 +16,12 @@ import {
   httpGet,
   listeningOn,
   serverPrograms,
-  startProcess,
   startSluice,
   waitFor,
   type RunningProcess,
   type SluiceProcess,
 } from '../../testing/processes.js';
+import { startScraper } from '../../testing/prometheus-scraper.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
 
@@ -94,32 +94,11 @@ sinks:
           statsdPorts.push(statsdPort);
           await sluice.waitForLog(listeningOn(statsdPort), 20_000);
           await sluice.waitForLog(listeningOn(exporterPort), 20_000);
-          targets.push(`'127.0.0.1:${exporterPort}'`);
+          targets.push(`127.0.0.1:${exporterPort}`);
         }
-        const promPort = await freePort('tcp');
-        promBase = `http://127.0.0.1:${promPort}`;
-        writeFileSync(
-          path.join(tmp, 'prometheus.yml'),
-          `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: [${targets.join(', ')}]\n`,
-        );
-        prometheus = startProcess(
-          servers.paths.prometheus as string,
-          [
-            `--config.file=${path.join(tmp, 'prometheus.yml')}`,
-            `--storage.tsdb.path=${path.join(tmp, 'data')}`,
-            `--web.listen-address=127.0.0.1:${promPort}`,
-            '--log.level=warn',
-          ],
-          { cwd: tmp },
-        );
-        await waitFor(
-          async () => ((await httpGet(`${promBase}/-/ready`)).status === 200 ? true : undefined),
-          {
-            timeoutMs: 30_000,
-            what: 'Prometheus to be ready',
-            failIf: () => prometheus?.diedReason(),
-          },
-        );
+        const scraper = await startScraper(servers.paths.prometheus as string, tmp, targets);
+        prometheus = scraper.process;
+        promBase = scraper.base;
         // Scraping starts a while after ready: a series living 2 s must not come before it.
         await waitFor(async () => ((await value('count(up == 1)')) === 2 ? true : undefined), {
           timeoutMs: 30_000,

@@ -429,17 +429,7 @@ function liveEntries(index: Map<string, Series>): Map<string, Series> {
 export function renderOpenMetricsBuffer(state: ExporterState): Buffer | undefined {
   const families = state.listFamilies();
   if (openMetricsConflict(families) !== undefined) return undefined;
-  const parts: Buffer[] = [];
-  let pending = '';
-  for (const family of families) {
-    pending += renderFamilyOpenMetrics(family);
-    if (pending.length >= CHUNK_CHARS) {
-      parts.push(Buffer.from(pending));
-      pending = '';
-    }
-  }
-  parts.push(Buffer.from(pending + '# EOF\n'));
-  return Buffer.concat(parts);
+  return renderBuffer(families, renderFamilyOpenMetrics, '# EOF\n');
 }
 
 /** The exposition page (text format 0.0.4) of the current state. */
@@ -456,15 +446,20 @@ const CHUNK_CHARS = 64 * 1024;
  * page than building one string and encoding it, which makes V8 flatten a huge string.
  */
 export function renderExpositionBuffer(state: ExporterState): Buffer {
+  return renderBuffer(state.listFamilies(), renderFamily, '');
+}
+
+/** Families rendered one by one, encoded in chunks of about CHUNK_CHARS, `tail` last. */
+function renderBuffer(families: readonly Family[], render: (f: Family) => string, tail: string): Buffer {
   const parts: Buffer[] = [];
   let pending = '';
-  for (const family of state.listFamilies()) {
-    pending += renderFamily(family);
+  for (const family of families) {
+    pending += render(family);
     if (pending.length >= CHUNK_CHARS) {
       parts.push(Buffer.from(pending));
       pending = '';
     }
   }
-  parts.push(Buffer.from(pending));
+  parts.push(Buffer.from(pending + tail));
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,61 +20,22 @@ import {
   httpGet,
   listeningOn,
   serverPrograms,
-  startProcess,
   startSluice,
   waitFor,
   type RunningProcess,
   type SluiceProcess,
 } from '../../testing/processes.js';
+import {
+  exporterCases,
+  mappingText,
+  statsdLine,
+  type ExporterCase,
+  type ExporterEvent,
+  type ExporterExpect,
+} from '../../testing/statsd-exporter-cases.js';
+import { startScraper } from '../../testing/prometheus-scraper.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
-
-interface Event {
-  type: 'counter' | 'gauge' | 'observer';
-  name: string;
-  value: number;
-  labels: Record<string, string>;
-}
-
-interface Expect {
-  name: string;
-  labels: Record<string, string>;
-  type?: 'counter' | 'gauge' | 'histogram' | 'summary';
-  present?: boolean;
-  value?: number;
-  sum?: number;
-  increase?: number;
-  quantilesNonEmpty?: boolean;
-}
-
-interface Case {
-  test: string;
-  mapping: string | null;
-  mapperDefaults?: Record<string, string>;
-  events: Event[];
-  expect: Expect[];
-  steps?: { clock: string; events: Event[]; expect: Expect[] }[];
-}
-
-const cases = JSON.parse(
-  readFileSync(
-    new URL('../../../src/sources/statsd/testdata/statsd_exporter/exporter-cases.json', import.meta.url),
-    'utf8',
-  ),
-) as Case[];
-
-function mappingText(c: Case): string {
-  const defaults = Object.entries(c.mapperDefaults ?? {})
-    .map(([k, v]) => `  ${k}: ${v}\n`)
-    .join('');
-  return c.mapping ?? (defaults === '' ? '' : `defaults:\n${defaults}`);
-}
-
-function line(e: Event): string {
-  const type = e.type === 'counter' ? 'c' : e.type === 'gauge' ? 'g' : 'h';
-  const tags = Object.entries(e.labels).map(([k, v]) => `${k}:${v}`);
-  return `${e.name}:${e.value}|${type}${tags.length > 0 ? `|#${tags.join(',')}` : ''}`;
-}
 
 interface Sample {
   metric: Record<string, string>;
@@ -126,7 +87,7 @@ describe(
       instant(recent && !promql.startsWith('sum(') ? `last_over_time(${promql}[1m])` : promql);
 
     /** What an expectation lacks now ('' when met). */
-    async function unmet(x: Expect): Promise<string> {
+    async function unmet(x: ExporterExpect): Promise<string> {
       if (x.name === 'statsd_exporter_events_error_total') {
         // statsd_exporter's error counter, as sluice counts the same refusal (its own series,
         // from the internal source, under the exporter's counter names).
@@ -162,7 +123,7 @@ describe(
       return '';
     }
 
-    async function expectAll(c: Case, expects: Expect[], timeoutMs: number): Promise<void> {
+    async function expectAll(c: ExporterCase, expects: ExporterExpect[], timeoutMs: number): Promise<void> {
       let problems: string[] = [];
       await waitFor(
         async () => {
@@ -179,13 +140,13 @@ describe(
       );
     }
 
-    async function send(port: number, events: Event[]): Promise<void> {
+    async function send(port: number, events: ExporterEvent[]): Promise<void> {
       const socket = dgram.createSocket('udp4');
       try {
         // One datagram per event, in order, from one socket: one ingest worker sees them in order.
         for (const e of events)
           await new Promise<void>((resolve, reject) =>
-            socket.send(line(e), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+            socket.send(statsdLine(e), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
           );
       } finally {
         socket.close();
@@ -197,7 +158,7 @@ describe(
         servers.assertInstalled();
         tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-se-prom-'));
         const targets: string[] = [];
-        const mappings = [...new Set(cases.map(mappingText))];
+        const mappings = [...new Set(exporterCases.map(mappingText))];
         for (const [i, text] of mappings.entries()) {
           const file = path.join(tmp, `mapping-${i}.yml`);
           writeFileSync(file, text);
@@ -227,35 +188,15 @@ sinks:
           sluices.push(sluice);
           await sluice.waitForLog(listeningOn(statsdPort), 20_000);
           await sluice.waitForLog(listeningOn(exporterPort), 20_000);
-          for (const c of cases) if (mappingText(c) === text) portOf.set(c.test, statsdPort);
-          targets.push(`'127.0.0.1:${exporterPort}'`);
+          for (const c of exporterCases) if (mappingText(c) === text) portOf.set(c.test, statsdPort);
+          targets.push(`127.0.0.1:${exporterPort}`);
         }
-        const promPort = await freePort('tcp');
-        promBase = `http://127.0.0.1:${promPort}`;
-        writeFileSync(
-          path.join(tmp, 'prometheus.yml'),
-          `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: [${targets.join(', ')}]\n`,
-        );
-        prometheus = startProcess(
-          servers.paths.prometheus as string,
-          [
-            `--config.file=${path.join(tmp, 'prometheus.yml')}`,
-            `--storage.tsdb.path=${path.join(tmp, 'data')}`,
-            `--web.listen-address=127.0.0.1:${promPort}`,
-            '--log.level=warn',
-          ],
-          { cwd: tmp },
-        );
-        await waitFor(
-          async () => ((await httpGet(`${promBase}/-/ready`)).status === 200 ? true : undefined),
-          {
-            timeoutMs: 30_000,
-            what: 'Prometheus to be ready',
-            failIf: () => prometheus?.diedReason(),
-          },
-        );
+        const scraper = await startScraper(servers.paths.prometheus as string, tmp, targets);
+        prometheus = scraper.process;
+        promBase = scraper.base;
         // Every case's events at once (distinct names per process), then each case is read back.
-        for (const c of cases) if (c.steps === undefined) await send(portOf.get(c.test) as number, c.events);
+        for (const c of exporterCases)
+          if (c.steps === undefined) await send(portOf.get(c.test) as number, c.events);
       } catch (e) {
         setupError = e;
       }
@@ -268,7 +209,7 @@ sinks:
       if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
     });
 
-    for (const c of cases) {
+    for (const c of exporterCases) {
       it(c.test, async () => {
         if (setupError !== undefined) throw setupError;
         if (c.steps === undefined) return expectAll(c, c.expect, 30_000);

@@ -4,11 +4,10 @@
  * events as StatsD lines into a statsd source with the case's mapping file, the flush into the
  * Prometheus exporter with `counter_suffix: false` (statsd_exporter's counter names), and the
  * scraped page checked for the series, types, values and sums the case expects. Its own error
- * counters are checked as sluice's counterparts. Where sluice cannot yet do what a case checks,
- * NOT_BUILT says so; such a case that starts to pass fails the test.
+ * counters are checked as sluice's counterparts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -18,49 +17,12 @@ import type { ComponentStats } from '../../core/stats.js';
 import { testContext, testSourceContext } from '../../testing/context.js';
 import { PrometheusExporter } from '../../sinks/prometheus_exporter/exporter.js';
 import { StatsdSource, statsdSource, type StatsdConfig } from './index.js';
-
-interface Event {
-  type: 'counter' | 'gauge' | 'observer';
-  name: string;
-  value: number;
-  labels: Record<string, string>;
-}
-
-interface Expect {
-  name: string;
-  labels: Record<string, string>;
-  type?: 'counter' | 'gauge' | 'histogram' | 'summary';
-  present?: boolean;
-  value?: number;
-  sum?: number;
-  increase?: number;
-  quantilesNonEmpty?: boolean;
-}
-
-interface Case {
-  test: string;
-  mapping: string | null;
-  mapperDefaults?: Record<string, string>;
-  events: Event[];
-  expect: Expect[];
-  steps?: { clock: string; events: Event[]; expect: Expect[] }[];
-}
-
-const cases = JSON.parse(
-  readFileSync(
-    new URL('../../../src/sources/statsd/testdata/statsd_exporter/exporter-cases.json', import.meta.url),
-    'utf8',
-  ),
-) as Case[];
-
-const NOT_BUILT: Record<string, string> = {};
-
-/** An event as the StatsD line a client would send for it (observations already in seconds: `h`). */
-function line(e: Event): string {
-  const type = e.type === 'counter' ? 'c' : e.type === 'gauge' ? 'g' : 'h';
-  const tags = Object.entries(e.labels).map(([k, v]) => `${k}:${v}`);
-  return `${e.name}:${e.value}|${type}${tags.length > 0 ? `|#${tags.join(',')}` : ''}`;
-}
+import {
+  exporterCases,
+  mappingText,
+  statsdLine,
+  type ExporterExpect,
+} from '../../testing/statsd-exporter-cases.js';
 
 /** Samples of a text page by name, with their labels; and each family's TYPE. */
 function parsePage(text: string): {
@@ -96,7 +58,7 @@ const same = (a: Record<string, string>, b: Record<string, string>): boolean =>
 
 /** What a page lacks of a step's expectations (empty: all met). */
 function check(
-  expects: readonly Expect[],
+  expects: readonly ExporterExpect[],
   page: string,
   source: ComponentStats,
   sink: ComponentStats,
@@ -142,17 +104,12 @@ function check(
 }
 
 describe("statsd_exporter's exporter test cases, through a statsd source and the Prometheus exporter", () => {
-  for (const c of cases) {
-    const notBuilt = NOT_BUILT[c.test];
-    // A case sluice cannot pass yet runs as a todo: reported, not counted as a failure.
-    it(c.test, notBuilt === undefined ? {} : { todo: `not built: ${notBuilt}` }, async () => {
+  for (const c of exporterCases) {
+    it(c.test, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'sluice-se-'));
       try {
         const file = join(dir, 'mapping.yml');
-        const defaults = Object.entries(c.mapperDefaults ?? {})
-          .map(([k, v]) => `  ${k}: ${v}\n`)
-          .join('');
-        writeFileSync(file, c.mapping ?? (defaults === '' ? '' : `defaults:\n${defaults}`));
+        writeFileSync(file, mappingText(c));
         const issues: Issue[] = [];
         const config = statsdSource.schema.parse(
           { workers: 0, mapping_config: file },
@@ -175,7 +132,7 @@ describe("statsd_exporter's exporter test cases, through a statsd source and the
           // "unix 1s + 10ns": the step's time, to the millisecond.
           const at = /^unix (\d+)s/.exec(step.clock);
           clock.advance(Number(at?.[1] ?? 0) * 1000 + 1 - clock.now());
-          for (const e of step.events) source.receive(Buffer.from(line(e)));
+          for (const e of step.events) source.receive(Buffer.from(statsdLine(e)));
           source.flush();
           exporter.write(sctx.metrics());
           sctx.batches.length = 0;

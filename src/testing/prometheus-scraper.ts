@@ -1,0 +1,44 @@
+/**
+ * A real Prometheus scraping sluice exporters every second, for the tests that read back what
+ * it stored: started in `dir` with its own config and TSDB, resolved once it answers ready.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { freePort, httpGet, startProcess, waitFor, type RunningProcess } from './processes.js';
+
+export interface Scraper {
+  readonly process: RunningProcess;
+  /** `http://127.0.0.1:PORT`, for its HTTP API. */
+  readonly base: string;
+}
+
+/** Starts `binary` scraping `targets` (`host:port`) every second, as job `sluice`. */
+export async function startScraper(
+  binary: string,
+  dir: string,
+  targets: readonly string[],
+): Promise<Scraper> {
+  const port = await freePort('tcp');
+  const base = `http://127.0.0.1:${port}`;
+  const config = path.join(dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]\n`,
+  );
+  const process = startProcess(
+    binary,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { cwd: dir },
+  );
+  await waitFor(async () => ((await httpGet(`${base}/-/ready`)).status === 200 ? true : undefined), {
+    timeoutMs: 30_000,
+    what: 'Prometheus to be ready',
+    failIf: () => process.diedReason(),
+  });
+  return { process, base };
+}
