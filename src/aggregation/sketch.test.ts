@@ -56,7 +56,7 @@ const DATASETS: Record<string, (r: () => number) => number> = {
   negative: (r) => -Math.exp(2 * gaussian(r)),
   'mixed sign': (r) => (r() < 0.4 ? -1 : 1) * Math.exp(4 * gaussian(r)),
   'with zeros': (r) => (r() < 0.2 ? 0 : r() * 10 - 5),
-  // 16 decades: within what 2048 bins hold at α=1% (about 17), so nothing collapses.
+  // 16 decades: within what 4096 bins hold at schema 6 (about 19), so nothing collapses.
   'huge range': (r) => Math.pow(10, r() * 16 - 8),
   'integers (ms)': (r) => Math.floor(r() * 2000),
 };
@@ -157,9 +157,9 @@ describe('DDSketch', () => {
   });
 
   it('collapses the lowest bins beyond maxBins: high quantiles keep the bound, the lowest do not', () => {
-    const sketch = new DDSketch({ relativeAccuracy: 0.01, maxBins: 64 });
+    const sketch = new DDSketch({ relativeAccuracy: 0.01, maxBins: 128 });
     const values: number[] = [];
-    // 1.01^0 … 1.01^1999 span about 1000 bins; the top 64 (γ^64 ≈ 3.6) hold the top 6%.
+    // 1.01^0 … 1.01^1999 span about 1840 bins at schema 6; the top 128 (γ^128 = 4) hold the top 7%.
     for (let i = 0; i < 2000; i++) values.push(Math.pow(1.01, i));
     for (const v of values) sketch.add(v);
     assert.equal(sketch.count, 2000);
@@ -169,7 +169,7 @@ describe('DDSketch', () => {
     // Collapsed into the lowest kept bin: lower quantiles read far too high.
     assert.ok(sketch.quantile(0.5) > exactQuantile(sorted, 0.5) * 1.5);
     // Negative values collapse their most negative bins: again the lowest quantiles.
-    const neg = new DDSketch({ relativeAccuracy: 0.01, maxBins: 64 });
+    const neg = new DDSketch({ relativeAccuracy: 0.01, maxBins: 128 });
     for (const v of values) neg.add(-v);
     const negSorted = values.map((v) => -v).sort((a, b) => a - b);
     for (const q of [0.95, 0.99, 0.999])
@@ -282,6 +282,8 @@ describe('DDSketch', () => {
 
     it('refuses sketches of another relative accuracy', () => {
       assert.throws(() => new DDSketch().merge(new DDSketch({ relativeAccuracy: 0.02 })), RangeError);
+      // Same schema, same bins: a sketch stating 0.0101 merges into one stating 0.01.
+      assert.equal(new DDSketch().merge(new DDSketch({ relativeAccuracy: 0.0101 }).copy()).count, 0);
     });
 
     it('respects the bin cap of the target', () => {
@@ -387,9 +389,10 @@ describe('DDSketch', () => {
       sketch.add(-1);
       sketch.add(0);
       assert.deepEqual(sketch.toJSON(), {
-        v: 1,
+        v: 2,
         alpha: 0.01,
-        bins: 2048,
+        schema: 6,
+        bins: 4096,
         zero: 1,
         sum: 1 + 1.01 - 1,
         min: -1,
@@ -407,14 +410,16 @@ describe('DDSketch', () => {
       const cases: [string, unknown][] = [
         ['null', null],
         ['list', []],
-        ['version', { ...good, v: 2 }],
+        ['version', { ...good, v: 1 }],
+        ['schema', { ...good, schema: 2.5 }],
+        ['schema out of range', { ...good, schema: 99 }],
         ['alpha', { ...good, alpha: 2 }],
         ['bins', { ...good, bins: 3 }],
         ['negative count', { ...good, pos: [3, -1] }],
         ['string count', { ...good, pos: [3, '1'] }],
         ['float key', { ...good, pos: [3.5, 1] }],
         ['key out of range', { ...good, pos: [1e9, 1] }],
-        ['too many bins', { ...good, pos: [0, ...new Array(3000).fill(1)] }],
+        ['too many bins', { ...good, pos: [0, ...new Array(5000).fill(1)] }],
         ['missing min', { ...good, min: null }],
         ['min above max', { ...good, min: 10, max: 1 }],
         ['empty with min', { ...base(), min: 1 }],
@@ -427,5 +432,5 @@ describe('DDSketch', () => {
 });
 
 function base(): SketchJSON {
-  return { v: 1, alpha: 0.01, bins: 2048, zero: 0, sum: 1, min: 1, max: 1, pos: [], neg: [] };
+  return { v: 2, alpha: 0.01, schema: 6, bins: 4096, zero: 0, sum: 1, min: 1, max: 1, pos: [], neg: [] };
 }

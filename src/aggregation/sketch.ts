@@ -3,54 +3,93 @@
  * "DDSketch: A fast and fully-mergeable quantile sketch with relative-error guarantees",
  * VLDB 2019, https://arxiv.org/abs/1908.10693).
  *
- * Values are counted in logarithmic bins: with γ = (1+α)/(1−α), key k holds the values in
- * (γ^(k−1), γ^k], and the bin's representative value 2γ^k/(γ+1) is within α·|x| of every value
- * x in it. A quantile is read by walking the bins to the wanted rank, so any quantile is within
- * relative error α of the exact one (the value of rank ⌊q·(n−1)⌋ in the sorted stream).
+ * Values are counted in logarithmic bins: key k holds the values in (γ^(k−1), γ^k], and the
+ * bin's representative value 2γ^k/(γ+1) is within α·|x| of every value x in it as long as
+ * γ ≤ (1+α)/(1−α). A quantile is read by walking the bins to the wanted rank, so any quantile is
+ * within relative error α of the exact one (the value of rank ⌊q·(n−1)⌋ in the sorted stream).
  * Merging adds bin counts, so sketches built by several workers or agents merge without losing
  * that bound: this is what DogStatsD's `d` type needs and what a timer's sorted array cannot do.
  *
- * Positive and negative values have separate stores, plus a count for values whose magnitude is
- * below the smallest indexable value (about 2.2e-308, zero included), which read back as 0.
+ * γ is not the paper's (1+α)/(1−α) but the largest 2^(2^−schema) below it, for an integer
+ * schema (α = 1 % gives schema 6: γ = 2^(1/64) ≈ 1.0109, which guarantees α ≈ 0.54 %). The
+ * bins are then exactly the buckets of Prometheus native histograms and OpenTelemetry
+ * exponential histograms of that schema (scale): key k is their bucket index k, so a sketch
+ * leaves the process as a native histogram without any error added (`exponential()`), and
+ * native histograms summed in Prometheus are the merged sketch. It costs about twice the bins of
+ * the paper's γ for α = 1 %.
  *
- * Bounded memory: each store keeps at most `maxBins` bins (default 2048). Beyond that the
+ * Positive and negative values have separate stores, plus a count for values whose magnitude is
+ * at most 2^−1022 (the smallest normal double, zero included), which read back as 0: that is the
+ * zero bucket, and its threshold, of the native histogram.
+ *
+ * Bounded memory: each store keeps at most `maxBins` bins (default 4096). Beyond that the
  * lowest bins are collapsed into one, as DDSketch's CollapsingLowestDenseStore does: for
  * positive values the smallest ones, for negative values the most negative ones, so only the
- * lowest quantiles lose their guarantee. With α = 1%, 2048 bins span a ratio of γ^2048 ≈ 6e17
- * between the smallest and largest magnitude of one sign, so real latency data never collapses.
+ * lowest quantiles lose their guarantee. At schema 6, 4096 bins span a ratio of 2^64 ≈ 2e19
+ * between the smallest and largest magnitude of one sign (the paper's γ for 1 % spanned 6e17
+ * with 2048), so real data never collapses. Only the range in use is allocated: 1 ms to 10 s
+ * takes about 850 bins (6.8 KB) at schema 6.
  */
-import type { Distribution, Quantile } from '../core/metric.js';
+import type { BucketRun, Distribution, ExponentialBuckets, Quantile } from '../core/metric.js';
 
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
-export const DEFAULT_MAX_BINS = 2048;
+export const DEFAULT_MAX_BINS = 4096;
 
-/** Smallest positive normal double: below it logarithms lose precision. */
-const MIN_NORMAL = 2.2250738585072014e-308;
+/** Smallest positive normal double, 2^−1022: the zero bucket's threshold. */
+export const ZERO_THRESHOLD = 2.2250738585072014e-308;
+const EMPTY_RUN: BucketRun = Object.freeze({ offset: 0, counts: Object.freeze([]) as readonly number[] });
 /** Bins are allocated in steps of at least this many, so a growing store reallocates rarely. */
 const GROW = 64;
 
-/** The logarithmic index mapping of the paper: key(x) = ⌈log_γ x⌉. */
-class LogMapping {
+/**
+ * The schema of the sketch of relative accuracy α: the smallest integer s for which
+ * γ = 2^(2^−s) ≤ (1+α)/(1−α). Prometheus accepts −4 to 8; α below about 0.14 % needs more,
+ * which `exponential()` reduces.
+ */
+export function schemaFor(alpha: number): number {
+  return Math.ceil(-Math.log2(Math.log2((1 + alpha) / (1 - alpha))));
+}
+
+/**
+ * Schemas a sketch may have: Prometheus' −4 to 8, and finer ones (OpenTelemetry goes to 20) for
+ * α below 0.14 %, which a Prometheus sink reduces to 8.
+ */
+export const MIN_SCHEMA = -4;
+export const MAX_SCHEMA = 24;
+
+/** The relative accuracy a schema guarantees: (γ−1)/(γ+1). */
+export function accuracyOf(schema: number): number {
+  const gamma = Math.pow(2, Math.pow(2, -schema));
+  return (gamma - 1) / (gamma + 1);
+}
+
+/** key(x) = ⌈log₂(x)·2^schema⌉: bucket k holds (2^((k−1)/2^schema), 2^(k/2^schema)]. */
+class ExponentialMapping {
   readonly gamma: number;
-  readonly multiplier: number;
+  /** 2^schema; multiplying by it is exact, so powers of two land on their own bucket's bound. */
+  readonly scale: number;
   readonly lnGamma: number;
   /** ln(2/(γ+1)): value(k) = γ^k · 2/(γ+1), computed in log space so it cannot overflow. */
   readonly lnRepresentative: number;
-  readonly minIndexable: number;
   readonly maxIndexable: number;
+  /** The key of the bucket whose upper bound is the zero threshold (no value goes there). */
+  readonly lowestKey: number;
 
-  constructor(readonly relativeAccuracy: number) {
-    this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
-    this.lnGamma = Math.log(this.gamma);
-    this.multiplier = 1 / this.lnGamma;
+  constructor(readonly schema: number) {
+    this.scale = Math.pow(2, schema);
+    this.lowestKey = -1022 * this.scale;
+    this.lnGamma = Math.LN2 / this.scale;
+    this.gamma = Math.exp(this.lnGamma);
     this.lnRepresentative = Math.log(2 / (this.gamma + 1));
-    this.minIndexable = MIN_NORMAL * this.gamma;
     this.maxIndexable = Number.MAX_VALUE / this.gamma;
   }
 
-  /** For minIndexable ≤ x ≤ maxIndexable. */
+  /** For ZERO_THRESHOLD < x ≤ maxIndexable. */
   key(x: number): number {
-    return Math.ceil(Math.log(x) * this.multiplier);
+    // + 0 turns ⌈−0.5⌉ = −0 into 0: keys are compared and serialised.
+    const k = Math.ceil(Math.log2(x) * this.scale) + 0;
+    // Just above 2^−1022, log₂ rounds to −1022, whose bucket would lie inside the zero bucket.
+    return k > this.lowestKey ? k : this.lowestKey + 1;
   }
 
   value(key: number): number {
@@ -203,6 +242,15 @@ class DenseStore {
     this.total = 0;
   }
 
+  /** Counts over the live range as a run of buckets: counts[0] at key `offset`. */
+  run(): BucketRun {
+    if (this.isEmpty) return EMPTY_RUN;
+    return {
+      offset: this.minKey,
+      counts: Array.from(this.counts.subarray(this.minKey - this.offset, this.maxKey - this.offset + 1)),
+    };
+  }
+
   /** [offset, count at offset, count at offset+1, …] over the live range; [] when empty. */
   toJSON(): number[] {
     if (this.isEmpty) return [];
@@ -213,15 +261,25 @@ class DenseStore {
 }
 
 export interface SketchOptions {
-  /** α in (0, 1): every quantile is within α·|exact| of the exact one. Default 0.01. */
+  /**
+   * α in (0, 1): every quantile is within α·|exact| of the exact one; the schema is the
+   * smallest whose γ guarantees it (schemaFor). Default 0.01.
+   */
   readonly relativeAccuracy?: number;
-  /** Bins per sign before the lowest are collapsed; at least 16. Default 2048. */
+  /**
+   * Or the schema itself (an integer in [−4, 24]), as a native histogram's bucket factor picks
+   * one; α is then what it guarantees, (γ−1)/(γ+1).
+   */
+  readonly schema?: number;
+  /** Bins per sign before the lowest are collapsed; at least 16. Default 4096. */
   readonly maxBins?: number;
 }
 
 /**
- * The serialised form, for sending sketches between agents (`toJSON`/`fromJSON`). Version 1:
- * - `alpha`: relative accuracy; `bins`: maxBins;
+ * The serialised form, for sending sketches between agents (`toJSON`/`fromJSON`). Version 2
+ * (version 1 had the paper's γ, whose keys mean other values, and is refused):
+ * - `schema`: the bins' schema (what merging checks); `alpha`: the relative accuracy stated;
+ *   `bins`: maxBins;
  * - `zero`: weight of the values that read back as 0; `sum`: weighted sum;
  * - `min`, `max`: extreme values received, null when the sketch is empty;
  * - `pos`: [first key, weight at that key, weight at the next key, …] for positive values
@@ -229,8 +287,9 @@ export interface SketchOptions {
  *   keys ascend with the values. Empty stores are [].
  */
 export interface SketchJSON {
-  readonly v: 1;
+  readonly v: 2;
   readonly alpha: number;
+  readonly schema: number;
   readonly bins: number;
   readonly zero: number;
   readonly sum: number;
@@ -244,7 +303,9 @@ export interface SketchJSON {
 export class DDSketch {
   readonly relativeAccuracy: number;
   readonly maxBins: number;
-  private readonly mapping: LogMapping;
+  /** γ = 2^(2^−schema); see the module comment. */
+  readonly schema: number;
+  private readonly mapping: ExponentialMapping;
   private readonly positive: DenseStore;
   /** Negative values x under the key −key(−x). */
   private readonly negative: DenseStore;
@@ -254,16 +315,33 @@ export class DDSketch {
   private minValue = Infinity;
   private maxValue = -Infinity;
 
-  /** Throws a RangeError for α outside (0, 1) or maxBins below 16 or not an integer. */
+  /**
+   * Throws a RangeError for α outside (0, 1), a schema outside [−4, 24] or not an integer, or
+   * maxBins below 16 or not an integer.
+   */
   constructor(options: SketchOptions = {}) {
-    const alpha = options.relativeAccuracy ?? DEFAULT_RELATIVE_ACCURACY;
     const maxBins = options.maxBins ?? DEFAULT_MAX_BINS;
-    if (!(alpha > 0 && alpha < 1)) throw new RangeError(`relative accuracy must be in (0, 1), got ${alpha}`);
     if (!Number.isInteger(maxBins) || maxBins < 16)
       throw new RangeError(`maxBins must be an integer of at least 16, got ${maxBins}`);
-    this.relativeAccuracy = alpha;
+    if (options.schema !== undefined) {
+      const schema = options.schema;
+      if (!Number.isInteger(schema) || schema < MIN_SCHEMA || schema > MAX_SCHEMA)
+        throw new RangeError(`schema must be an integer in [${MIN_SCHEMA}, ${MAX_SCHEMA}], got ${schema}`);
+      this.schema = schema;
+      this.relativeAccuracy = options.relativeAccuracy ?? accuracyOf(schema);
+    } else {
+      const alpha = options.relativeAccuracy ?? DEFAULT_RELATIVE_ACCURACY;
+      if (!(alpha > 0 && alpha < 1))
+        throw new RangeError(`relative accuracy must be in (0, 1), got ${alpha}`);
+      const schema = schemaFor(alpha);
+      if (schema > MAX_SCHEMA)
+        throw new RangeError(`relative accuracy ${alpha} needs a schema above ${MAX_SCHEMA}: too fine`);
+      this.relativeAccuracy = alpha;
+      // α near 1 asks for buckets wider than schema −4's: its finer ones keep the guarantee.
+      this.schema = Math.max(MIN_SCHEMA, schema);
+    }
     this.maxBins = maxBins;
-    this.mapping = new LogMapping(alpha);
+    this.mapping = new ExponentialMapping(this.schema);
     this.positive = new DenseStore(maxBins);
     this.negative = new DenseStore(maxBins);
   }
@@ -302,10 +380,10 @@ export class DDSketch {
     if (!(weight > 0 && weight < Infinity) || !(value > -Infinity && value < Infinity)) return false;
     const m = this.mapping;
     if (value > 0) {
-      if (value >= m.minIndexable) this.positive.add(m.key(Math.min(value, m.maxIndexable)), weight);
+      if (value > ZERO_THRESHOLD) this.positive.add(m.key(Math.min(value, m.maxIndexable)), weight);
       else this.zeroCount += weight;
     } else if (value < 0) {
-      if (value <= -m.minIndexable) this.negative.add(0 - m.key(Math.min(-value, m.maxIndexable)), weight);
+      if (value < -ZERO_THRESHOLD) this.negative.add(0 - m.key(Math.min(-value, m.maxIndexable)), weight);
       else this.zeroCount += weight;
     } else {
       this.zeroCount += weight;
@@ -324,9 +402,9 @@ export class DDSketch {
    * accuracies differ (their bins do not line up). maxBins may differ: this sketch's applies.
    */
   merge(other: DDSketch): this {
-    if (other.relativeAccuracy !== this.relativeAccuracy)
+    if (other.schema !== this.schema)
       throw new RangeError(
-        `cannot merge a sketch of relative accuracy ${other.relativeAccuracy} into one of ${this.relativeAccuracy}`,
+        `cannot merge a sketch of schema ${other.schema} into one of schema ${this.schema}`,
       );
     if (other.total === 0) return this;
     this.positive.mergeFrom(other.positive);
@@ -359,6 +437,26 @@ export class DDSketch {
     return v < this.minValue ? this.minValue : v > this.maxValue ? this.maxValue : v;
   }
 
+  /**
+   * The bins as a native (exponential) histogram of the sketch's schema: bucket k of the
+   * positive run holds (2^((k−1)/2^schema), 2^(k/2^schema)], bucket k of the negative run the
+   * same range negated, and the zero bucket [−2^−1022, 2^−1022]. Exact: these are the bins.
+   */
+  exponential(): ExponentialBuckets {
+    const neg = this.negative.run();
+    return {
+      schema: this.schema,
+      zeroThreshold: ZERO_THRESHOLD,
+      zeroCount: this.zeroCount,
+      positive: this.positive.run(),
+      // The negative store keys −x as −key(x), ascending with the values: reverse it.
+      negative:
+        neg.counts.length === 0
+          ? EMPTY_RUN
+          : { offset: -(neg.offset + neg.counts.length - 1), counts: neg.counts.slice().reverse() },
+    };
+  }
+
   /** Empties the sketch, keeping its allocated bins for the next interval. */
   clear(): void {
     this.positive.clear();
@@ -372,7 +470,11 @@ export class DDSketch {
 
   /** An independent copy, with bins trimmed to what is used. */
   copy(): DDSketch {
-    const c = new DDSketch({ relativeAccuracy: this.relativeAccuracy, maxBins: this.maxBins });
+    const c = new DDSketch({
+      schema: this.schema,
+      relativeAccuracy: this.relativeAccuracy,
+      maxBins: this.maxBins,
+    });
     c.merge(this);
     return c;
   }
@@ -398,8 +500,9 @@ export class DDSketch {
   toJSON(): SketchJSON {
     const empty = this.total === 0;
     return {
-      v: 1,
+      v: 2,
       alpha: this.relativeAccuracy,
+      schema: this.schema,
       bins: this.maxBins,
       zero: this.zeroCount,
       sum: this.sumValue,
@@ -420,7 +523,7 @@ export class DDSketch {
     };
     if (json === null || typeof json !== 'object' || Array.isArray(json)) bad('not an object');
     const o = json as Record<string, unknown>;
-    if (o.v !== 1) bad(`unknown version ${String(o.v)}`);
+    if (o.v !== 2) bad(`unknown version ${String(o.v)}`);
     const finite = (k: string): number => {
       const v = o[k];
       if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${k} is not a finite number`);
@@ -430,9 +533,12 @@ export class DDSketch {
     const bins = finite('bins');
     if (!(alpha > 0 && alpha < 1)) bad('alpha must be in (0, 1)');
     if (!Number.isInteger(bins) || bins < 16) bad('bins must be an integer of at least 16');
+    const schema = o.schema;
+    if (typeof schema !== 'number' || !Number.isInteger(schema) || schema < MIN_SCHEMA || schema > MAX_SCHEMA)
+      bad(`schema must be an integer in [${MIN_SCHEMA}, ${MAX_SCHEMA}]`);
     const zero = finite('zero');
     if (zero < 0) bad('zero is negative');
-    const sketch = new DDSketch({ relativeAccuracy: alpha, maxBins: bins });
+    const sketch = new DDSketch({ schema: schema as number, relativeAccuracy: alpha, maxBins: bins });
     const store = (k: 'pos' | 'neg', into: DenseStore): void => {
       const a = o[k];
       if (!Array.isArray(a)) return bad(`${k} is not a list`);
@@ -441,7 +547,7 @@ export class DDSketch {
         bad(`${k} must hold 1 to ${bins} counts after its first key`);
       const first = a[0] as unknown;
       if (typeof first !== 'number' || !Number.isSafeInteger(first)) bad(`${k}[0] is not an integer key`);
-      const limit = Math.ceil(1100 / Math.log1p((2 * alpha) / (1 - alpha)));
+      const limit = 1025 * Math.pow(2, schema as number);
       if (Math.abs(first as number) > limit || Math.abs((first as number) + a.length) > limit)
         bad(`${k} keys out of range`);
       for (let i = 1; i < a.length; i++) {
@@ -492,6 +598,10 @@ export class SketchDistribution implements Distribution {
 
   quantile(q: number): number {
     return this.#sketch.quantile(q);
+  }
+
+  exponential(): ExponentialBuckets {
+    return this.#sketch.exponential();
   }
 
   /** A fresh mutable sketch with the same bins, to merge or serialise. */

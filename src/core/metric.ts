@@ -132,6 +132,26 @@ export interface HistogramMetric extends MetricBase {
   readonly histogram: Histogram;
 }
 
+/** Consecutive buckets of an exponential histogram: counts[i] is bucket `offset + i`. */
+export interface BucketRun {
+  readonly offset: number;
+  readonly counts: readonly number[];
+}
+
+/**
+ * Exponential buckets, as Prometheus native histograms and OpenTelemetry exponential histograms
+ * have them: with base = 2^(2^−schema), positive bucket i holds (base^(i−1), base^i], negative
+ * bucket i the same range negated, and the zero bucket [−zeroThreshold, zeroThreshold]. Counts
+ * are per bucket (not cumulative), weighted by 1/sample rate.
+ */
+export interface ExponentialBuckets {
+  readonly schema: number;
+  readonly zeroThreshold: number;
+  readonly zeroCount: number;
+  readonly positive: BucketRun;
+  readonly negative: BucketRun;
+}
+
 /**
  * A mergeable sketch of a distribution (StatsD `d`): quantiles within a stated relative error,
  * and sketches from several agents or workers can be merged without losing that bound.
@@ -147,6 +167,11 @@ export interface Distribution {
   readonly quantiles: readonly Quantile[];
   /** Any other quantile, from the sketch itself. */
   quantile(q: number): number;
+  /**
+   * The sketch's bins as exponential buckets, when they are such (sluice's DDSketch): sinks that
+   * speak native histograms export them without added error. Absent: quantiles only.
+   */
+  exponential?(): ExponentialBuckets;
 }
 
 export interface DistributionMetric extends MetricBase {

@@ -12,13 +12,19 @@ export interface Scraper {
   readonly base: string;
 }
 
-/** Starts `binary` scraping `targets` (`host:port`) every second, as job `sluice`. */
+/**
+ * Starts `binary` scraping `targets` (`host:port`) every second, as job `sluice`, with `flags`
+ * added (`--enable-feature=native-histograms`, `--web.enable-remote-write-receiver`), on `port`
+ * when the caller had to know it beforehand (a remote-write URL), else on a free one.
+ */
 export async function startScraper(
   binary: string,
   dir: string,
   targets: readonly string[],
+  flags: readonly string[] = [],
+  port?: number,
 ): Promise<Scraper> {
-  const port = await freePort('tcp');
+  port ??= await freePort('tcp');
   const base = `http://127.0.0.1:${port}`;
   const config = path.join(dir, 'prometheus.yml');
   writeFileSync(
@@ -32,6 +38,7 @@ export async function startScraper(
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...flags,
     ],
     { cwd: dir },
   );

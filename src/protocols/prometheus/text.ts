@@ -187,6 +187,33 @@ export function labelPairs(tags: Tags, reserved?: 'quantile' | 'le'): [string, s
   return pairs;
 }
 
+/**
+ * The (name, value) pairs of label text written by renderLabelPairs (`a="x",b="y\"z"`), values
+ * unescaped: the inverse, for formats that carry labels as pairs (protobuf).
+ */
+export function parseLabelText(text: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  let i = 0;
+  while (i < text.length) {
+    const eq = text.indexOf('="', i);
+    if (eq < 0) break;
+    const name = text.slice(i, eq);
+    let value = '';
+    let j = eq + 2;
+    for (; j < text.length; j++) {
+      const c = text[j] as string;
+      if (c === '"') break;
+      if (c === '\\') {
+        const next = text[++j];
+        value += next === 'n' ? '\n' : (next as string);
+      } else value += c;
+    }
+    pairs.push([name, value]);
+    i = j + 2; // past the closing quote and the comma
+  }
+  return pairs;
+}
+
 /** The label text of `labelPairs`, `a="x",b="y"` (no braces). */
 export function labelText(tags: Tags, reserved?: 'quantile' | 'le'): string {
   return tags.length === 0 ? '' : renderLabelPairs(labelPairs(tags, reserved));
@@ -309,17 +336,45 @@ function samples(family: Family, name: string, openMetrics: boolean): string {
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-/** Whether an Accept header asks for OpenMetrics text (Prometheus offers it first by default). */
-export function acceptsOpenMetrics(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
+/**
+ * How much an Accept header wants a media type (its q, 1 when unstated; 0 when it is not named).
+ * `params` must all be present with these values (case-sensitive, as Prometheus writes them).
+ * Only named types count: a wildcard does not make a scraper want OpenMetrics or protobuf.
+ */
+export function acceptQuality(
+  accept: string | undefined,
+  type: string,
+  params: Readonly<Record<string, string>> = {},
+): number {
+  if (accept === undefined) return 0;
+  let best = 0;
   for (const part of accept.split(',')) {
-    const [type, ...params] = part.split(';').map((x) => x.trim());
-    if (type !== 'application/openmetrics-text') continue;
-    const q = params.find((p) => p.startsWith('q='));
-    if (q !== undefined && !(Number(q.slice(2)) > 0)) continue;
-    return true;
+    const [t = '', ...rest] = part.split(';').map((x) => x.trim());
+    if (t.toLowerCase() !== type) continue;
+    let q = 1;
+    const got: Record<string, string> = {};
+    for (const p of rest) {
+      const eq = p.indexOf('=');
+      if (eq < 0) continue;
+      const key = p.slice(0, eq).trim().toLowerCase();
+      const value = p.slice(eq + 1).trim();
+      if (key === 'q') q = Number(value);
+      else got[key] = value;
+    }
+    if (!Object.entries(params).every(([k, v]) => got[k] === v)) continue;
+    if (q > best) best = q;
   }
-  return false;
+  return best;
+}
+
+/** How much an Accept header wants OpenMetrics text (Prometheus offers it first by default). */
+export function openMetricsQuality(accept: string | undefined): number {
+  return acceptQuality(accept, 'application/openmetrics-text');
+}
+
+/** Whether an Accept header asks for OpenMetrics text at all. */
+export function acceptsOpenMetrics(accept: string | undefined): boolean {
+  return openMetricsQuality(accept) > 0;
 }
 
 /** The family name OpenMetrics wants: a counter's without its `_total` (its sample keeps it). */

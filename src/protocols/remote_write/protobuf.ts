@@ -5,10 +5,18 @@
  * (types.proto, remote.proto):
  *
  *   message WriteRequest   { repeated TimeSeries timeseries = 1; reserved 2; repeated MetricMetadata metadata = 3; }
- *   message TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2; }
+ *   message TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2; repeated Histogram histograms = 4; }
  *   message Label          { string name = 1; string value = 2; }
  *   message Sample         { double value = 1; int64 timestamp = 2; }   // timestamp in ms
  *   message MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
+ *   message Histogram      { oneof count { uint64 count_int = 1; double count_float = 2; } double sum = 3;
+ *                            sint32 schema = 4; double zero_threshold = 5;
+ *                            oneof zero_count { uint64 zero_count_int = 6; double zero_count_float = 7; }
+ *                            repeated BucketSpan negative_spans = 8; repeated sint64 negative_deltas = 9;
+ *                            repeated double negative_counts = 10; repeated BucketSpan positive_spans = 11;
+ *                            repeated sint64 positive_deltas = 12; repeated double positive_counts = 13;
+ *                            ResetHint reset_hint = 14; int64 timestamp = 15; }
+ *   message BucketSpan     { sint32 offset = 1; uint32 length = 2; }
  *
  * Why by hand rather than a protobuf library: five tiny messages, of which the agent only
  * writes, and the shape that makes batching cheap. A WriteRequest is nothing but its fields one
@@ -21,11 +29,14 @@
  * and Prometheus write, skips unknown fields, and reports malformed input instead of throwing.
  */
 
+import { deltas, integerCounts, sparse, type Span, type SparseRun } from '../prometheus/native.js';
+import type { NativeHistogramData } from '../prometheus/protobuf.js';
+
 /** Protobuf wire types. */
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-const I32 = 5;
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
+export const I32 = 5;
 
 /** `MetricMetadata.MetricType`. */
 export const METRIC_TYPES = {
@@ -52,6 +63,24 @@ export interface RwTimeSeries {
   /** Sorted by name, as the spec requires; `__name__` among them. */
   readonly labels: readonly RwLabel[];
   readonly samples: readonly RwSample[];
+  /** Native histogram samples (decoded only; absent when there are none). */
+  readonly histograms?: readonly RwHistogram[];
+}
+
+/** A native histogram sample as decoded: counts as absolute values per bucket, whatever the wire form. */
+export interface RwHistogram {
+  readonly count: number;
+  readonly sum: number;
+  readonly schema: number;
+  readonly zeroThreshold: number;
+  readonly zeroCount: number;
+  readonly positiveSpans: readonly Span[];
+  readonly positiveCounts: readonly number[];
+  readonly negativeSpans: readonly Span[];
+  readonly negativeCounts: readonly number[];
+  /** Whether counts were integers on the wire (count_int, deltas). */
+  readonly integer: boolean;
+  readonly timestamp: number;
 }
 
 export interface RwMetadata {
@@ -148,6 +177,30 @@ export class ProtoWriter {
     this.varint(field * 8 + wireType);
   }
 
+  /** A sint32/sint64 (zigzag) value; exact for safe integers. */
+  svarint(n: number): void {
+    this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  /** A length-delimited field holding `bytes` (a sub-message encoded on its own). */
+  bytesField(field: number, bytes: Uint8Array): void {
+    this.tag(field, LEN);
+    this.varint(bytes.length);
+    this.raw(bytes);
+  }
+
+  /** A double field, written even when 0 (proto2 presence, where that matters). */
+  doubleField(field: number, v: number): void {
+    this.tag(field, I64);
+    this.double(v);
+  }
+
+  /** A varint field, written even when 0. */
+  varintField(field: number, n: number): void {
+    this.tag(field, VARINT);
+    this.varint(n);
+  }
+
   double(v: number): void {
     this.ensure(8);
     F64[0] = v;
@@ -227,6 +280,60 @@ export function writeTimeSeries(
   w.sample(value, timestamp);
 }
 
+/**
+ * Writes one TimeSeries holding one native histogram sample as a `timeseries` entry: labels
+ * pre-encoded and in order (as writeTimeSeries), the buckets sparse, counts as integer deltas
+ * when they are integers and as doubles otherwise (sampling), repeated fields packed (proto3).
+ */
+export function writeHistogramSeries(
+  w: ProtoWriter,
+  labels: readonly Uint8Array[],
+  h: NativeHistogramData,
+  timestamp: number,
+): void {
+  const body = new ProtoWriter(256);
+  const b = h.buckets;
+  const integer = integerCounts(b, h.count);
+  if (integer) body.varintField(1, h.count);
+  else body.doubleField(2, h.count);
+  body.doubleField(3, h.sum);
+  if (b.schema !== 0) {
+    body.tag(4, VARINT);
+    body.svarint(b.schema);
+  }
+  body.doubleField(5, b.zeroThreshold);
+  if (integer) body.varintField(6, b.zeroCount);
+  else body.doubleField(7, b.zeroCount);
+  const packed = new ProtoWriter(64);
+  const runs = (run: SparseRun, field: number): void => {
+    for (const span of run.spans) {
+      packed.reset();
+      if (span.offset !== 0) {
+        packed.tag(1, VARINT);
+        packed.svarint(span.offset);
+      }
+      packed.varintField(2, span.length);
+      body.bytesField(field, packed.take());
+    }
+    if (run.counts.length === 0) return;
+    packed.reset();
+    if (integer) for (const d of deltas(run.counts)) packed.svarint(d);
+    else for (const c of run.counts) packed.double(c);
+    body.bytesField(integer ? field + 1 : field + 2, packed.take());
+  };
+  runs(sparse(b.negative), 8);
+  runs(sparse(b.positive), 11);
+  if (timestamp !== 0) body.varintField(15, timestamp);
+  const hist = body.take();
+  let size = 0;
+  for (let i = 0; i < labels.length; i++) size += (labels[i] as Uint8Array).length;
+  size += 1 + varintSize(hist.length) + hist.length;
+  w.tag(1, LEN);
+  w.varint(size);
+  for (let i = 0; i < labels.length; i++) w.raw(labels[i] as Uint8Array);
+  w.bytesField(4, hist);
+}
+
 /** A whole TimeSeries entry from plain values; labels must be sorted by the caller. */
 export function encodeTimeSeries(series: RwTimeSeries): Uint8Array {
   const w = new ProtoWriter();
@@ -301,7 +408,8 @@ export class DecodeError {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-class Reader {
+/** A protobuf reader over buf[start, end): throws DecodeError on malformed input. */
+export class Reader {
   pos: number;
   constructor(
     readonly buf: Uint8Array,
@@ -343,6 +451,13 @@ class Reader {
       return Number(v);
     }
     return v;
+  }
+
+  /** A sint32/sint64 (zigzag) value. */
+  sint(): number {
+    const v = this.varint();
+    if (typeof v === 'bigint') return Number((v >> 1n) ^ -(v & 1n));
+    return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
   }
 
   int64(): number {
@@ -403,7 +518,7 @@ class Reader {
   }
 }
 
-function expect(r: Reader, wireType: number, want: number): void {
+export function expect(r: Reader, wireType: number, want: number): void {
   if (wireType !== want) throw new DecodeError('bad_wire_type', r.pos);
 }
 
@@ -439,9 +554,79 @@ function readSample(r: Reader): RwSample {
   return { value, timestamp };
 }
 
+function readSpans(r: Reader): Span {
+  let offset = 0;
+  let length = 0;
+  while (!r.done) {
+    const [field, wt] = r.key();
+    if (field === 1) offset = r.sint();
+    else if (field === 2) length = r.uint();
+    else r.skip(wt);
+  }
+  return { offset, length };
+}
+
+/** Deltas back to absolute counts. */
+function undelta(ds: readonly number[]): number[] {
+  const out: number[] = [];
+  let c = 0;
+  for (const d of ds) out.push((c += d));
+  return out;
+}
+
+function readHistogram(r: Reader): RwHistogram {
+  let count = 0;
+  let sum = 0;
+  let schema = 0;
+  let zeroThreshold = 0;
+  let zeroCount = 0;
+  let integer = true;
+  let timestamp = 0;
+  const spans: [Span[], Span[]] = [[], []];
+  const ds: [number[], number[]] = [[], []];
+  const cs: [number[], number[]] = [[], []];
+  const many = (wt: number, read: (x: Reader) => number, into: number[]): void => {
+    if (wt === LEN) {
+      const sub = r.sub();
+      while (!sub.done) into.push(read(sub));
+    } else into.push(read(r));
+  };
+  while (!r.done) {
+    const [field, wt] = r.key();
+    if (field === 1) count = r.uint();
+    else if (field === 2) {
+      count = r.double();
+      integer = false;
+    } else if (field === 3) sum = r.double();
+    else if (field === 4) schema = r.sint();
+    else if (field === 5) zeroThreshold = r.double();
+    else if (field === 6) zeroCount = r.uint();
+    else if (field === 7) zeroCount = r.double();
+    else if (field === 8 || field === 11) spans[field === 8 ? 0 : 1].push(readSpans(r.sub()));
+    else if (field === 9 || field === 12) many(wt, (x) => x.sint(), ds[field === 9 ? 0 : 1]);
+    else if (field === 10 || field === 13) many(wt, (x) => x.double(), cs[field === 10 ? 0 : 1]);
+    else if (field === 15) timestamp = r.int64();
+    else r.skip(wt);
+  }
+  return {
+    count,
+    sum,
+    schema,
+    zeroThreshold,
+    zeroCount,
+    negativeSpans: spans[0],
+    negativeCounts: integer ? undelta(ds[0]) : cs[0],
+    positiveSpans: spans[1],
+    positiveCounts: integer ? undelta(ds[1]) : cs[1],
+    integer,
+    timestamp,
+  };
+}
+
 function readTimeSeries(r: Reader): RwTimeSeries {
   const labels: RwLabel[] = [];
   const samples: RwSample[] = [];
+  const histograms: RwHistogram[] = [];
   while (!r.done) {
     const [field, wt] = r.key();
     if (field === 1) {
@@ -450,9 +635,12 @@ function readTimeSeries(r: Reader): RwTimeSeries {
     } else if (field === 2) {
       expect(r, wt, LEN);
       samples.push(readSample(r.sub()));
-    } else r.skip(wt); // exemplars, native histograms
+    } else if (field === 4) {
+      expect(r, wt, LEN);
+      histograms.push(readHistogram(r.sub()));
+    } else r.skip(wt); // exemplars
   }
-  return { labels, samples };
+  return histograms.length === 0 ? { labels, samples } : { labels, samples, histograms };
 }
 
 function readMetadata(r: Reader): RwMetadata {

@@ -80,7 +80,7 @@ const EXPECTED: Record<string, readonly string[]> = {
     'histogram response.size count 4, sum 1055, min 5, max 500, le 5: 1, le 50: 1, le 500: 2',
   ],
   'aggregate\nrequest.latency:10:20:30:40|d': [
-    'distribution request.latency count 4, sum 100, min 10, max 40, p50 ≈19.9, p90 ≈30.3',
+    'distribution request.latency count 4, sum 100, min 10, max 40, p50 ≈20, p90 ≈30.1',
   ],
   'aggregate\nusers.online:alice|s\nusers.online:bob|s\nusers.online:alice|s': ['gauge users.online 2'],
   'aggregate\npage.views:1|c\npage.views:5|c|T1656581300': [

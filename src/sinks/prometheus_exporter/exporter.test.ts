@@ -12,12 +12,16 @@ import { acceptsGzip, CONTENT_TYPE, PrometheusExporter } from './exporter.js';
 import type { PrometheusExporterConfig } from './schema.js';
 import { prometheusExporterSink } from './index.js';
 import type { Issue } from '../../config/schema.js';
+import { DDSketch } from '../../aggregation/sketch.js';
+import { decodeExposition, PROTO_TYPES, PROTOBUF_CONTENT_TYPE } from '../../protocols/prometheus/protobuf.js';
 
 const CONFIG: PrometheusExporterConfig = {
   listen: { host: '127.0.0.1', port: 0 },
   path: '/metrics',
   expiry: 300_000,
   counter_suffix: true,
+  native_histograms: true,
+  native_histogram_max_buckets: 0,
 };
 
 function gauge(name: string, value: number, tags: Record<string, string> = {}): GaugeMetric {
@@ -210,6 +214,48 @@ describe('PrometheusExporter.handle', () => {
     const plain = await exporter.handle('GET', '/metrics', undefined, 'text/plain;version=0.0.4');
     assert.equal(plain.headers['Content-Type'], CONTENT_TYPE);
     assert.match(plain.body.toString(), /^jobs_done_total\{queue="mail"\} 3$/m);
+  });
+
+  it('answers protobuf when Prometheus asks for it (native histograms on): distributions as native histograms', async () => {
+    const { exporter } = setup();
+    const sketch = new DDSketch();
+    for (const v of [0, 1, 1.2, 1.4, 1.8, 2]) sketch.add(v);
+    exporter.write([
+      gauge('queue_bytes', 5, { q: 'a"b' }),
+      {
+        kind: 'distribution',
+        name: 'lat',
+        tags: makeTags({ host: 'h' }),
+        timestamp: 0,
+        intervalMs: 10_000,
+        distribution: sketch.snapshot([99]),
+      },
+    ]);
+    const nativeAccept =
+      'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    const reply = await exporter.handle('GET', '/metrics', undefined, nativeAccept);
+    assert.equal(reply.headers['Content-Type'], PROTOBUF_CONTENT_TYPE);
+    const families = decodeExposition(reply.body);
+    assert.ok(Array.isArray(families));
+    assert.deepEqual(
+      families.map((f) => [f.name, f.type]),
+      [
+        ['lat', PROTO_TYPES.histogram],
+        ['queue_bytes', PROTO_TYPES.gauge],
+      ],
+    );
+    const lat = families[0]!.metrics[0]!;
+    assert.deepEqual(lat.labels, [['host', 'h']]);
+    assert.equal(lat.histogram?.sampleCount, 6);
+    assert.equal(lat.histogram?.schema, 6);
+    assert.equal(lat.histogram?.zeroCount, 1);
+    assert.deepEqual(families[1]!.metrics[0]!.labels, [['q', 'a"b']]);
+    // The text formats keep the summary; native_histograms: false never serves protobuf.
+    const text = await exporter.handle('GET', '/metrics', undefined, 'text/plain');
+    assert.match(text.body.toString(), /^lat\{host="h",quantile="0.99"\} /m);
+    const off = setup({ native_histograms: false }).exporter;
+    const om = await off.handle('GET', '/metrics', undefined, nativeAccept);
+    assert.match(om.headers['Content-Type'] ?? '', /^application\/openmetrics-text/);
   });
 
   it('serves text to an OpenMetrics scraper when a counter and a gauge share a name there', async () => {

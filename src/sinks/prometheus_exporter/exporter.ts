@@ -15,9 +15,11 @@ import {
   REJECT_REASONS,
   renderExpositionBuffer,
   renderOpenMetricsBuffer,
+  renderProtobuf,
   type RejectReason,
 } from './state.js';
-import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE } from '../../protocols/prometheus/text.js';
+import { OPENMETRICS_CONTENT_TYPE, openMetricsQuality } from '../../protocols/prometheus/text.js';
+import { PROTOBUF_CONTENT_TYPE, protobufQuality } from '../../protocols/prometheus/protobuf.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -78,6 +80,7 @@ interface Page {
   text: Rendering | undefined;
   /** null: this version cannot be OpenMetrics (two families' names collide there). */
   openMetrics: Rendering | null | undefined;
+  protobuf: Rendering | undefined;
 }
 
 export class PrometheusExporter implements Sink {
@@ -103,6 +106,7 @@ export class PrometheusExporter implements Sink {
       (reason, m) => this.reject(reason, m),
       (m) => this.reset(m),
       config.counter_suffix,
+      config.native_histograms ? { maxBuckets: config.native_histogram_max_buckets } : undefined,
     );
     const rejected = {} as Record<RejectReason, StatCounter>;
     const last = {} as Record<RejectReason, number>;
@@ -183,17 +187,30 @@ export class PrometheusExporter implements Sink {
   private currentPage(): Page {
     this.expire();
     if (this.page === undefined || this.page.version !== this.state.version)
-      this.page = { version: this.state.version, text: undefined, openMetrics: undefined };
+      this.page = {
+        version: this.state.version,
+        text: undefined,
+        openMetrics: undefined,
+        protobuf: undefined,
+      };
     return this.page;
   }
 
   /**
-   * The page in the format the scraper asked for: OpenMetrics when its Accept header offers it
-   * (Prometheus does by default), unless counters keep their names (`counter_suffix: false`,
-   * which OpenMetrics cannot express) or two families' names would collide there; else text 0.0.4.
+   * The page in the format the scraper asked for: protobuf when it is offered at least as
+   * warmly as OpenMetrics (Prometheus with native histograms on offers it first) and
+   * native_histograms is on; else OpenMetrics when offered (Prometheus does by default), unless
+   * counters keep their names (`counter_suffix: false`, which OpenMetrics cannot express) or two
+   * families' names would collide there; else text 0.0.4.
    */
   private rendering(page: Page, accept: string | undefined): { body: Rendering; type: string } {
-    if (this.config.counter_suffix && acceptsOpenMetrics(accept)) {
+    const om = this.config.counter_suffix ? openMetricsQuality(accept) : 0;
+    const pb = this.config.native_histograms ? protobufQuality(accept) : 0;
+    if (pb > 0 && pb >= om) {
+      page.protobuf ??= { plain: renderProtobuf(this.state), gzipped: undefined };
+      return { body: page.protobuf, type: PROTOBUF_CONTENT_TYPE };
+    }
+    if (om > 0) {
       if (page.openMetrics === undefined) {
         const plain = renderOpenMetricsBuffer(this.state);
         page.openMetrics = plain === undefined ? null : { plain, gzipped: undefined };

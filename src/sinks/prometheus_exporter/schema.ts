@@ -25,6 +25,16 @@ export const schema = s.object(
       default: true,
       doc: 'Expose counters as <name>_total, as Prometheus names them. false keeps their name, as statsd_exporter does, so that its dashboards keep working (promtool then warns about counters without _total).',
     }),
+    native_histograms: s.boolean({
+      default: true,
+      doc: 'Serve the protobuf format to a scraper that asks for it (Prometheus does with --enable-feature=native-histograms), where distributions (d) are native histograms: exact sketch buckets, mergeable with sum(). false: text formats only, distributions as summaries.',
+    }),
+    native_histogram_max_buckets: s.number({
+      default: 0,
+      min: 0,
+      integer: true,
+      doc: 'Most populated buckets of a native histogram series; beyond, its resolution is halved until it fits (client_golang and statsd_exporter do the same). 0: no limit but the 4096 buckets per sign held at most.',
+    }),
   },
   { allowKeys: ['type'] },
 );
@@ -46,4 +56,12 @@ export const sample = `  prometheus:
     # Counters as <name>_total (Prometheus' convention). false exposes them under their own
     # name, as statsd_exporter does, so that dashboards built on it keep working.
     counter_suffix: true
+    # Prometheus started with --enable-feature=native-histograms asks for the protobuf
+    # format: there, distributions (d) are native histograms (the sketch's exact buckets, so
+    # histogram_quantile(0.99, sum(x)) over many agents is within the sketch's error).
+    # Text scrapes keep seeing summaries. false: never serve protobuf.
+    native_histograms: true
+    # Most populated buckets per native histogram series; beyond, the resolution halves.
+    # 0: no limit (4096 buckets per sign at most are held).
+    native_histogram_max_buckets: 0
 `;

@@ -11,13 +11,18 @@
  *   are what rate() is taken of);
  * - histograms add up bin by bin across intervals into cumulative `_bucket`s, `_sum` and
  *   `_count`, like counters. A series keeps its bins: if they change, it starts again from zero
- *   (which Prometheus reads as a counter reset) and the reset is counted.
+ *   (which Prometheus reads as a counter reset) and the reset is counted;
+ * - with native histograms on, distributions also add up their sketch's exponential buckets
+ *   into a cumulative native histogram, which the protobuf page serves instead of the summary
+ *   (the text formats cannot carry it).
  *
  * Label text is sanitised and escaped once, when a series first appears (Bucky3 renders at
  * ingest so that a scrape is mostly a join); later writes to the series are a map lookup.
  */
 import type { Distribution, Histogram, Metric, MetricKind, Quantile, Summary } from '../../core/metric.js';
 import { flatString, seriesKey } from '../../core/tags.js';
+import { NativeAccumulator, PROMETHEUS_MAX_SCHEMA } from '../../protocols/prometheus/native.js';
+import { encodeLabelPairs, ExpositionWriter } from '../../protocols/prometheus/protobuf.js';
 import {
   familyName,
   labelText,
@@ -26,6 +31,7 @@ import {
   formatGoFloat,
   renderFamily,
   sampleNames,
+  parseLabelText,
   sanitizeMetricName,
   type FamilyType,
 } from '../../protocols/prometheus/text.js';
@@ -78,6 +84,10 @@ export class Series {
   ttl = 0;
   /** When its running totals began (OpenMetrics' `_created`): its creation, or a reset. */
   created: number;
+  /** Distributions with native histograms on: the cumulative exponential buckets. */
+  native: NativeAccumulator | null = null;
+  /** Its labels as protobuf LabelPair fields, made at the first protobuf scrape. */
+  protoLabels: Uint8Array | undefined = undefined;
   constructor(
     /** Rendered label text without braces: `a="x",b="y"`. */
     readonly labels: string,
@@ -241,6 +251,11 @@ export class ExporterState {
     private readonly onReset: ResetHandler = () => {},
     /** Counters exposed as `<name>_total` (false: under their name, as statsd_exporter does). */
     private readonly counterSuffix = true,
+    /**
+     * Native histograms: distributions keep cumulative exponential buckets (at most this many
+     * populated, halving the resolution beyond; 0: no limit). Absent: off.
+     */
+    readonly native: { readonly maxBuckets: number } | undefined = undefined,
   ) {}
 
   get seriesCount(): number {
@@ -316,6 +331,10 @@ export class ExporterState {
       series.quantiles = distributionQuantiles(d);
       series.sum += d.sum;
       series.count += d.count;
+      if (this.native !== undefined && d.exponential !== undefined) {
+        series.native ??= new NativeAccumulator(PROMETHEUS_MAX_SCHEMA, this.native.maxBuckets);
+        series.native.add(d.exponential(), d.count, d.sum);
+      }
     }
   }
 
@@ -420,6 +439,38 @@ function liveEntries(index: Map<string, Series>): Map<string, Series> {
   const out = new Map<string, Series>();
   for (const [key, series] of index) if (series.alive) out.set(key, series);
   return out;
+}
+
+/**
+ * The page in the protobuf exposition format. Distribution families whose every series has a
+ * native histogram are histograms there (native buckets only); everything else is what the
+ * text page shows.
+ */
+export function renderProtobuf(state: ExporterState): Buffer {
+  const w = new ExpositionWriter();
+  for (const family of state.listFamilies()) {
+    const series = family.series;
+    const native = family.kind === 'distribution' && series.every((s) => s.native !== null);
+    w.family(family.name, family.help, native ? 'histogram' : family.type);
+    for (const s of series) {
+      s.protoLabels ??= encodeLabelPairs(parseLabelText(s.labels));
+      const labels = s.protoLabels;
+      if (native) {
+        const n = s.native as NativeAccumulator;
+        w.histogram(labels, n.count, n.sum, undefined, n.buckets());
+      } else if (family.type === 'counter') w.counter(labels, s.value);
+      else if (family.type === 'gauge') w.gauge(labels, s.value);
+      else if (family.type === 'summary') w.summary(labels, s.count, s.sum, s.quantiles);
+      else {
+        const layout = s.layout;
+        let count = 0;
+        for (let i = 0; i < s.buckets.length; i++) count += s.buckets[i] as number;
+        w.histogram(labels, count, s.sum, { bounds: layout.bounds, counts: s.buckets }, undefined);
+      }
+    }
+    w.end();
+  }
+  return w.finish();
 }
 
 /**

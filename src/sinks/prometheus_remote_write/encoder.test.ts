@@ -178,6 +178,63 @@ describe('remote write encoder: one metric → its series', () => {
     ]);
   });
 
+  it('with native_histograms, writes distributions as one cumulative native histogram series', () => {
+    const { enc } = encoder({ nativeHistograms: { maxBuckets: 0 } });
+    const tags = makeTags({ host: 'a' });
+    enc.encode(distribution('lat', tags, [0, 1, 1.2, 1.4], [99]));
+    const req = decode(enc.encode(distribution('lat', tags, [1.8, 2], [99], T0 + 1000)));
+    assert.equal(req.timeseries.length, 1);
+    const ts = req.timeseries[0]!;
+    assert.deepEqual(ts.labels, [
+      ['__name__', 'lat'],
+      ['host', 'a'],
+    ]);
+    assert.deepEqual(ts.samples, []);
+    const h = ts.histograms?.[0];
+    assert.ok(h !== undefined);
+    // Cumulative over both intervals, in the sketch's own buckets (schema 6: base 2^(1/64)).
+    assert.equal(h.count, 6);
+    assert.equal(h.sum, 7.4);
+    assert.equal(h.schema, 6);
+    assert.equal(h.zeroCount, 1);
+    assert.equal(h.integer, true);
+    assert.equal(h.timestamp, T0 + 1000);
+    const sketch = new DDSketch();
+    for (const v of [0, 1, 1.2, 1.4, 1.8, 2]) sketch.add(v);
+    const want = sketch.exponential().positive;
+    let index = 0;
+    const got: [number, number][] = [];
+    let i = 0;
+    for (const span of h.positiveSpans) {
+      index += span.offset;
+      for (let k = 0; k < span.length; k++, index++, i++)
+        if (h.positiveCounts[i] !== 0) got.push([index, h.positiveCounts[i]!]);
+    }
+    assert.deepEqual(
+      got,
+      want.counts.flatMap((c, k) => (c === 0 ? [] : [[want.offset + k, c] as [number, number]])),
+    );
+  });
+
+  it('with native_histograms, writes fractional (sampled) counts as floats', () => {
+    const { enc } = encoder({ nativeHistograms: { maxBuckets: 0 } });
+    const sketch = new DDSketch();
+    sketch.add(5, 2.5);
+    const m: Metric = {
+      kind: 'distribution',
+      name: 'lat',
+      tags: [],
+      timestamp: T0,
+      intervalMs: 10_000,
+      distribution: sketch.snapshot([50]),
+    };
+    const h = decode(enc.encode(m)).timeseries[0]?.histograms?.[0];
+    assert.ok(h !== undefined);
+    assert.equal(h.integer, false);
+    assert.equal(h.count, 2.5);
+    assert.deepEqual(h.positiveCounts, [2.5]);
+  });
+
   it('refuses what the exporter refuses, with its reason', () => {
     const { enc, rejects } = encoder();
     assert.ok(enc.encode(gauge('x', [], 1)) !== undefined);

@@ -30,6 +30,7 @@ import {
   encodeLabel,
   METRIC_TYPES,
   ProtoWriter,
+  writeHistogramSeries,
   writeMetadata,
   writeTimeSeries,
 } from '../../protocols/remote_write/protobuf.js';
@@ -75,6 +76,11 @@ export interface RemoteWriteEncoderOptions {
   readonly onReject?: (reason: RejectReason, metric: Metric) => void;
   /** A histogram series whose bins changed starts again from zero. */
   readonly onReset?: (metric: Metric) => void;
+  /**
+   * Distributions as native histograms (one series of cumulative exponential buckets) instead
+   * of quantile, `_sum` and `_count` series; at most `maxBuckets` populated buckets (0: any).
+   */
+  readonly nativeHistograms?: { readonly maxBuckets: number } | undefined;
 }
 
 const EXPIRE_EVERY_MS = 60_000;
@@ -99,6 +105,8 @@ export class RemoteWriteEncoder {
         this.rejected = reason;
       },
       (m) => options.onReset?.(m),
+      true,
+      options.nativeHistograms,
     );
     this.lastExpire = options.now();
   }
@@ -131,7 +139,19 @@ export class RemoteWriteEncoder {
     if (this.options.metadataIntervalMs > 0) this.metadata(c.family, now);
     const ts = Math.floor(m.timestamp);
     const s = c.series;
-    if (m.kind === 'counter' || m.kind === 'gauge') {
+    if (s.native !== null) {
+      this.scratch.length = 0;
+      const base = c.base;
+      for (let i = 0; i < c.nameAt; i++) this.scratch.push(base[i] as Uint8Array);
+      this.scratch.push(c.names[0] as Uint8Array);
+      for (let i = c.nameAt; i < base.length; i++) this.scratch.push(base[i] as Uint8Array);
+      writeHistogramSeries(
+        w,
+        this.scratch,
+        { buckets: s.native.buckets(), count: s.native.count, sum: s.native.sum },
+        ts,
+      );
+    } else if (m.kind === 'counter' || m.kind === 'gauge') {
       this.series(c, c.names[0] as Uint8Array, undefined, s.value, ts);
     } else if (m.kind === 'histogram') {
       const les = this.les(s.layout);
@@ -181,8 +201,9 @@ export class RemoteWriteEncoder {
     const last = this.metadataSent.get(family.name);
     if (last !== undefined && now - last < this.options.metadataIntervalMs) return;
     this.metadataSent.set(family.name, now);
+    const native = family.kind === 'distribution' && this.options.nativeHistograms !== undefined;
     writeMetadata(this.writer, {
-      type: METRIC_TYPES[family.type],
+      type: native ? METRIC_TYPES.histogram : METRIC_TYPES[family.type],
       family: family.name,
       help: family.help,
       unit: '',

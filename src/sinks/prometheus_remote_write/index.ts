@@ -20,6 +20,9 @@ export function previewRemoteWrite(config: RemoteWriteConfig, batch: readonly Me
     expiryMs: config.expiry,
     metadataIntervalMs: 0,
     now: () => 0,
+    nativeHistograms: config.native_histograms
+      ? { maxBuckets: config.native_histogram_max_buckets }
+      : undefined,
   });
   let out = '';
   for (const m of batch) {
@@ -35,6 +38,8 @@ export function previewRemoteWrite(config: RemoteWriteConfig, batch: readonly Me
       const labels = renderLabelPairs(ts.labels.filter(([n]) => n !== '__name__'));
       for (const s of ts.samples)
         out += `${name}${labels === '' ? '' : `{${labels}}`} ${formatValue(s.value)} @${s.timestamp}\n`;
+      for (const h of ts.histograms ?? [])
+        out += `${name}${labels === '' ? '' : `{${labels}}`} {count:${formatValue(h.count)} sum:${formatValue(h.sum)} schema:${h.schema} buckets:${h.positiveCounts.length + h.negativeCounts.length}} @${h.timestamp}\n`;
     }
   }
   return out;

@@ -80,6 +80,9 @@ export function createRemoteWriteSink(
     expiryMs: config.expiry,
     metadataIntervalMs: config.metadata_interval,
     now: () => ctx.clock.now(),
+    nativeHistograms: config.native_histograms
+      ? { maxBuckets: config.native_histogram_max_buckets }
+      : undefined,
     onReject: (reason, metric) => {
       // Counted by PushSink as dropped_metrics{reason="unencodable"}; the log says why.
       const now = ctx.clock.now();

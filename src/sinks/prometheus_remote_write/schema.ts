@@ -131,6 +131,19 @@ const fields = {
       'How often the type and help of each metric family are sent along (with the first sample, ' +
       'then at most this often); 0 sends none.',
   }),
+  native_histograms: s.boolean({
+    default: false,
+    doc:
+      'Send distributions (d) as native histograms (exact sketch buckets, one series each) ' +
+      'instead of quantile, _sum and _count series. The receiver must take them: Prometheus ' +
+      'with --enable-feature=native-histograms, Mimir, VictoriaMetrics.',
+  }),
+  native_histogram_max_buckets: s.number({
+    default: 0,
+    min: 0,
+    integer: true,
+    doc: 'Most populated buckets per native histogram series; beyond, its resolution is halved until it fits. 0: no limit (4096 per sign at most are held).',
+  }),
   ...withoutEndpoints(pushOptionsSchema(REMOTE_WRITE_PUSH)),
 };
 
@@ -207,4 +220,11 @@ export const sample = `  remote_write:
     # Each family's type and help go along with its first sample, then at most this
     # often (0s: never). Mimir keeps them; Prometheus ignores them.
     metadata_interval: ${formatDuration(60_000)}
+    # Distributions (d) as native histograms: one series of the sketch's exact buckets,
+    # which sum() merges across agents. The receiver must accept them (Prometheus with
+    # --enable-feature=native-histograms, Mimir, VictoriaMetrics). false: quantile, _sum
+    # and _count series, which any receiver takes.
+    native_histograms: false
+    # Most populated buckets per native histogram series; beyond, the resolution halves.
+    native_histogram_max_buckets: 0
 ${pushSample()}`;

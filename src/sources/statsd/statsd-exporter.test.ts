@@ -122,7 +122,14 @@ describe("statsd_exporter's exporter test cases, through a statsd source and the
         const source = new StatsdSource(config, sctx);
         const ectx = testContext({ clock, type: 'prometheus_exporter' });
         const exporter = new PrometheusExporter(
-          { listen: { host: '127.0.0.1', port: 0 }, path: '/metrics', expiry: 0, counter_suffix: false },
+          {
+            listen: { host: '127.0.0.1', port: 0 },
+            path: '/metrics',
+            expiry: 0,
+            counter_suffix: false,
+            native_histograms: true,
+            native_histogram_max_buckets: 0,
+          },
           ectx,
         );
         const problems: string[] = [];
