@@ -81,11 +81,22 @@ export interface ObserverSpec {
   readonly histogram: readonly number[] | undefined;
   /** ...the percentiles (0 to 100) of the timer summary to aggregate into. */
   readonly percentiles: readonly number[] | undefined;
+  /**
+   * With `histogram`: a native histogram besides the bins, at this schema, at most `maxBuckets`
+   * populated buckets per interval (0: any).
+   */
+  readonly native?: NativeSpec | undefined;
+}
+
+export interface NativeSpec {
+  readonly schema: number;
+  readonly maxBuckets: number;
 }
 
 /** What a merging thread must know of a series a worker shaped by an ObserverSpec. */
 export interface PinnedShape {
   readonly bins?: readonly number[];
+  readonly native?: NativeSpec;
   readonly percentiles?: readonly number[];
   readonly ttlMs?: number;
   readonly help?: string;
@@ -574,6 +585,7 @@ export class StatsdAggregator {
     }
     // A mapping may aggregate an observation type otherwise: the series' type is what it says.
     let bins = pinned?.bins;
+    let native = pinned?.native;
     let percentiles = pinned?.percentiles;
     let scale = 1;
     if (
@@ -584,6 +596,7 @@ export class StatsdAggregator {
       if (observer.histogram !== undefined) {
         type = STATSD_HISTOGRAM;
         bins = observer.histogram;
+        native = observer.native;
       } else if (observer.percentiles !== undefined) {
         type = STATSD_TIMER;
         percentiles = observer.percentiles;
@@ -620,6 +633,10 @@ export class StatsdAggregator {
         const h = s.acc as HistogramAccumulator;
         h.scale = scale;
         h.pinned = true;
+        if (native !== undefined) {
+          h.native = new DDSketch({ schema: native.schema });
+          h.nativeMaxBuckets = native.maxBuckets;
+        }
       }
       s.id = this.series.length;
       s.ttl = ttl;
@@ -891,6 +908,7 @@ export class StatsdAggregator {
           const h = s.acc as HistogramAccumulator;
           chunk.histogramIds.push(id);
           chunk.histogramStates.push(h.state());
+          if (h.native !== null) (chunk.histogramNatives ??= []).push([id, h.native.toJSON()]);
           h.clear();
           break;
         }
@@ -1117,6 +1135,11 @@ export class StatsdAggregator {
       const s = at(chunk.histogramIds[i] as number);
       if (s !== null) (s.acc as HistogramAccumulator).mergeState(chunk.histogramStates[i] as Float64Array);
     }
+    for (const [id, json] of chunk.histogramNatives ?? []) {
+      const s = at(id);
+      const native = s === null ? null : (s.acc as HistogramAccumulator).native;
+      if (native !== null) native.merge(DDSketch.fromJSON(json));
+    }
     for (let i = 0; i < chunk.sketchIds.length; i++) {
       const s = at(chunk.sketchIds[i] as number);
       if (s !== null) (s.acc as DDSketch).merge(DDSketch.fromJSON(chunk.sketches[i]));
@@ -1151,10 +1174,15 @@ const MAX_HELP_NAMES = 10_000;
 function shapeOf(s: Series, help: string | undefined): PinnedShape | undefined {
   const acc = s.acc;
   const bins = acc instanceof HistogramAccumulator && acc.pinned ? acc.bounds : undefined;
+  const native =
+    acc instanceof HistogramAccumulator && acc.native !== null
+      ? { schema: acc.native.schema, maxBuckets: acc.nativeMaxBuckets }
+      : undefined;
   const percentiles = acc instanceof TimerValues && acc.percentiles !== null ? acc.percentiles : undefined;
   if (bins === undefined && percentiles === undefined && s.ttl === 0 && help === undefined) return undefined;
   return {
     ...(bins !== undefined ? { bins } : {}),
+    ...(native !== undefined ? { native } : {}),
     ...(percentiles !== undefined ? { percentiles } : {}),
     ...(s.ttl > 0 ? { ttlMs: s.ttl } : {}),
     ...(help !== undefined ? { help } : {}),

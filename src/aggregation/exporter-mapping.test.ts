@@ -145,6 +145,49 @@ mappings:
     ]);
   });
 
+  it('reads the native-histogram options, and reports a bad one with its place', () => {
+    const file = parseExporterMapping(
+      `defaults:
+  observer_type: histogram
+  histogram_options:
+    native_histogram_bucket_factor: 1.1
+mappings:
+- match: a.*
+  name: a
+  histogram_options:
+    buckets: [1, 2]
+    native_histogram_bucket_factor: 1.01
+    native_histogram_max_buckets: 100
+- match: b.*
+  name: b
+  histogram_options:
+    native_histogram_bucket_factor: 1
+`,
+      'm.yml',
+    );
+    const mapper = new ExporterMapper(file);
+    const spec = (name: string) => {
+      const m = mapper.map(name, 'ms');
+      return m === undefined || m === 'drop' ? undefined : m.observer;
+    };
+    assert.deepEqual(spec('a.x')?.native, { schema: 7, maxBuckets: 100 });
+    assert.deepEqual(spec('a.x')?.histogram, [1, 2]);
+    // A factor of 1 or less turns native histograms off, as in client_golang.
+    assert.equal(spec('b.x')?.native, undefined);
+    // Unmapped names take the defaults: 1.1 is schema 3.
+    assert.deepEqual(spec('other')?.native, { schema: 3, maxBuckets: 0 });
+    const error = thrown(() =>
+      parseExporterMapping(
+        'mappings:\n- match: a.*\n  name: a\n  histogram_options:\n    native_histogram_bucket_factor: lots\n    native_histogram_max_buckets: -1\n',
+        'm.yml',
+      ),
+    );
+    assert.deepEqual((error as Error).message.split('\n'), [
+      'm.yml:5:37: mappings[0].histogram_options.native_histogram_bucket_factor: expected a number, got "lots"',
+      'm.yml:6:35: mappings[0].histogram_options.native_histogram_max_buckets: expected a whole number >= 0, got -1',
+    ]);
+  });
+
   it('reports YAML syntax errors with their place', () => {
     const error = thrown(() => parseExporterMapping('mappings:\n- match: "a.b\n', 'm.yml'));
     assert.match(String((error as Error).message), /^m\.yml:\d+:\d+: YAML syntax error/);

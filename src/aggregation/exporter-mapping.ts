@@ -26,6 +26,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node }
 import { NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 import { parseDuration } from '../config/schema.js';
 import type { NameMapper, NameMapping, ObserverSpec } from './aggregator.js';
+import { pickSchema } from '../protocols/prometheus/native.js';
 
 export type ExporterMetricType = 'counter' | 'gauge' | 'observer';
 
@@ -42,6 +43,10 @@ export interface ObserverOptions {
   readonly maxAgeMs: number;
   readonly ageBuckets: number;
   readonly bufCap: number;
+  /** histogram_options.native_histogram_bucket_factor: above 1, a native histogram too. */
+  readonly nativeFactor: number;
+  /** histogram_options.native_histogram_max_buckets (0: any number). */
+  readonly nativeMaxBuckets: number;
 }
 
 export interface ExporterRule {
@@ -142,7 +147,7 @@ const MAPPING_KEYS = [
   'ttl',
 ] as const;
 const SUMMARY_KEYS = ['quantiles', 'max_age', 'age_buckets', 'buf_cap'] as const;
-const HISTOGRAM_KEYS = ['buckets'] as const;
+const HISTOGRAM_KEYS = ['buckets', 'native_histogram_bucket_factor', 'native_histogram_max_buckets'] as const;
 const OBJECTIVE_KEYS = ['quantile', 'error'] as const;
 
 type Path = (string | number)[];
@@ -348,7 +353,13 @@ interface RawObserver {
   type: 'histogram' | 'summary' | undefined;
   legacyBuckets: number[] | undefined;
   legacyQuantiles: Objective[] | undefined;
-  histogram: { buckets: number[] | undefined } | undefined;
+  histogram:
+    | {
+        buckets: number[] | undefined;
+        nativeFactor: number | undefined;
+        nativeMaxBuckets: number | undefined;
+      }
+    | undefined;
   summary:
     | {
         quantiles: Objective[] | undefined;
@@ -380,8 +391,19 @@ function observerFields(o: Record<string, unknown>, path: Path, issues: Issues):
         issues,
         'histogram_options',
       );
+      const ho = o.histogram_options;
+      const factor = ho.native_histogram_bucket_factor;
+      const factorPath = [...path, 'histogram_options', 'native_histogram_bucket_factor'];
+      if (factor !== undefined && factor !== null && (typeof factor !== 'number' || !Number.isFinite(factor)))
+        issues.push({ path: factorPath, message: `expected a number, got ${JSON.stringify(factor)}` });
       histogram = {
-        buckets: buckets(o.histogram_options.buckets, [...path, 'histogram_options', 'buckets'], issues),
+        buckets: buckets(ho.buckets, [...path, 'histogram_options', 'buckets'], issues),
+        nativeFactor: typeof factor === 'number' && Number.isFinite(factor) ? factor : undefined,
+        nativeMaxBuckets: uint(
+          ho.native_histogram_max_buckets,
+          [...path, 'histogram_options', 'native_histogram_max_buckets'],
+          issues,
+        ),
       };
     }
   }
@@ -433,6 +455,8 @@ function checkFile(root: unknown, issues: Issues): Omit<ExporterMappingFile, 'fi
     maxAgeMs: d.summary?.maxAgeMs ?? 0,
     ageBuckets: d.summary?.ageBuckets ?? 0,
     bufCap: d.summary?.bufCap ?? 0,
+    nativeFactor: d.histogram?.nativeFactor ?? 0,
+    nativeMaxBuckets: d.histogram?.nativeMaxBuckets ?? 0,
   };
   const defaultTtl = durationMs(defaults.ttl, ['defaults', 'ttl'], issues) ?? 0;
 
@@ -549,6 +573,8 @@ function checkFile(root: unknown, issues: Issues): Omit<ExporterMappingFile, 'fi
         maxAgeMs: o.summary?.maxAgeMs || defaultObserver.maxAgeMs,
         ageBuckets: o.summary?.ageBuckets || defaultObserver.ageBuckets,
         bufCap: o.summary?.bufCap || defaultObserver.bufCap,
+        nativeFactor: o.histogram?.nativeFactor ?? defaultObserver.nativeFactor,
+        nativeMaxBuckets: o.histogram?.nativeMaxBuckets ?? defaultObserver.nativeMaxBuckets,
       },
       ttlMs: ttlMs === 0 ? defaultTtl : ttlMs,
       help: help === '' ? undefined : help,
@@ -684,7 +710,16 @@ export const TIMER_SCALE = 0.001;
 /** What the aggregator does with observations under these options (see ObserverSpec). */
 export function observerSpec(o: ObserverOptions): ObserverSpec {
   return o.type === 'histogram'
-    ? { timerScale: TIMER_SCALE, histogram: o.buckets, percentiles: undefined }
+    ? {
+        timerScale: TIMER_SCALE,
+        histogram: o.buckets,
+        percentiles: undefined,
+        // client_golang: a bucket factor of 1 or less means no native histogram.
+        native:
+          o.nativeFactor > 1
+            ? { schema: pickSchema(o.nativeFactor), maxBuckets: o.nativeMaxBuckets }
+            : undefined,
+      }
     : {
         timerScale: TIMER_SCALE,
         histogram: undefined,

@@ -12,6 +12,8 @@ import { INVALID, s, type Issue, type ObjectSchema, type Path, type Schema } fro
 import { compilePattern, type CompiledPattern } from '../core/filter.js';
 import type { Histogram, HistogramBin } from '../core/metric.js';
 import type { Tags } from '../core/tags.js';
+import { fitBuckets, PROMETHEUS_MAX_SCHEMA } from '../protocols/prometheus/native.js';
+import type { DDSketch } from './sketch.js';
 
 /**
  * Default bins, in milliseconds, for StatsD histograms (clients send milliseconds, as for `ms`
@@ -54,6 +56,13 @@ export class HistogramAccumulator {
   scale = 1;
   /** The bins came from a mapping, not from the source's histogram_bins (merging threads need them). */
   pinned = false;
+  /**
+   * A native histogram kept beside the bins (a mapping's native_histogram_bucket_factor): a
+   * sketch at that schema, whose bins are the native buckets; null when none is asked for.
+   */
+  native: DDSketch | null = null;
+  /** Most populated native buckets per interval (0: any); beyond, the resolution halves. */
+  nativeMaxBuckets = 0;
   private total = 0;
   private sumValue = 0;
   private minValue = Infinity;
@@ -119,6 +128,7 @@ export class HistogramAccumulator {
     this.sumValue += w;
     if (value < this.minValue) this.minValue = value;
     if (value > this.maxValue) this.maxValue = value;
+    if (this.native !== null) this.native.add(value, weight);
     return true;
   }
 
@@ -131,6 +141,7 @@ export class HistogramAccumulator {
     this.sumValue = 0;
     this.minValue = Infinity;
     this.maxValue = -Infinity;
+    this.native?.clear();
   }
 
   /**
@@ -194,6 +205,10 @@ export class HistogramAccumulator {
       min: this.min,
       max: this.max,
       bins: Object.freeze(bins),
+      native:
+        this.native === null
+          ? undefined
+          : fitBuckets(this.native.exponential(), PROMETHEUS_MAX_SCHEMA, this.nativeMaxBuckets),
     });
   }
 }

@@ -5,6 +5,7 @@ import type { Metric } from '../core/metric.js';
 import { StatsdParser } from '../protocols/statsd/parser.js';
 import { StatsdAggregator, type AggregatorOptions } from './aggregator.js';
 import { ExporterMapper, parseExporterMapping } from './exporter-mapping.js';
+import { DDSketch } from './sketch.js';
 
 const OPTIONS: AggregatorOptions = {
   flushIntervalMs: 10_000,
@@ -320,6 +321,7 @@ mappings:
   observer_type: histogram
   histogram_options:
     buckets: [0.01, 0.1, 1]
+    native_histogram_bucket_factor: 1.1
 - match: db.*.query
   name: db_query_seconds
   labels: { table: "$1" }
@@ -346,6 +348,18 @@ mappings:
       ],
     );
     assert.deepEqual(Object.fromEntries(histogram.tags), { route: 'items' });
+    // A bucket factor of 1.1 is schema 3 (client_golang's choice): the same values, as native
+    // buckets beside the bins.
+    const native = new DDSketch({ schema: 3 });
+    for (const [v, w] of [
+      [0.005, 1],
+      [0.05, 2],
+      [0.5, 1],
+      [2, 1],
+      [0.05, 1],
+    ] as const)
+      native.add(v, w);
+    assert.deepEqual(histogram.histogram.native, native.exponential());
     assert.equal(histogram.histogram.count, 6);
     assert.ok(Math.abs(histogram.histogram.sum - (0.005 + 0.05 * 2 + 0.5 + 2 + 0.05)) < 1e-12);
     const summary = batch.find((m) => m.name === 'db_query_seconds');

@@ -59,6 +59,8 @@ export interface PartialChunk {
   histogramIds: number[];
   /** HistogramAccumulator.state() of each. */
   histogramStates: Float64Array[];
+  /** The native histograms kept beside some of them: [series id, sketch]. */
+  histogramNatives?: [number, SketchJSON][];
 
   sketchIds: number[];
   sketches: SketchJSON[];

@@ -124,6 +124,11 @@ export interface Histogram {
   readonly max: number;
   /** Ordered by `le`; the last one has `le` = +Infinity. */
   readonly bins: readonly HistogramBin[];
+  /**
+   * The same observations in exponential buckets, when a mapping asks for a native histogram
+   * besides the bins (statsd_exporter's native_histogram_bucket_factor).
+   */
+  readonly native?: ExponentialBuckets | undefined;
 }
 
 export interface HistogramMetric extends MetricBase {

@@ -7,13 +7,16 @@
  *   formats have no native histograms, and histogram_count ignores classic ones);
  * - histogram_quantile of each agent's series, of the remote-written series, and of sum() over
  *   both agents is within the stated relative error (2^(1/64) − 1 ≈ 1.09 %, one bucket of
- *   schema 6) of the exact quantile of the values sent, or of their union.
+ *   schema 6) of the exact quantile of the values sent, or of their union;
+ * - a third agent maps a StatsD timer with a statsd_exporter mapping file whose rule asks for
+ *   `native_histogram_bucket_factor: 1.1` beside classic buckets: Prometheus stores the native
+ *   histogram, in seconds, within one bucket of schema 3 (2^(1/8) − 1 ≈ 9.05 %).
  * Needs `prometheus` (Debian: apt-get install prometheus); skipped without it, except under
  * CI=true.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -75,6 +78,8 @@ describe(
     let setupError: unknown;
     // 3001 and 2002 values: no q·n below is an integer, for either agent or their union.
     const sent = [latencies(1, 3001, Math.log(0.05), 1), latencies(2, 2002, Math.log(0.2), 0.7)];
+    // Agent c's timer, in milliseconds (1001 values), exported in seconds.
+    const timerMs = latencies(3, 1001, Math.log(40), 1.2);
 
     async function query(promql: string): Promise<{ metric: Record<string, string>; value: number }[]> {
       const res = await httpGet(`${promBase}/api/v1/query?query=${encodeURIComponent(promql)}`);
@@ -92,12 +97,17 @@ describe(
       return r.length === 1 ? (r[0] as { value: number }).value : undefined;
     }
 
-    async function send(port: number, values: readonly number[]): Promise<void> {
+    async function send(
+      port: number,
+      values: readonly number[],
+      name = 'request_latency_seconds',
+      type = 'd',
+    ): Promise<void> {
       const socket = dgram.createSocket('udp4');
       try {
         // 40 values a datagram, as a DogStatsD client packs them; paced so none is dropped.
         for (let i = 0; i < values.length; i += 40) {
-          const line = `request_latency_seconds:${values.slice(i, i + 40).join(':')}|d`;
+          const line = `${name}:${values.slice(i, i + 40).join(':')}|${type}`;
           await new Promise<void>((resolve, reject) =>
             socket.send(line, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
           );
@@ -114,7 +124,19 @@ describe(
         tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-native-'));
         const promPort = await freePort('tcp');
         const targets: string[] = [];
-        for (const agent of ['a', 'b']) {
+        const mappingFile = path.join(tmp, 'mapping.yml');
+        writeFileSync(
+          mappingFile,
+          `mappings:
+- match: api.request.duration
+  name: request_duration_seconds
+  observer_type: histogram
+  histogram_options:
+    buckets: [0.01, 0.1, 1]
+    native_histogram_bucket_factor: 1.1
+`,
+        );
+        for (const agent of ['a', 'b', 'c']) {
           const statsdPort = await freePort('udp');
           const exporterPort = await freePort('tcp');
           // Agent b also pushes by remote write: those series have no job label.
@@ -136,7 +158,7 @@ sources:
     type: statsd
     listen: udp://127.0.0.1:${statsdPort}
     flush_interval: 500ms
-sinks:
+${agent === 'c' ? `    mapping_config: ${mappingFile}\n` : ''}sinks:
   prometheus:
     type: prometheus_exporter
     listen: 127.0.0.1:${exporterPort}
@@ -157,11 +179,15 @@ ${remoteWrite}`,
         );
         prometheus = scraper.process;
         promBase = scraper.base;
-        await waitFor(async () => ((await one('count(up == 1)')) === 2 ? true : undefined), {
+        await waitFor(async () => ((await one('count(up == 1)')) === 3 ? true : undefined), {
           timeoutMs: 30_000,
-          what: 'Prometheus to have scraped both exporters',
+          what: 'Prometheus to have scraped the three exporters',
         });
-        await Promise.all(statsdPorts.map((port, i) => send(port, sent[i] as number[])));
+        await Promise.all([
+          send(statsdPorts[0] as number, sent[0] as number[]),
+          send(statsdPorts[1] as number, sent[1] as number[]),
+          send(statsdPorts[2] as number, timerMs, 'api.request.duration', 'ms'),
+        ]);
       } catch (e) {
         setupError = e;
       }
@@ -178,6 +204,7 @@ ${remoteWrite}`,
       t: { diagnostic(message: string): void },
       selector: string,
       values: readonly number[],
+      statedError = STATED_ERROR,
     ): Promise<void> {
       let last: unknown;
       await waitFor(
@@ -201,8 +228,8 @@ ${remoteWrite}`,
         const exact = exactQuantile(sorted, q);
         const error = Math.abs(got - exact) / exact;
         assert.ok(
-          error <= STATED_ERROR,
-          `${selector} q=${q}: ${got} vs exact ${exact}: error ${(error * 100).toFixed(3)} % > ${(STATED_ERROR * 100).toFixed(3)} %`,
+          error <= statedError,
+          `${selector} q=${q}: ${got} vs exact ${exact}: error ${(error * 100).toFixed(3)} % > ${(statedError * 100).toFixed(3)} %`,
         );
         errors.push(`p${q * 100} ${(error * 100).toFixed(3)} %`);
       }
@@ -226,6 +253,16 @@ ${remoteWrite}`,
     it('the remote-written native histogram holds the same', async (t) => {
       if (setupError !== undefined) throw setupError;
       await check(t, 'request_latency_seconds{job="",agent="b"}', sent[1] as number[]);
+    });
+
+    it('a timer mapped with native_histogram_bucket_factor (statsd_exporter) is a native histogram in seconds', async (t) => {
+      if (setupError !== undefined) throw setupError;
+      await check(
+        t,
+        'request_duration_seconds{job="sluice",agent="c"}',
+        timerMs.map((ms) => ms * 0.001),
+        Math.pow(2, 1 / 8) - 1,
+      );
     });
   },
 );

@@ -14,7 +14,8 @@
  *   (which Prometheus reads as a counter reset) and the reset is counted;
  * - with native histograms on, distributions also add up their sketch's exponential buckets
  *   into a cumulative native histogram, which the protobuf page serves instead of the summary
- *   (the text formats cannot carry it).
+ *   (the text formats cannot carry it); histograms that carry native buckets (a mapping's
+ *   native_histogram_bucket_factor) add them up too, and the protobuf page serves both.
  *
  * Label text is sanitised and escaped once, when a series first appears (Bucky3 renders at
  * ingest so that a scrape is mostly a join); later writes to the series are a map lookup.
@@ -321,11 +322,16 @@ export class ExporterState {
         series.layout = this.layoutOf(h);
         series.buckets = new Float64Array(h.bins.length);
         series.sum = 0;
+        series.native = null;
       }
       const buckets = series.buckets;
       for (let i = 0; i < buckets.length; i++)
         buckets[i] = (buckets[i] as number) + (h.bins[i] as Histogram['bins'][number]).count;
       series.sum += h.sum;
+      if (this.native !== undefined && h.native !== undefined) {
+        series.native ??= new NativeAccumulator(PROMETHEUS_MAX_SCHEMA, this.native.maxBuckets);
+        series.native.add(h.native, h.count, h.sum);
+      }
     } else {
       const d = m.distribution;
       series.quantiles = distributionQuantiles(d);
@@ -443,8 +449,9 @@ function liveEntries(index: Map<string, Series>): Map<string, Series> {
 
 /**
  * The page in the protobuf exposition format. Distribution families whose every series has a
- * native histogram are histograms there (native buckets only); everything else is what the
- * text page shows.
+ * native histogram are histograms there (native buckets only); histograms carry their native
+ * buckets beside the classic ones where they have them; everything else is what the text page
+ * shows.
  */
 export function renderProtobuf(state: ExporterState): Buffer {
   const w = new ExpositionWriter();
@@ -465,7 +472,13 @@ export function renderProtobuf(state: ExporterState): Buffer {
         const layout = s.layout;
         let count = 0;
         for (let i = 0; i < s.buckets.length; i++) count += s.buckets[i] as number;
-        w.histogram(labels, count, s.sum, { bounds: layout.bounds, counts: s.buckets }, undefined);
+        w.histogram(
+          labels,
+          count,
+          s.sum,
+          { bounds: layout.bounds, counts: s.buckets },
+          s.native === null ? undefined : s.native.buckets(),
+        );
       }
     }
     w.end();

@@ -63,6 +63,8 @@ class Cached {
     readonly extraAt: number,
     /** `__name__` labels: [name] for counters and gauges; [name, _sum, _count] for summaries; [_bucket, _sum, _count] for histograms. */
     readonly names: readonly Uint8Array[],
+    /** `__name__` of a native histogram: the family's name, without a suffix. */
+    readonly nativeName: Uint8Array,
   ) {}
 }
 
@@ -143,7 +145,7 @@ export class RemoteWriteEncoder {
       this.scratch.length = 0;
       const base = c.base;
       for (let i = 0; i < c.nameAt; i++) this.scratch.push(base[i] as Uint8Array);
-      this.scratch.push(c.names[0] as Uint8Array);
+      this.scratch.push(c.nativeName);
       for (let i = c.nameAt; i < base.length; i++) this.scratch.push(base[i] as Uint8Array);
       writeHistogramSeries(
         w,
@@ -257,6 +259,7 @@ export class RemoteWriteEncoder {
       nameAt,
       extraAt,
       names.map((n) => encodeLabel('__name__', n)),
+      encodeLabel('__name__', name),
     );
   }
 
