@@ -4,9 +4,15 @@
  * events as StatsD lines into a statsd source with the case's mapping file, the flush into the
  * Prometheus exporter with `counter_suffix: false` (statsd_exporter's counter names), and the
  * scraped page checked for the series, types, values and sums the case expects. Its own error
- * counters are checked as sluice's counterparts.
+ * counters are checked as sluice's counterparts. Every page taken goes through
+ * `promtool check metrics` (when promtool is installed; always under CI=true). Allowed are only
+ * the naming-convention warnings that statsd_exporter's pages draw for the same input: counters
+ * without `_total` (its naming, counter_suffix: false), and names the cases themselves choose
+ * (`foo_counter`, a gauge `histogram_test1_sum`). Any other complaint, and every format error,
+ * fails the case.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +29,27 @@ import {
   statsdLine,
   type ExporterExpect,
 } from '../../testing/statsd-exporter-cases.js';
+
+const hasPromtool = spawnSync('promtool', ['--version']).error === undefined;
+if (!hasPromtool && process.env.CI === 'true')
+  throw new Error('promtool is missing (apt-get install prometheus)');
+
+const NAMING_WARNINGS = [
+  /counter metrics should have "_total" suffix$/,
+  /non-histogram and non-summary metrics should not have "_(sum|count)" suffix$/,
+  /non-histogram metrics should not have "_bucket" suffix$/,
+  /metric name should not include type '(counter|gauge|histogram|summary)'$/,
+];
+
+/** promtool's complaints about a page, less the naming warnings the input's names draw. */
+function promtoolProblems(page: string): string[] {
+  if (!hasPromtool) return [];
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
+  if (r.status !== 0 && r.status !== 3) return [`exit ${r.status}: ${r.stdout}${r.stderr}`];
+  return `${r.stdout}${r.stderr}`
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !NAMING_WARNINGS.some((w) => w.test(l)));
+}
 
 /** Samples of a text page by name, with their labels; and each family's TYPE. */
 function parsePage(text: string): {
@@ -146,6 +173,7 @@ describe("statsd_exporter's exporter test cases, through a statsd source and the
           page = (await exporter.handle('GET', '/metrics', undefined)).body.toString('utf8');
           for (const p of check(step.expect, page, sctx.stats, ectx.stats))
             problems.push(`at ${step.clock}: ${p}`);
+          for (const p of promtoolProblems(page)) problems.push(`at ${step.clock}: promtool: ${p}`);
         }
         assert.deepEqual(problems, [], page);
       } finally {
