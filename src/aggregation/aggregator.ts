@@ -126,6 +126,11 @@ export interface AggregatorOptions {
   /** Renames series (statsd_exporter-style mapping), consulted once per new series. */
   readonly mapper?: NameMapper | undefined;
   /**
+   * What timers become when no mapping says (the source's `timers`): scaled, as a histogram or
+   * a summary. Absent: millisecond summaries.
+   */
+  readonly timerObserver?: ObserverSpec | undefined;
+  /**
    * How the aggregator takes part in multi-threaded ingest (partial.ts): `partial` is an ingest
    * worker's (gauges record their operations with arrival times; `drainSome` replaces `flush`),
    * `merging` the main thread's (fed by `mergeChunk`, flushed as usual). Absent: one thread.
@@ -583,6 +588,8 @@ export class StatsdAggregator {
         help = m.help;
       }
     }
+    // The source's default for timers, where no mapping said (a merging thread has pinned shapes).
+    if (observer === undefined && type === STATSD_TIMER) observer = this.options.timerObserver;
     // A mapping may aggregate an observation type otherwise: the series' type is what it says.
     let bins = pinned?.bins;
     let native = pinned?.native;

@@ -292,7 +292,7 @@ export class HistogramSelector {
 }
 
 /** A schema that adds a check to another, reporting at the path it returns. */
-function refine<T>(
+export function refine<T>(
   inner: Schema<T>,
   check: (value: T) => { path: Path; message: string } | undefined,
 ): Schema<T> {
@@ -309,7 +309,7 @@ function refine<T>(
   };
 }
 
-function binsSchema(opts: { doc: string; default?: number[] }): Schema<number[]> {
+export function binsSchema(opts: { doc: string; default?: number[]; optional?: boolean }): Schema<number[]> {
   return refine(s.array(s.number(), { minLength: 1, ...opts }), (bins) => {
     for (let i = 1; i < bins.length; i++)
       if (!((bins[i] as number) > (bins[i - 1] as number)))

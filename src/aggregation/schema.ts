@@ -2,6 +2,7 @@
 import { s } from '../config/schema.js';
 import { histogramBinsSchema } from './histogram.js';
 import { mappingSchema } from './mapping.js';
+import { timersSchema } from './timers.js';
 
 /**
  * Measured for the whole agent (bench/cardinality.mjs, docs/benchmarks.md): a tagged series held
@@ -27,6 +28,7 @@ export const aggregationFields = {
     doc: 'Percentiles (0 to 100) of timers (ms, by nearest rank as Etsy statsd does) and distributions.',
   }),
   histogram_bins: histogramBinsSchema,
+  timers: timersSchema,
   expiry: s.duration({
     default: 300_000,
     doc: 'Series not updated for this long are forgotten: gauges stop being reported. 0 keeps every series forever.',

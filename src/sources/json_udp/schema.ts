@@ -8,6 +8,7 @@ import {
 } from '../transport/index.js';
 import { workersFields, workersSample } from '../ingest/schema.js';
 import { aggregationFields } from '../../aggregation/schema.js';
+import { timersSample } from '../../aggregation/timers.js';
 
 export const jsonUdpSchema = s.object({
   listen: listenSchema({
@@ -62,7 +63,7 @@ ${TRANSPORT_LINES}${workersSample}    # How often aggregates and the points of u
     histogram_bins:
       default: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
       rules: []
-    # Series not updated for this long are forgotten (gauges stop being reported); 0 = never.
+${timersSample}    # Series not updated for this long are forgotten (gauges stop being reported); 0 = never.
     expiry: 5m
     # Untyped objects without metric_name: field "a" becomes the gauge "json.a".
     measurement: json

@@ -3,6 +3,7 @@
  * sockets; compressed datagrams inflated there), parses their JSON lines (src/protocols/json) and hands them to the StatsD aggregator: typed records aggregate
  * exactly as the StatsD lines they stand for; untyped objects pass through as timestamped gauges.
  */
+import { timerObserver } from '../../aggregation/timers.js';
 import type { SourceContext } from '../../core/component.js';
 import type { InferFields } from '../../config/schema.js';
 import type { PointField } from '../../core/metric.js';
@@ -158,6 +159,7 @@ export function jsonAggregatorOptions(
     // The main thread of multi-threaded ingest merges names the workers already mapped.
     mapper: merging ? undefined : new Mapper(config.mappings),
     maxSeries: merging ? 0 : config.max_series,
+    timerObserver: merging ? undefined : timerObserver(config.timers),
     sharedSeriesCount,
     role,
   };

@@ -6,6 +6,7 @@
 import type { ComponentContext, RawOutlet } from '../../core/component.js';
 import type { Event } from '../../core/event.js';
 import type { StatCounter } from '../../core/stats.js';
+import { timerObserver } from '../../aggregation/timers.js';
 import { Mapper } from '../../aggregation/mapping.js';
 import { ExporterMapper } from '../../aggregation/exporter-mapping.js';
 import { StatsdAggregator, type AggregatorOptions } from '../../aggregation/aggregator.js';
@@ -119,6 +120,8 @@ export function aggregatorOptions(
         : config.mappings.length > 0
           ? new Mapper(config.mappings)
           : undefined,
+    // Workers scale and shape timers; the merging thread takes the shapes they pinned.
+    timerObserver: merging ? undefined : timerObserver(config.timers),
     // Each ingest thread holds at most max_series; the main thread's merge holds their union.
     maxSeries: merging ? 0 : config.max_series,
     sharedSeriesCount,

@@ -6,6 +6,7 @@ import {
   type ExporterMappingFile,
 } from '../../aggregation/exporter-mapping.js';
 import { aggregationFields } from '../../aggregation/schema.js';
+import { timersSample } from '../../aggregation/timers.js';
 import { NAME_TAG_FORMATS, STATSD_DIALECTS, STATSD_MODES } from '../../protocols/statsd/parser.js';
 import { workersFields, workersSample } from '../ingest/schema.js';
 import { listenSchema, transportOptionsSchema, transportSample } from '../transport/index.js';
@@ -91,7 +92,7 @@ ${transportSample}${workersSample}    # Behave like this server where servers di
     histogram_bins:
       default: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
       rules: []
-    # Tags written inside names to read: librato (name#k=v,k2=v2), influxdb (name,k=v),
+${timersSample}    # Tags written inside names to read: librato (name#k=v,k2=v2), influxdb (name,k=v),
     # signalfx (name.[k=v]rest), graphite (name;k=v;k2=v2). statsd_exporter reads the first
     # three; none by default (such names stay names).
     name_tags: []
