@@ -1,5 +1,6 @@
 // The Prometheus exporter's scrape at 100k series: time to render the page (and to gzip it) and
-// its size, in text 0.0.4 and, where the build has it, OpenMetrics. In process, through the
+// its size, in text 0.0.4 and, where the build has them, OpenMetrics and protobuf (what
+// Prometheus asks for with native histograms on). In process, through the
 // exporter's own `handle`, on a state holding 100,000 series: counters, gauges and summaries
 // (timers, 4 quantiles) in equal parts, 3 tags each. Each figure is the median of the runs; a
 // state change between scrapes (one counter written) forces a fresh render, as a real scrape
@@ -68,16 +69,22 @@ const config = {
   path: '/metrics',
   expiry: 3_600_000,
   counter_suffix: true,
+  native_histograms: true,
+  native_histogram_max_buckets: 0,
 };
 const exporter = new PrometheusExporter(config, testContext({ type: 'prometheus_exporter' }));
 exporter.write(batch);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const OPENMETRICS = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5';
+// Prometheus 2.42's Accept header with --enable-feature=native-histograms.
+const PROTOBUF =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const rows = [];
 for (const [format, accept] of [
   ['text 0.0.4', undefined],
   ['OpenMetrics', OPENMETRICS],
+  ['protobuf', PROTOBUF],
 ]) {
   for (const gzip of [false, true]) {
     const times = [];

@@ -220,6 +220,11 @@ describe('PrometheusExporter.handle', () => {
     const { exporter } = setup();
     const sketch = new DDSketch();
     for (const v of [0, 1, 1.2, 1.4, 1.8, 2]) sketch.add(v);
+    const nativeAccept =
+      'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    // Native buckets are kept from the first protobuf scrape on (text-only scrapers never pay).
+    const before = decodeExposition((await exporter.handle('GET', '/metrics', undefined, nativeAccept)).body);
+    assert.deepEqual(before, []);
     exporter.write([
       gauge('queue_bytes', 5, { q: 'a"b' }),
       {
@@ -231,8 +236,6 @@ describe('PrometheusExporter.handle', () => {
         distribution: sketch.snapshot([99]),
       },
     ]);
-    const nativeAccept =
-      'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
     const reply = await exporter.handle('GET', '/metrics', undefined, nativeAccept);
     assert.equal(reply.headers['Content-Type'], PROTOBUF_CONTENT_TYPE);
     const families = decodeExposition(reply.body);
@@ -256,6 +259,23 @@ describe('PrometheusExporter.handle', () => {
     const off = setup({ native_histograms: false }).exporter;
     const om = await off.handle('GET', '/metrics', undefined, nativeAccept);
     assert.match(om.headers['Content-Type'] ?? '', /^application\/openmetrics-text/);
+  });
+
+  it('keeps no native buckets while only text is scraped (they cost memory per bucket)', async () => {
+    const { exporter } = setup();
+    const sketch = new DDSketch();
+    sketch.add(1);
+    await exporter.handle('GET', '/metrics', undefined, 'text/plain');
+    const d = {
+      kind: 'distribution' as const,
+      name: 'lat',
+      tags: [],
+      timestamp: 0,
+      intervalMs: 10_000,
+      distribution: sketch.snapshot([99]),
+    };
+    exporter.write([d]);
+    assert.equal(exporter.state.listFamilies()[0]?.series[0]?.native, null);
   });
 
   it('serves text to an OpenMetrics scraper when a counter and a gauge share a name there', async () => {

@@ -207,6 +207,8 @@ export class PrometheusExporter implements Sink {
     const om = this.config.counter_suffix ? openMetricsQuality(accept) : 0;
     const pb = this.config.native_histograms ? protobufQuality(accept) : 0;
     if (pb > 0 && pb >= om) {
+      // From now on distributions keep native buckets (a new series to Prometheus, from zero).
+      this.state.activateNative();
       page.protobuf ??= { plain: renderProtobuf(this.state), gzipped: undefined };
       return { body: page.protobuf, type: PROTOBUF_CONTENT_TYPE };
     }

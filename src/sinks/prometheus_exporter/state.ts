@@ -259,6 +259,18 @@ export class ExporterState {
     readonly native: { readonly maxBuckets: number } | undefined = undefined,
   ) {}
 
+  /**
+   * Native buckets are added up only once something wants them (a protobuf scrape, remote
+   * write's native_histograms): they cost 8 bytes per bucket a series spans (about 7 KB for
+   * latencies from 1 ms to 10 s), which text-only scrapers would pay for nothing.
+   */
+  private nativeActive = false;
+
+  /** Starts keeping native buckets, when `native` allows; series show them from their next write. */
+  activateNative(): void {
+    if (this.native !== undefined) this.nativeActive = true;
+  }
+
   get seriesCount(): number {
     return this.seriesTotal;
   }
@@ -328,8 +340,11 @@ export class ExporterState {
       for (let i = 0; i < buckets.length; i++)
         buckets[i] = (buckets[i] as number) + (h.bins[i] as Histogram['bins'][number]).count;
       series.sum += h.sum;
-      if (this.native !== undefined && h.native !== undefined) {
-        series.native ??= new NativeAccumulator(PROMETHEUS_MAX_SCHEMA, this.native.maxBuckets);
+      if (this.nativeActive && h.native !== undefined) {
+        series.native ??= new NativeAccumulator(
+          PROMETHEUS_MAX_SCHEMA,
+          (this.native as { maxBuckets: number }).maxBuckets,
+        );
         series.native.add(h.native, h.count, h.sum);
       }
     } else {
@@ -337,8 +352,11 @@ export class ExporterState {
       series.quantiles = distributionQuantiles(d);
       series.sum += d.sum;
       series.count += d.count;
-      if (this.native !== undefined && d.exponential !== undefined) {
-        series.native ??= new NativeAccumulator(PROMETHEUS_MAX_SCHEMA, this.native.maxBuckets);
+      if (this.nativeActive && d.exponential !== undefined) {
+        series.native ??= new NativeAccumulator(
+          PROMETHEUS_MAX_SCHEMA,
+          (this.native as { maxBuckets: number }).maxBuckets,
+        );
         series.native.add(d.exponential(), d.count, d.sum);
       }
     }

@@ -110,6 +110,7 @@ export class RemoteWriteEncoder {
       true,
       options.nativeHistograms,
     );
+    this.state.activateNative();
     this.lastExpire = options.now();
   }
 
