@@ -13,7 +13,7 @@ const { PrometheusExporter } = await load('sinks/prometheus_exporter/exporter.js
 const { DDSketch } = await load('aggregation/sketch.js');
 const { makeTags } = await load('core/tags.js');
 const { testContext } = await load('testing/context.js');
-if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc');
+if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 
 const N = 10_000;
 let seed = 1;
@@ -43,8 +43,8 @@ for (let i = 0; i < N; i++) {
 const NATIVE_ACCEPT =
   'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
 const used = () => {
-  global.gc();
-  global.gc();
+  globalThis.gc();
+  globalThis.gc();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 };
