@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { freePort, httpGet, listeningOn, startSluice } from '../testing/processes.js';
 import { sendStatsd, waitForUdpDrain } from '../testing/udp.js';
+import { promtoolProblems } from '../testing/promtool.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -225,9 +226,9 @@ sinks:
     const deadline = Date.now() + 30_000;
     for (;;) {
       const before = await pageFigures(page);
-      const scrape = parseScrape(
-        (await httpGet(`http://127.0.0.1:${exporterPort}/metrics`)).body.toString('utf8'),
-      );
+      const text = (await httpGet(`http://127.0.0.1:${exporterPort}/metrics`)).body.toString('utf8');
+      assert.deepEqual(promtoolProblems(text), [], 'promtool check metrics on the scrape');
+      const scrape = parseScrape(text);
       await waitInPage(
         page,
         (at: number) => Number((globalThis as unknown as PageGlobals).document.body.dataset.updated) > at,

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { freePort, httpGet, listeningOn, sampleValue, startSluice, waitFor } from '../testing/processes.js';
+import { promtoolProblems } from '../testing/promtool.js';
 import { sendStatsd, udpSocketStats, waitForUdpDrain } from '../testing/udp.js';
 
 const LINES = 60_000;
@@ -123,6 +124,8 @@ ${extraSink}${filters}`;
         );
       });
       assert.equal(total, LINES);
+      const page = (await httpGet(`http://127.0.0.1:${httpPort}/metrics`)).body.toString('utf8');
+      assert.deepEqual(promtoolProblems(page), [], 'promtool check metrics on the scrape');
       assert.equal((await sluice.stop('SIGTERM')).code, 0);
     });
   });

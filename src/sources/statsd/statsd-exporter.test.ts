@@ -12,7 +12,6 @@
  * fails the case.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import type { Issue } from '../../config/schema.js';
 import { ManualClock } from '../../core/clock.js';
 import type { ComponentStats } from '../../core/stats.js';
 import { testContext, testSourceContext } from '../../testing/context.js';
+import { promtoolProblems } from '../../testing/promtool.js';
 import { PrometheusExporter } from '../../sinks/prometheus_exporter/exporter.js';
 import { StatsdSource, statsdSource, type StatsdConfig } from './index.js';
 import {
@@ -30,26 +30,12 @@ import {
   type ExporterExpect,
 } from '../../testing/statsd-exporter-cases.js';
 
-const hasPromtool = spawnSync('promtool', ['--version']).error === undefined;
-if (!hasPromtool && process.env.CI === 'true')
-  throw new Error('promtool is missing (apt-get install prometheus)');
-
 const NAMING_WARNINGS = [
   /counter metrics should have "_total" suffix$/,
   /non-histogram and non-summary metrics should not have "_(sum|count)" suffix$/,
   /non-histogram metrics should not have "_bucket" suffix$/,
   /metric name should not include type '(counter|gauge|histogram|summary)'$/,
 ];
-
-/** promtool's complaints about a page, less the naming warnings the input's names draw. */
-function promtoolProblems(page: string): string[] {
-  if (!hasPromtool) return [];
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
-  if (r.status !== 0 && r.status !== 3) return [`exit ${r.status}: ${r.stdout}${r.stderr}`];
-  return `${r.stdout}${r.stderr}`
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !NAMING_WARNINGS.some((w) => w.test(l)));
-}
 
 /** Samples of a text page by name, with their labels; and each family's TYPE. */
 function parsePage(text: string): {
@@ -173,7 +159,8 @@ describe("statsd_exporter's exporter test cases, through a statsd source and the
           page = (await exporter.handle('GET', '/metrics', undefined)).body.toString('utf8');
           for (const p of check(step.expect, page, sctx.stats, ectx.stats))
             problems.push(`at ${step.clock}: ${p}`);
-          for (const p of promtoolProblems(page)) problems.push(`at ${step.clock}: promtool: ${p}`);
+          for (const p of promtoolProblems(page, NAMING_WARNINGS))
+            problems.push(`at ${step.clock}: promtool: ${p}`);
         }
         assert.deepEqual(problems, [], page);
       } finally {
