@@ -156,3 +156,33 @@ test('a secret from the environment never appears in an error message', () => {
     lines.join('\n'),
   );
 });
+
+test('a string field keeps a number-like value as written, interpolated or not; a number field gets the number', () => {
+  const config = load(
+    `sources:
+  a:
+    type: fake
+    port: \${PORT}
+    name: 00918273
+  b:
+    type: fake
+    port: 0x10
+    name: \${NUM_PASSWORD}
+sinks:
+  out:
+    type: collector
+    secret: \${NUM_PASSWORD}
+`,
+    { PORT: '9125', NUM_PASSWORD: '00918273' },
+  );
+  const a = config.sources[0]?.options as { port: number; name: string };
+  const b = config.sources[1]?.options as { port: number; name: string };
+  assert.equal(a.port, 9125);
+  assert.equal(a.name, '00918273');
+  assert.equal(b.port, 16);
+  assert.equal(b.name, '00918273');
+  assert.equal((config.sinks[0]?.options as { secret: string }).secret, '00918273');
+  assert.deepEqual(problems('sources:\n  a:\n    type: fake\n    port: 08x\n'), [
+    'sluice.yaml:4:11: sources.a.port: expected an integer, got "08x"',
+  ]);
+});

@@ -14,7 +14,16 @@ import { LOG_LEVELS } from '../core/logger.js';
 import type { SinkDefinition, SourceDefinition } from '../core/definition.js';
 import type { RestartPolicy } from '../core/supervisor.js';
 import { interpolate, type Env } from './interpolate.js';
-import { formatPath, INVALID, s, suggest, type Issue, type ListenAddress, type Path } from './schema.js';
+import {
+  formatPath,
+  INVALID,
+  PlainScalar,
+  s,
+  suggest,
+  type Issue,
+  type ListenAddress,
+  type Path,
+} from './schema.js';
 
 export interface Registry {
   readonly sources: readonly SourceDefinition[];
@@ -149,6 +158,9 @@ function toValue(node: Node | null | undefined, path: Path, env: Env, issues: Is
   if (isSeq(node)) return node.items.map((item, i) => toValue(item as Node, [...path, i], env, issues));
   if (isScalar(node)) {
     const v = node.value;
+    // A number keeps its text for string fields: `password: 00918273` is not 918273.
+    if (typeof v === 'number' && node.type === 'PLAIN' && typeof node.source === 'string')
+      return new PlainScalar(node.source, v);
     if (typeof v !== 'string' || !v.includes('$')) return v;
     const r = interpolate(v, env);
     for (const name of r.missing) {
@@ -159,7 +171,10 @@ function toValue(node: Node | null | undefined, path: Path, env: Env, issues: Is
     }
     for (const bad of r.malformed)
       issues.push({ path, message: `malformed variable reference ${JSON.stringify(bad)}` });
-    return node.type === 'PLAIN' ? retype(r.value) : r.value;
+    if (node.type !== 'PLAIN') return r.value;
+    const typed = retype(r.value);
+    // `${NUM}` reads as a number where a number is wanted, and as written where text is.
+    return typeof typed === 'number' ? new PlainScalar(r.value, typed) : typed;
   }
   return null;
 }

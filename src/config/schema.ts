@@ -39,7 +39,20 @@ interface Common<T> {
   optional?: boolean;
 }
 
+/**
+ * A plain (unquoted) YAML scalar that reads as a number, with the text it was written as (after
+ * `${VAR}` interpolation): a string field takes the text (`00918273` stays `00918273`, where
+ * the number would be 918273), every other field the number.
+ */
+export class PlainScalar {
+  constructor(
+    readonly text: string,
+    readonly value: number,
+  ) {}
+}
+
 function describe(value: unknown): string {
+  if (value instanceof PlainScalar) return value.text;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -59,7 +72,8 @@ function base<T>(
     doc: opts.doc,
     optional: opts.optional === true || opts.default !== undefined,
     defaultValue: opts.default,
-    parse,
+    parse: (value, path, issues) =>
+      parse(value instanceof PlainScalar ? (kind === 'string' ? value.text : value.value) : value, path, issues),
   };
 }
 
