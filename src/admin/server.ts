@@ -29,6 +29,7 @@ import type { Metric } from '../core/metric.js';
 import type { RawTap, Tap } from '../core/pipeline.js';
 import type { ListenAddress } from '../config/schema.js';
 import type { HistoryDocument, StatusDocument } from './status.js';
+import { redactSecrets } from '../core/secrets.js';
 
 /** A component as the admin API shows it. */
 export interface ComponentView {
@@ -208,7 +209,8 @@ export class AdminServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
-      const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n';
+      // Status, history and /metrics carry log-like text (rejections, errors): no secret in them.
+      const text = redactSecrets(typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n');
       res.writeHead(status, {
         'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
         'cache-control': 'no-store',

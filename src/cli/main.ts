@@ -25,6 +25,7 @@ import {
 } from '../protocols/statsd/parser.js';
 import { generateConfig } from './generate.js';
 import { runTest, type TestFormat } from './test.js';
+import { redactSecrets } from '../core/secrets.js';
 
 const HELP = `Usage:
   sluice [--config FILE]       run the agent (built-in config when no FILE is given)
@@ -67,8 +68,8 @@ interface Io {
 }
 
 const stdio: Io = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
+  out: (t) => process.stdout.write(redactSecrets(t)),
+  err: (t) => process.stderr.write(redactSecrets(t)),
 };
 
 function readConfig(file: string | undefined): { text: string; name: string } {
@@ -214,8 +215,8 @@ async function untilQuit(run: (io: ClientIo) => Promise<number>, options: { keys
     });
   });
   process.exitCode = await run({
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
+    out: (t) => process.stdout.write(redactSecrets(t)),
+    err: (t) => process.stderr.write(redactSecrets(t)),
     quit,
   });
   if (keys) process.stdin.setRawMode(false);
@@ -243,7 +244,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     config = load(file);
   } catch (e) {
-    process.stderr.write(describeError(e, file));
+    process.stderr.write(redactSecrets(describeError(e, file)));
     process.exitCode = 1;
     return;
   }
@@ -255,7 +256,7 @@ async function testCommand(command: TestCommand): Promise<number> {
   try {
     config = load(command.test);
   } catch (e) {
-    process.stderr.write(describeError(e, command.test));
+    process.stderr.write(redactSecrets(describeError(e, command.test)));
     return 1;
   }
   // Warnings (a file the Linux source cannot read) matter here; info chatter does not.
@@ -263,7 +264,7 @@ async function testCommand(command: TestCommand): Promise<number> {
   return runTest(config, {
     format: command.format,
     out: process.stdout,
-    note: (t) => process.stderr.write(t),
+    note: (t) => process.stderr.write(redactSecrets(t)),
     log,
     clock: systemClock,
   });

@@ -6,6 +6,7 @@
  * Unknown keys are errors, not silently ignored: a typo in an option name must not pass.
  */
 import { compilePattern } from '../core/filter.js';
+import { registerSecret } from '../core/secrets.js';
 
 export type PathSegment = string | number;
 export type Path = readonly PathSegment[];
@@ -73,7 +74,11 @@ function base<T>(
     optional: opts.optional === true || opts.default !== undefined,
     defaultValue: opts.default,
     parse: (value, path, issues) =>
-      parse(value instanceof PlainScalar ? (kind === 'string' ? value.text : value.value) : value, path, issues),
+      parse(
+        value instanceof PlainScalar ? (kind === 'string' ? value.text : value.value) : value,
+        path,
+        issues,
+      ),
   };
 }
 
@@ -96,6 +101,8 @@ export interface StringOptions extends Common<string> {
   pattern?: RegExp;
   patternHint?: string;
   nonEmpty?: boolean;
+  /** A password or token: its value is registered (core/secrets.ts) so no output shows it. */
+  secret?: boolean;
 }
 
 function string(opts: StringOptions = {}): Schema<string> {
@@ -105,6 +112,12 @@ function string(opts: StringOptions = {}): Schema<string> {
     if (typeof value === 'number' || typeof value === 'boolean') value = String(value);
     if (typeof value !== 'string') return mismatch(issues, path, expected, value);
     if (opts.nonEmpty === true && value === '') return mismatch(issues, path, expected, value);
+    if (opts.secret === true) {
+      registerSecret(value);
+      // A bad secret is reported without its value.
+      if (opts.pattern !== undefined && !opts.pattern.test(value))
+        return mismatch(issues, path, expected, '(secret)');
+    }
     if (opts.pattern !== undefined && !opts.pattern.test(value))
       return mismatch(issues, path, expected, value);
     return value;

@@ -2,6 +2,8 @@
  * Structured logs: one JSON object per line on stderr (stdout belongs to the console sink).
  * Messages are sentences; context goes in fields; an error is logged under the key `error`.
  */
+import { redactSecrets } from './secrets.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -52,7 +54,7 @@ export function createLogger(
           line += `,${JSON.stringify(key)}:${safeStringify(value)}`;
         }
       }
-      write(line + '}\n');
+      write(redactSecrets(line + '}\n'));
     };
     return {
       debug: (m, f) => emit('debug', m, f),

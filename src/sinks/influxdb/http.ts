@@ -22,6 +22,7 @@ import { PushRejected, type PushTransport, type Target } from '../push/push.js';
 import type { Payload } from '../push/queue.js';
 import { joinPayload } from '../push/tcp.js';
 import type { InfluxUrl } from './schema.js';
+import { registerSecret } from '../../core/secrets.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -118,6 +119,7 @@ export class HttpTransport implements PushTransport {
     if (options.gzip) this.headers['Content-Encoding'] = 'gzip';
     if (options.api === 'v1' && options.username !== '') {
       const basic = Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64');
+      registerSecret(basic);
       this.headers.Authorization = `Basic ${basic}`;
     } else if (options.api === 'v2' && options.token !== '') {
       this.headers.Authorization = `Token ${options.token}`;

@@ -83,6 +83,7 @@ const fields = {
   username: s.string({ default: '', doc: "v1: user for HTTP basic authentication; '' for none." }),
   password: s.string({
     default: '',
+    secret: true,
     doc: 'v1: its password; write "${VAR}" to take it from the environment. Never logged.',
   }),
   organization: s.string({ default: '', doc: 'v2: the organization (name or ID) that owns the bucket.' }),
@@ -92,6 +93,7 @@ const fields = {
   }),
   token: s.string({
     default: '',
+    secret: true,
     doc: 'v2: sent as "Authorization: Token …"; write "${VAR}" to take it from the environment. Never logged.',
   }),
   precision: s.oneOf(PRECISIONS, {

@@ -82,6 +82,7 @@ const saslFields = {
   username: s.string({ default: '', doc: 'SASL user name.' }),
   password: s.string({
     default: '',
+    secret: true,
     doc: 'SASL password; write "${KAFKA_PASSWORD}" to take it from the environment.',
   }),
 };

@@ -10,6 +10,7 @@ import type { PushConfig } from '../push/schema.js';
 import { RemoteWriteEncoder } from './encoder.js';
 import { HttpTransport } from './http.js';
 import type { RemoteWriteConfig } from './schema.js';
+import { registerSecret } from '../../core/secrets.js';
 
 let userAgent: string | undefined;
 
@@ -50,12 +51,18 @@ export function requestHeaders(
     'User-Agent': agentName(),
     'X-Prometheus-Remote-Write-Version': '0.1.0',
   };
-  if (config.bearer_token_env !== undefined)
-    headers.Authorization = `Bearer ${secret(config.bearer_token_env, env, 'bearer_token_env')}`;
+  if (config.bearer_token_env !== undefined) {
+    const token = secret(config.bearer_token_env, env, 'bearer_token_env');
+    registerSecret(token);
+    headers.Authorization = `Bearer ${token}`;
+  }
   if (config.basic_auth !== undefined) {
     const { username, password_env } = config.basic_auth;
     const password = secret(password_env, env, 'basic_auth.password_env');
-    headers.Authorization = `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+    registerSecret(password);
+    const credentials = Buffer.from(`${username}:${password}`, 'utf8').toString('base64');
+    registerSecret(credentials);
+    headers.Authorization = `Basic ${credentials}`;
   }
   return headers;
 }
