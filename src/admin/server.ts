@@ -21,7 +21,7 @@
  *                             resources, relative URLs so that it works behind a proxy's prefix)
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
 import { compilePattern } from '../core/filter.js';
@@ -30,6 +30,7 @@ import type { RawTap, Tap } from '../core/pipeline.js';
 import type { ListenAddress } from '../config/schema.js';
 import type { HistoryDocument, StatusDocument } from './status.js';
 import { redactSecrets } from '../core/secrets.js';
+import { createWebServer, type WebConfig } from '../core/web.js';
 
 /** A component as the admin API shows it. */
 export interface ComponentView {
@@ -100,10 +101,12 @@ export class AdminServer {
     private readonly listen: ListenAddress,
     private readonly target: AdminTarget,
     private readonly log: Logger,
+    /** TLS and basic authentication (agent.admin_web_config_file); undefined: plain HTTP, open. */
+    private readonly web?: WebConfig,
   ) {}
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const server = createWebServer(this.web, (req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>
         reject(
@@ -122,7 +125,7 @@ export class AdminServer {
     const a = this.server?.address() as AddressInfo | null | undefined;
     if (a === undefined || a === null) return undefined;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return `http://${host}:${a.port}/`;
+    return `${this.web?.tls === undefined ? 'http' : 'https'}://${host}:${a.port}/`;
   }
 
   async stop(): Promise<void> {

@@ -28,10 +28,14 @@ agent:
   # create): error stops sluice at once with exit 1, naming each and why; retry restarts it
   # with the backoff below while the rest runs.
   startup_error_behavior: error
-  # The admin endpoint (off when unset; keep it on loopback, it has no authentication yet):
-  # the status page at /, GET /-/healthy, GET /-/ready, POST /-/reload (as SIGHUP), the JSON
-  # API under /api/v1/ (components, status, history, tap) that sluice tap and sluice top read.
+  # The admin endpoint (off when unset; keep it on loopback unless admin_web_config_file
+  # requires authentication): the status page at /, GET /-/healthy, GET /-/ready,
+  # POST /-/reload (as SIGHUP), the JSON API under /api/v1/ (components, status, history,
+  # tap) that sluice tap and sluice top read.
   # admin_listen: 127.0.0.1:8126
+  # TLS and basic auth for it: a web configuration file in the Prometheus exporter
+  # toolkit's format (tls_server_config, basic_auth_users with bcrypt hashes).
+  # admin_web_config_file: /etc/sluice/web.yml
   restart_backoff_min: 1s
   restart_backoff_max: 1m
   restart_max_failures: 10

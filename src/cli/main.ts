@@ -359,6 +359,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
         history: () => status.history(),
       },
       log,
+      config.agent.adminWebConfig,
     );
     status.start();
     try {

@@ -24,6 +24,7 @@ import {
   type ListenAddress,
   type Path,
 } from './schema.js';
+import { webConfigFileSchema, type WebConfig } from '../core/web.js';
 
 export interface Registry {
   readonly sources: readonly SourceDefinition[];
@@ -48,6 +49,7 @@ export interface AgentSettings {
   readonly startupErrorBehavior: 'error' | 'retry';
   /** Where the admin endpoint listens; undefined when it is off. */
   readonly adminListen: ListenAddress | undefined;
+  readonly adminWebConfig: WebConfig | undefined;
 }
 
 export interface AgentConfig {
@@ -107,8 +109,11 @@ export const agentSchema = s.object({
   }),
   admin_listen: s.listen({
     optional: true,
-    doc: 'Where the admin endpoint listens (the status page at /, /-/healthy, /-/ready, POST /-/reload, the JSON API under /api/v1/), e.g. "127.0.0.1:8126"; off when unset. Keep it on loopback: it has no authentication yet. A change needs a restart.',
+    doc: 'Where the admin endpoint listens (the status page at /, /-/healthy, /-/ready, POST /-/reload, the JSON API under /api/v1/), e.g. "127.0.0.1:8126"; off when unset. Keep it on loopback unless admin_web_config_file requires authentication. A change needs a restart.',
   }),
+  admin_web_config_file: webConfigFileSchema(
+    "TLS and basic authentication for the admin endpoint: a web configuration file in the Prometheus exporter toolkit's format (tls_server_config, basic_auth_users). '' for plain HTTP without authentication. A change needs a restart.",
+  ),
   startup_error_behavior: s.oneOf(['error', 'retry'] as const, {
     default: 'error',
     doc: "A component that fails its first start (a port taken, a socket it cannot create): 'error' stops sluice with exit 1 and says which and why; 'retry' restarts it with backoff while the rest runs.",
@@ -294,6 +299,7 @@ function validate(root: unknown, options: LoadOptions, issues: Issue[]): AgentCo
       shutdownTimeoutMs: agent.shutdown_timeout,
       startupErrorBehavior: agent.startup_error_behavior,
       adminListen: agent.admin_listen,
+      adminWebConfig: agent.admin_web_config_file,
       restart: {
         minBackoffMs: agent.restart_backoff_min,
         maxBackoffMs: Math.max(agent.restart_backoff_max, agent.restart_backoff_min),
@@ -360,7 +366,7 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
     // Definitions are shared module objects; freezing their internals is not ours to do.
     for (const [k, v] of Object.entries(value))
-      if (k !== 'definition' && !(v instanceof RegExp)) deepFreeze(v);
+      if (k !== 'definition' && !(v instanceof RegExp) && !ArrayBuffer.isView(v)) deepFreeze(v);
   }
   return value;
 }

@@ -23,13 +23,18 @@ export async function startScraper(
   targets: readonly string[],
   flags: readonly string[] = [],
   port?: number,
+  /** The `scrape_configs` entries to use instead of one job `sluice` over `targets` (YAML, indented 2). */
+  jobs?: string,
 ): Promise<Scraper> {
   port ??= await freePort('tcp');
   const base = `http://127.0.0.1:${port}`;
   const config = path.join(dir, 'prometheus.yml');
   writeFileSync(
     config,
-    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]\n`,
+    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n${
+      jobs ??
+      `  - job_name: sluice\n    static_configs:\n      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]\n`
+    }`,
   );
   const process = startProcess(
     binary,

@@ -22,6 +22,7 @@ const CONFIG: PrometheusExporterConfig = {
   counter_suffix: true,
   native_histograms: true,
   native_histogram_max_buckets: 0,
+  web_config_file: undefined,
 };
 
 function gauge(name: string, value: number, tags: Record<string, string> = {}): GaugeMetric {

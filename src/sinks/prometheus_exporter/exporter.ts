@@ -2,7 +2,8 @@
  * The exporter sink: `write` updates the state, a scrape renders it. The HTTP server is a thin
  * shell around `handle`, which tests call directly without a socket.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createWebServer } from '../../core/web.js';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -136,7 +137,7 @@ export class PrometheusExporter implements Sink {
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => this.serve(req, res));
+    const server = createWebServer(this.config.web_config_file, (req, res) => this.serve(req, res));
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -152,7 +153,7 @@ export class PrometheusExporter implements Sink {
     this.ctx.log.info('Prometheus exporter listening.', {
       address,
       port: this.boundPort,
-      url: `http://${address}${this.config.path}`,
+      url: `${this.config.web_config_file?.tls === undefined ? 'http' : 'https'}://${address}${this.config.path}`,
     });
     if (this.config.expiry > 0) {
       this.sweeper = setInterval(() => this.expire(), Math.min(this.config.expiry, MAX_SWEEP_INTERVAL_MS));

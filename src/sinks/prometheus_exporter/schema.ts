@@ -1,5 +1,6 @@
 /** Config of the `prometheus_exporter` sink, and the sample block `sluice generate` prints for it. */
 import { s, type InferFields } from '../../config/schema.js';
+import { webConfigFileSchema } from '../../core/web.js';
 
 export const schema = s.object(
   {
@@ -25,6 +26,9 @@ export const schema = s.object(
       default: true,
       doc: 'Expose counters as <name>_total, as Prometheus names them. false keeps their name, as statsd_exporter does, so that its dashboards keep working (promtool then warns about counters without _total).',
     }),
+    web_config_file: webConfigFileSchema(
+      "A web configuration file in the Prometheus exporter toolkit's format (its --web.config.file): tls_server_config (cert, key, client CA and client_auth_type) and basic_auth_users (bcrypt hashes). '' for plain HTTP without authentication.",
+    ),
     native_histograms: s.boolean({
       default: true,
       doc: 'Serve the protobuf format to a scraper that asks for it (Prometheus does with --enable-feature=native-histograms), where distributions (d) are native histograms: exact sketch buckets, mergeable with sum(). false: text formats only, distributions as summaries.',
@@ -56,6 +60,11 @@ export const sample = `  prometheus:
     # Counters as <name>_total (Prometheus' convention). false exposes them under their own
     # name, as statsd_exporter does, so that dashboards built on it keep working.
     counter_suffix: true
+    # TLS and basic authentication, from a web configuration file in the Prometheus
+    # exporter toolkit's format (--web.config.file of node_exporter and the others):
+    # tls_server_config (cert_file, key_file, client_auth_type, client_ca_file) and
+    # basic_auth_users (user: bcrypt hash). '' serves plain HTTP to anyone.
+    web_config_file: ''
     # Prometheus started with --enable-feature=native-histograms asks for the protobuf
     # format: there, distributions (d) are native histograms (the sketch's exact buckets, so
     # histogram_quantile(0.99, sum(x)) over many agents is within the sketch's error).

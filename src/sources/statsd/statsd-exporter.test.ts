@@ -142,6 +142,7 @@ describe("statsd_exporter's exporter test cases, through a statsd source and the
             counter_suffix: false,
             native_histograms: true,
             native_histogram_max_buckets: 0,
+            web_config_file: undefined,
           },
           ectx,
         );
