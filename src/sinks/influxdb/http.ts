@@ -23,6 +23,7 @@ import type { Payload } from '../push/queue.js';
 import { joinPayload } from '../push/tcp.js';
 import type { InfluxUrl } from './schema.js';
 import { registerSecret } from '../../core/secrets.js';
+import type { ConnectionOptions } from 'node:tls';
 
 const gzip = promisify(zlib.gzip);
 
@@ -44,6 +45,8 @@ export interface HttpOptions {
   readonly token: string;
   readonly precision: Precision;
   readonly gzip: boolean;
+  /** For https:// URLs: CAs, client certificate, expected server name (config/tls.ts). */
+  readonly tls?: ConnectionOptions | undefined;
   /** Points of a batch the server refused in a partial write, with its message. */
   readonly onPartialWrite: (target: Target, points: number, message: string) => void;
 }
@@ -108,7 +111,7 @@ export class HttpTransport implements PushTransport {
     const tls = this.url.scheme === 'https';
     // One batch is in flight per endpoint at a time: one connection, kept open between batches.
     const agentOptions = { keepAlive: true, maxSockets: 1, keepAliveMsecs: 30_000 };
-    this.agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent = tls ? new https.Agent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
     this.path = writePath(this.url, options);
     this.headers = {
       // The name, not the address connected to: virtual hosts and proxies route on it.
@@ -159,7 +162,10 @@ export class HttpTransport implements PushTransport {
         host: address,
         port: this.url.port,
         // Certificates are checked against the name, not the address.
-        servername: this.url.scheme === 'https' && net.isIP(this.url.host) === 0 ? this.url.host : undefined,
+        servername:
+          this.url.scheme !== 'https'
+            ? undefined
+            : (this.options.tls?.servername ?? (net.isIP(this.url.host) === 0 ? this.url.host : undefined)),
         method: 'POST',
         path: this.path,
         agent: this.agent,

@@ -11,6 +11,7 @@ import type { PushConfig } from '../push/schema.js';
 import { HttpTransport, type HttpOptions } from './http.js';
 import { MAX_UDP_PAYLOAD, type InfluxdbConfig } from './schema.js';
 import { UdpTransport } from './udp.js';
+import { clientTlsOptions } from '../../config/tls.js';
 
 const PARTIAL_LOG_INTERVAL_MS = 60_000;
 
@@ -87,6 +88,7 @@ export function createInfluxdbSink(
     token: config.token,
     precision: config.precision,
     gzip: config.content_encoding === 'gzip',
+    tls: clientTlsOptions(config.tls),
     onPartialWrite,
   };
   return new PushSink(

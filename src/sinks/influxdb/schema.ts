@@ -3,6 +3,7 @@ import { INVALID, s, type InferFields, type ObjectSchema } from '../../config/sc
 import { PRECISIONS } from '../../protocols/influx/line.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../push/endpoints.js';
 import { pushDefaults, pushOptionsSample, pushOptionsSchema } from '../push/schema.js';
+import { clientTlsSample, clientTlsSchema } from '../../config/tls.js';
 
 /** The HTTP API's port; the UDP listener's is 8089 (both InfluxDB's defaults). */
 export const INFLUXDB_PUSH = pushDefaults({ port: 8086, endpoints: ['127.0.0.1:8086'] });
@@ -96,6 +97,7 @@ const fields = {
     secret: true,
     doc: 'v2: sent as "Authorization: Token …"; write "${VAR}" to take it from the environment. Never logged.',
   }),
+  tls: clientTlsSchema,
   precision: s.oneOf(PRECISIONS, {
     default: 'ns',
     doc: 'Unit of the timestamps written. Over UDP it must equal the precision of the server\'s [[udp]] listener ("" there means ns).',
@@ -187,7 +189,7 @@ export const sample = `  influxdb:
     organization: ''
     bucket: ''
     token: ''
-    # Unit of the timestamps written: ns, us, ms or s. Over UDP it must match the
+${clientTlsSample('    ')}    # Unit of the timestamps written: ns, us, ms or s. Over UDP it must match the
     # "precision" of the server's [[udp]] listener ("" there means ns).
     precision: ns
     # HTTP: gzip compresses request bodies; identity sends them as they are.

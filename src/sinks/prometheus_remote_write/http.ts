@@ -13,6 +13,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { joinEntries } from '../../protocols/remote_write/protobuf.js';
 import { snappyCompress } from '../../protocols/remote_write/snappy.js';
 import { PushRejected, type PushTransport, type Target } from '../push/push.js';
@@ -22,6 +23,8 @@ import type { RemoteWriteUrl } from './schema.js';
 export interface HttpTransportOptions {
   /** Every header of the request, the protocol's and the user's, authorization included. */
   readonly headers: Readonly<Record<string, string>>;
+  /** For https:// URLs: CAs, client certificate, expected server name (config/tls.ts). */
+  readonly tls?: ConnectionOptions | undefined;
 }
 
 /** Bytes of an error response's body kept for the log line. */
@@ -61,10 +64,12 @@ export class HttpTransport implements PushTransport {
     const tls = this.url.protocol === 'https:';
     this.module = tls ? https : http;
     const agentOptions = { keepAlive: true, maxSockets: 1 };
-    this.agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent = tls ? new https.Agent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
     const host = this.url.hostname;
-    // SNI takes names only; an IP URL is checked against the address itself.
-    this.servername = net.isIP(host.replace(/^\[|\]$/g, '')) === 0 ? host : undefined;
+    // SNI takes names only; an IP URL is checked against the address itself, unless the
+    // config names the server.
+    this.servername =
+      options.tls?.servername ?? (net.isIP(host.replace(/^\[|\]$/g, '')) === 0 ? host : undefined);
   }
 
   send(payload: Payload): Promise<void> {

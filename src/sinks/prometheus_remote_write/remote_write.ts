@@ -11,6 +11,7 @@ import { RemoteWriteEncoder } from './encoder.js';
 import { HttpTransport } from './http.js';
 import type { RemoteWriteConfig } from './schema.js';
 import { registerSecret } from '../../core/secrets.js';
+import { clientTlsOptions } from '../../config/tls.js';
 
 let userAgent: string | undefined;
 
@@ -82,6 +83,7 @@ export function createRemoteWriteSink(
   deps: PushDeps & { env?: NodeJS.ProcessEnv } = {},
 ): PushSink {
   const headers = requestHeaders(config, deps.env);
+  const tlsOptions = clientTlsOptions(config.tls);
   let lastRejectLog = -Infinity;
   const encoder = new RemoteWriteEncoder({
     expiryMs: config.expiry,
@@ -108,7 +110,7 @@ export function createRemoteWriteSink(
   return new PushSink(
     pushConfig(config),
     encoder,
-    (target) => new HttpTransport(target, { headers }),
+    (target) => new HttpTransport(target, { headers, tls: tlsOptions }),
     ctx,
     deps,
   );

@@ -1,5 +1,6 @@
 /** Config of the `prometheus_remote_write` sink, and the sample block `sluice generate` prints for it. */
 import { INVALID, s, type InferFields, type ObjectSchema } from '../../config/schema.js';
+import { clientTlsSample, clientTlsSchema } from '../../config/tls.js';
 import { formatEndpoint, type Endpoint } from '../push/endpoints.js';
 import { formatDuration, pushDefaults, pushOptionsSample, pushOptionsSchema } from '../push/schema.js';
 
@@ -131,6 +132,7 @@ const fields = {
       'How often the type and help of each metric family are sent along (with the first sample, ' +
       'then at most this often); 0 sends none.',
   }),
+  tls: clientTlsSchema,
   native_histograms: s.boolean({
     default: false,
     doc:
@@ -220,7 +222,7 @@ export const sample = `  remote_write:
     # Each family's type and help go along with its first sample, then at most this
     # often (0s: never). Mimir keeps them; Prometheus ignores them.
     metadata_interval: ${formatDuration(60_000)}
-    # Distributions (d) as native histograms: one series of the sketch's exact buckets,
+${clientTlsSample('    ')}    # Distributions (d) as native histograms: one series of the sketch's exact buckets,
     # which sum() merges across agents. The receiver must accept them (Prometheus with
     # --enable-feature=native-histograms, Mimir, VictoriaMetrics). false: quantile, _sum
     # and _count series, which any receiver takes.

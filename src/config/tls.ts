@@ -1,0 +1,84 @@
+/**
+ * Client TLS options of a sink that connects over HTTPS (remote write, InfluxDB): which
+ * certificate authorities to trust, a client certificate for servers that require one (mutual
+ * TLS), and the name to expect in the server's certificate. The schema checks that each file is
+ * readable, so `sluice validate` reports a wrong path; the files are read when the sink starts.
+ */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { INVALID, s, type InferFields, type ObjectSchema } from './schema.js';
+
+const fields = {
+  ca_file: s.string({
+    default: '',
+    doc: 'PEM file of the certificate authorities to trust (a private CA); empty: the system store.',
+  }),
+  cert_file: s.string({
+    default: '',
+    doc: 'PEM client certificate, for servers that require one (mutual TLS).',
+  }),
+  key_file: s.string({ default: '', doc: 'PEM private key of cert_file (unencrypted).' }),
+  server_name: s.string({
+    default: '',
+    doc: "Name to expect in the server's certificate (and to send as SNI); empty: the URL's host.",
+  }),
+  insecure_skip_verify: s.boolean({
+    default: false,
+    doc: 'Accept any server certificate. For tests only: anyone on the path can read and change the data.',
+  }),
+};
+
+export type ClientTlsConfig = InferFields<typeof fields>;
+
+const base = s.object(fields, { doc: 'TLS for https:// URLs.' });
+
+/** The `tls:` block of an HTTPS sink. */
+export const clientTlsSchema: ObjectSchema<typeof fields> = {
+  ...base,
+  parse(value, path, issues) {
+    const parsed = base.parse(value, path, issues);
+    if (parsed === INVALID) return parsed;
+    const before = issues.length;
+    if ((parsed.cert_file === '') !== (parsed.key_file === ''))
+      issues.push({
+        path: [...path, parsed.cert_file === '' ? 'cert_file' : 'key_file'],
+        message: 'cert_file and key_file go together',
+      });
+    for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
+      const file = parsed[key];
+      if (file === '') continue;
+      try {
+        accessSync(file, constants.R_OK);
+      } catch (e) {
+        issues.push({
+          path: [...path, key],
+          message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`,
+        });
+      }
+    }
+    return issues.length > before ? INVALID : parsed;
+  },
+};
+
+export const clientTlsSample = (
+  indent: string,
+): string => `${indent}# For https:// URLs: a private CA to trust (empty: the system store), a client
+${indent}# certificate and key for servers that require one, the name to expect in the
+${indent}# server's certificate (empty: the URL's host).
+${indent}tls:
+${indent}  ca_file: ''
+${indent}  cert_file: ''
+${indent}  key_file: ''
+${indent}  server_name: ''
+${indent}  insecure_skip_verify: false
+`;
+
+/** Node's TLS options for this config, the files read now. */
+export function clientTlsOptions(t: ClientTlsConfig): ConnectionOptions {
+  const out: ConnectionOptions = { rejectUnauthorized: !t.insecure_skip_verify };
+  if (t.ca_file !== '') out.ca = readFileSync(t.ca_file);
+  if (t.cert_file !== '') out.cert = readFileSync(t.cert_file);
+  if (t.key_file !== '') out.key = readFileSync(t.key_file);
+  if (t.server_name !== '') out.servername = t.server_name;
+  return out;
+}
