@@ -5,7 +5,7 @@
  * readable, so `sluice validate` reports a wrong path; the files are read when the sink starts.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { INVALID, s, type InferFields, type ObjectSchema } from './schema.js';
 
 const fields = {
@@ -81,4 +81,74 @@ export function clientTlsOptions(t: ClientTlsConfig): ConnectionOptions {
   if (t.key_file !== '') out.key = readFileSync(t.key_file);
   if (t.server_name !== '') out.servername = t.server_name;
   return out;
+}
+
+// ---- server side: a listener's TLS (tcp:// StatsD and JSON streams) ---------------------------
+
+export const STREAM_CLIENT_AUTH = ['NoClientCert', 'RequireAndVerifyClientCert'] as const;
+
+const serverFields = {
+  cert_file: s.string({ default: '', doc: "PEM certificate of the listener; '' serves plain TCP." }),
+  key_file: s.string({ default: '', doc: 'PEM private key of cert_file (unencrypted).' }),
+  client_auth_type: s.oneOf(STREAM_CLIENT_AUTH, {
+    default: 'NoClientCert',
+    doc: 'RequireAndVerifyClientCert accepts only clients presenting a certificate of client_ca_file (mutual TLS); NoClientCert any client (names as in the Prometheus exporter toolkit).',
+  }),
+  client_ca_file: s.string({
+    default: '',
+    doc: 'PEM file of the CAs whose client certificates are accepted.',
+  }),
+};
+
+export type ServerTlsConfig = InferFields<typeof serverFields>;
+
+const serverBase = s.object(serverFields, { doc: 'TLS for tcp:// listeners.' });
+
+/** The `tls:` block of a listening source: TLS on its tcp:// listeners. */
+export const serverTlsSchema: ObjectSchema<typeof serverFields> = {
+  ...serverBase,
+  parse(value, path, issues) {
+    const parsed = serverBase.parse(value, path, issues);
+    if (parsed === INVALID) return parsed;
+    const before = issues.length;
+    if ((parsed.cert_file === '') !== (parsed.key_file === ''))
+      issues.push({
+        path: [...path, parsed.cert_file === '' ? 'cert_file' : 'key_file'],
+        message: 'cert_file and key_file go together',
+      });
+    if (parsed.client_auth_type === 'RequireAndVerifyClientCert' && parsed.client_ca_file === '')
+      issues.push({
+        path: [...path, 'client_ca_file'],
+        message: 'RequireAndVerifyClientCert needs client_ca_file',
+      });
+    if (parsed.cert_file === '' && parsed.client_auth_type !== 'NoClientCert')
+      issues.push({ path: [...path, 'client_auth_type'], message: 'needs cert_file and key_file (TLS)' });
+    for (const key of ['cert_file', 'key_file', 'client_ca_file'] as const) {
+      const file = parsed[key];
+      if (file === '') continue;
+      try {
+        accessSync(file, constants.R_OK);
+      } catch (e) {
+        issues.push({
+          path: [...path, key],
+          message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`,
+        });
+      }
+    }
+    return issues.length > before ? INVALID : parsed;
+  },
+};
+
+/** Node's TLS server options for this config (files read now), or undefined for plain TCP. */
+export function serverTlsOptions(t: ServerTlsConfig): TlsOptions | undefined {
+  if (t.cert_file === '') return undefined;
+  const verify = t.client_auth_type === 'RequireAndVerifyClientCert';
+  return {
+    cert: readFileSync(t.cert_file),
+    key: readFileSync(t.key_file),
+    ca: t.client_ca_file === '' ? undefined : readFileSync(t.client_ca_file),
+    requestCert: verify,
+    rejectUnauthorized: verify,
+    minVersion: 'TLSv1.2',
+  };
 }

@@ -23,7 +23,7 @@ type SocketOptions = {
 export function sameSockets(a: SocketOptions, b: SocketOptions): boolean {
   if (!isDeepStrictEqual(a.listen, b.listen) || a.workers !== b.workers) return false;
   for (const key of Object.keys(TRANSPORT_DEFAULTS) as (keyof TransportConfig)[])
-    if (a[key] !== b[key]) return false;
+    if (!isDeepStrictEqual(a[key], b[key])) return false;
   return true;
 }
 

@@ -31,6 +31,8 @@ import { loadNodeUnixSocket, type UnixDgramSocket, type UnixSocketModule } from 
 export { loadNodeUnixSocket, type UnixDgramSocket, type UnixSocketModule };
 import { TRANSPORT_DEFAULTS, type TransportConfig } from './schema.js';
 import { watchUdpDrops, type UdpDropWatch } from './udp-drops.js';
+import tls from 'node:tls';
+import { serverTlsOptions } from '../../config/tls.js';
 
 /**
  * Who sent a buffer: a UDP datagram's source (the object Node made for it anyway), or a string
@@ -558,6 +560,7 @@ class StreamStats {
   readonly open: StatGauge;
   readonly idleClosed: StatCounter;
   readonly errors: StatCounter;
+  readonly tlsFailures: StatCounter;
   readonly partialDropped: StatCounter;
   readonly oversized: Count;
 
@@ -583,6 +586,11 @@ class StreamStats {
       t,
     );
     this.errors = st.counter('transport_connection_errors', 'Stream connections ended by a socket error.', t);
+    this.tlsFailures = st.counter(
+      'transport_tls_handshake_failures',
+      'TLS connections to a tcp:// listener closed because their handshake failed (no or an unaccepted client certificate, not TLS at all).',
+      t,
+    );
     this.partialDropped = st.counter(
       'transport_partial_lines_dropped',
       'Unfinished lines dropped because their connection was cut (error, idle timeout, shed, shutdown).',
@@ -697,8 +705,21 @@ class StreamListener implements Listener {
 
   async start(): Promise<void> {
     // No server.maxConnections: Node would refuse a newcomer before sluice could shed an idle one.
-    const server = net.createServer({ highWaterMark: READ_HIGH_WATER_MARK });
-    server.on('connection', (socket) => this.accept(socket));
+    const tlsOptions = this.endpoint.transport === 'tcp' ? serverTlsOptions(this.options.tls) : undefined;
+    let server: net.Server;
+    if (tlsOptions === undefined) {
+      server = net.createServer({ highWaterMark: READ_HIGH_WATER_MARK });
+      server.on('connection', (socket) => this.accept(socket));
+    } else {
+      // Only connections that finish the handshake (a client certificate of client_ca_file,
+      // when asked for) count as connections; the others are counted and closed.
+      server = tls.createServer({ ...tlsOptions, highWaterMark: READ_HIGH_WATER_MARK });
+      server.on('secureConnection', (socket: tls.TLSSocket) => this.accept(socket));
+      server.on('tlsClientError', (_error, socket) => {
+        this.stats.tlsFailures.inc();
+        socket.destroy();
+      });
+    }
     await this.file?.prepare();
     const e = this.endpoint;
     await new Promise<void>((resolve, reject) => {

@@ -42,7 +42,8 @@ describe('transport options schema', () => {
     assert.deepEqual(rest, TRANSPORT_DEFAULTS);
     for (const key of Object.keys(transportOptionsSchema)) assert.ok(key in body, `${key} is in the sample`);
     for (const line of transportSample.split('\n'))
-      if (line !== '') assert.match(line, /^ {4}(# |[a-z_]+: )/, 'indented four spaces');
+      if (line !== '')
+        assert.match(line, /^ {4}( {2})?(# |[a-z_]+:( |$))/, 'indented four spaces (six inside tls)');
   });
 
   it('refuses bad values with one issue each', () => {

@@ -3,6 +3,7 @@
  * their own `s.object({...})`, next to a `listen: listenSchema({...})` field.
  */
 import { s, type InferFields } from '../../config/schema.js';
+import { serverTlsSchema } from '../../config/tls.js';
 
 export const DECOMPRESS_MODES = ['none', 'auto'] as const;
 export type DecompressMode = (typeof DECOMPRESS_MODES)[number];
@@ -67,6 +68,7 @@ export const transportOptionsSchema = {
     default: 'none',
     doc: 'auto inflates udp:// and unixgram:// datagrams that start with a zlib or gzip header; none takes every datagram as text. Streams are always text.',
   }),
+  tls: serverTlsSchema,
   max_decompressed_bytes: s.number({
     default: 1024 * 1024,
     integer: true,
@@ -86,6 +88,7 @@ export const TRANSPORT_DEFAULTS: TransportConfig = {
   idle_timeout: 300_000,
   socket_mode: 0o660,
   decompress: 'none',
+  tls: { cert_file: '', key_file: '', client_auth_type: 'NoClientCert', client_ca_file: '' },
   max_decompressed_bytes: 1024 * 1024,
 };
 
@@ -107,6 +110,14 @@ export const transportSample = `    # Socket receive buffer (SO_RCVBUF) for udp:
     socket_mode: '0660'
     # auto = inflate zlib/gzip-compressed datagrams; none = all datagrams are plain text.
     decompress: none
+    # TLS on tcp:// listeners: a certificate and key (clients then connect with TLS), and
+    # RequireAndVerifyClientCert with client_ca_file to accept only clients holding a
+    # certificate of that CA. Empty: plain TCP.
+    tls:
+      cert_file: ''
+      key_file: ''
+      client_auth_type: NoClientCert
+      client_ca_file: ''
     # Cap on the inflated size of one compressed datagram; bigger ones are dropped and counted.
     max_decompressed_bytes: 1048576
 `;
