@@ -1,4 +1,5 @@
 /** What `sluice tap` and `sluice top` share: reading the agent's admin endpoint. */
+import { registerSecret } from '../core/secrets.js';
 
 /** A command that runs until the user quits. */
 export interface ClientIo {
@@ -29,4 +30,30 @@ export async function readLines(
     onLines(pending.slice(0, end).split('\n'));
     pending = pending.slice(end + 1);
   }
+}
+
+/**
+ * The admin endpoint as `--admin` names it: https:// works (a private CA through
+ * NODE_EXTRA_CA_CERTS), and credentials for its basic auth come from the URL's user:password
+ * (taken out of it, since fetch refuses such URLs) or SLUICE_ADMIN_USER / SLUICE_ADMIN_PASSWORD.
+ * `shown` is the URL without the password, for messages.
+ */
+export interface AdminEndpoint {
+  readonly base: URL;
+  readonly shown: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export function adminEndpoint(text: string, env: NodeJS.ProcessEnv = process.env): AdminEndpoint {
+  const base = new URL(text);
+  const user = decodeURIComponent(base.username) || (env.SLUICE_ADMIN_USER ?? '');
+  const password = decodeURIComponent(base.password) || (env.SLUICE_ADMIN_PASSWORD ?? '');
+  base.username = '';
+  base.password = '';
+  const headers: Record<string, string> = {};
+  if (user !== '' || password !== '') {
+    registerSecret(password);
+    headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  }
+  return { base, shown: base.href.replace(/\/$/, ''), headers };
 }

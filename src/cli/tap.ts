@@ -4,14 +4,16 @@
  * admin endpoint's /api/v1/tap until interrupted. The agent pays nothing while nobody taps.
  */
 import { parseArgs } from 'node:util';
-import { readLines, unreachable, type ClientIo } from './admin-client.js';
+import { adminEndpoint, readLines, unreachable, type ClientIo } from './admin-client.js';
 
 export const TAP_HELP = `Usage: sluice tap [--admin URL] [--component ID] [--name PATTERN] [--tag KEY:PATTERN]... [--raw] [--format text|json]
 
 Prints the metrics a running sluice hands its sinks, as they flow, until interrupted (Ctrl-C).
 Needs the agent's admin endpoint (agent.admin_listen). Patterns are globs (* and ?) or /regex/.
 
-  --admin URL        the admin endpoint (default http://127.0.0.1:8126)
+  --admin URL        the admin endpoint (default http://127.0.0.1:8126); https:// and
+                     https://user:password@host:port for one behind admin_web_config_file (or
+                     SLUICE_ADMIN_USER and SLUICE_ADMIN_PASSWORD; a private CA via NODE_EXTRA_CA_CERTS)
   --component ID     only what this source emitted
   --name PATTERN     only metrics whose name matches
   --tag KEY:PATTERN  only metrics with this tag matching (repeatable; all must match)
@@ -47,7 +49,14 @@ export async function tapCommand(argv: readonly string[], io: ClientIo): Promise
     io.err(`sluice tap: --format is text or json, not ${values.format}\n`);
     return 2;
   }
-  const url = new URL('/api/v1/tap', values.admin);
+  let admin;
+  try {
+    admin = adminEndpoint(values.admin);
+  } catch {
+    io.err(`sluice tap: --admin ${JSON.stringify(values.admin)} is not a URL\n`);
+    return 2;
+  }
+  const url = new URL('/api/v1/tap', admin.base);
   if (values.component !== undefined) url.searchParams.set('component', values.component);
   if (values.name !== undefined) url.searchParams.set('name', values.name);
   for (const t of values.tag ?? []) url.searchParams.append('tag', t);
@@ -56,10 +65,10 @@ export async function tapCommand(argv: readonly string[], io: ClientIo): Promise
   void io.quit.then(() => abort.abort());
   let response: Response;
   try {
-    response = await fetch(url, { signal: abort.signal });
+    response = await fetch(url, { signal: abort.signal, headers: admin.headers });
   } catch (e) {
     if (abort.signal.aborted) return 0;
-    io.err(unreachable('tap', values.admin, e));
+    io.err(unreachable('tap', admin.shown, e));
     return 1;
   }
   if (!response.ok || response.body === null) {

@@ -6,7 +6,7 @@
  * /api/v1/tap stream for the names.
  */
 import { parseArgs } from 'node:util';
-import { readLines, unreachable, type ClientIo } from './admin-client.js';
+import { adminEndpoint, readLines, unreachable, type ClientIo } from './admin-client.js';
 
 export const TOP_HELP = `Usage: sluice top [--admin URL] [--interval SECONDS]
 
@@ -14,7 +14,9 @@ A live view of a running sluice: components with their rates and state, the busi
 names and the names creating most series. Needs the agent's admin endpoint (agent.admin_listen).
 q or Ctrl-C quits.
 
-  --admin URL         the admin endpoint (default http://127.0.0.1:8126)
+  --admin URL         the admin endpoint (default http://127.0.0.1:8126); https:// and
+                      https://user:password@host:port for one behind admin_web_config_file (or
+                      SLUICE_ADMIN_USER and SLUICE_ADMIN_PASSWORD; a private CA via NODE_EXTRA_CA_CERTS)
   --interval SECONDS  refresh period (default 2)
 `;
 
@@ -82,7 +84,14 @@ export async function topCommand(argv: readonly string[], io: ClientIo): Promise
     io.err('sluice top: --interval is a number of seconds in [0.2, 3600]\n');
     return 2;
   }
-  const base = values.admin;
+  let admin;
+  try {
+    admin = adminEndpoint(values.admin);
+  } catch {
+    io.err(`sluice top: --admin ${JSON.stringify(values.admin)} is not a URL\n`);
+    return 2;
+  }
+  const base = admin.base;
   const abort = new AbortController();
   let quitting = false;
   void io.quit.then(() => {
@@ -93,7 +102,10 @@ export async function topCommand(argv: readonly string[], io: ClientIo): Promise
   // Names that reach the sinks, counted from the tap stream between two refreshes.
   const names = new Map<string, number>();
   const tapping = (async () => {
-    const response = await fetch(new URL('/api/v1/tap', base), { signal: abort.signal });
+    const response = await fetch(new URL('/api/v1/tap', base), {
+      signal: abort.signal,
+      headers: admin.headers,
+    });
     if (!response.ok || response.body === null) return;
     await readLines(response.body, (lines) => {
       for (const line of lines) {
@@ -108,18 +120,23 @@ export async function topCommand(argv: readonly string[], io: ClientIo): Promise
   while (!quitting) {
     let components: Component[];
     try {
-      const r = await fetch(new URL('/api/v1/components', base), { signal: abort.signal });
+      const r = await fetch(new URL('/api/v1/components', base), {
+        signal: abort.signal,
+        headers: admin.headers,
+      });
       components = (await r.json()) as Component[];
     } catch (e) {
       if (quitting) break;
-      io.err(unreachable('top', base, e));
+      io.err(unreachable('top', admin.shown, e));
       abort.abort();
       return 1;
     }
     const now = Date.now();
     const seconds = previousAt === 0 ? 1 : (now - previousAt) / 1000;
     const lines: string[] = [];
-    lines.push(`sluice top — ${base}   every ${intervalS} s, q quits   ${new Date(now).toISOString()}`);
+    lines.push(
+      `sluice top — ${admin.shown}   every ${intervalS} s, q quits   ${new Date(now).toISOString()}`,
+    );
     lines.push('');
     lines.push(
       pad('COMPONENT', 18) +
