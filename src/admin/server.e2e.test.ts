@@ -194,21 +194,25 @@ test('sluice tap says what to do when there is no admin endpoint', async (t) => 
   );
 });
 
-test('behind admin_web_config_file (TLS, basic auth), sluice tap connects with https://user:password@ and is refused without', async (t) => {
-  const servers = serverPrograms(['openssl'], 'apt-get install openssl');
-  if (servers.skip !== false) return t.skip(servers.skip);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-admin-tls-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = makeTestPki(dir);
-  writeFileSync(
-    path.join(dir, 'web.yml'),
-    `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  ops: '${bcrypt.hashSync('admin-pass', 4)}'\n`,
-  );
-  const statsdPort = await freePort('udp');
-  const adminPort = await freePort('tcp');
-  const sluice = startSluice({
-    owner: t,
-    config: `agent:
+const openssl = serverPrograms(['openssl'], 'apt-get install openssl');
+
+test(
+  'behind admin_web_config_file (TLS, basic auth), sluice tap connects with https://user:password@ and is refused without',
+  { skip: openssl.skip },
+  async (t) => {
+    openssl.assertInstalled();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-admin-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const pki = makeTestPki(dir);
+    writeFileSync(
+      path.join(dir, 'web.yml'),
+      `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  ops: '${bcrypt.hashSync('admin-pass', 4)}'\n`,
+    );
+    const statsdPort = await freePort('udp');
+    const adminPort = await freePort('tcp');
+    const sluice = startSluice({
+      owner: t,
+      config: `agent:
   admin_listen: 127.0.0.1:${adminPort}
   admin_web_config_file: ${path.join(dir, 'web.yml')}
 sources:
@@ -220,33 +224,34 @@ sinks:
   console:
     type: console
 `,
-  });
-  await sluice.waitForLog(
-    (l) => l.msg === 'Admin endpoint listening.' && String(l.url).startsWith('https://'),
-  );
-  const env = { NODE_EXTRA_CA_CERTS: pki.caCert };
-  const refused = startProcess(
-    process.execPath,
-    [sluiceBin, 'tap', '--admin', `https://127.0.0.1:${adminPort}`],
-    {
-      owner: t,
-      env,
-    },
-  );
-  const r = await refused.wait(20_000);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /answered 401/);
-  const tap = startProcess(
-    process.execPath,
-    [sluiceBin, 'tap', '--admin', `https://ops:admin-pass@127.0.0.1:${adminPort}`, '--format', 'json'],
-    { owner: t, env },
-  );
-  for (let i = 0; i < 100 && !tap.stdout().includes('secured.x'); i++) {
-    await sendStatsd(statsdPort, ['secured.x:1|c']);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const exit = await tap.stop('SIGINT');
-  assert.equal(exit.code, 0, exit.stderr);
-  assert.match(exit.stdout, /"name":"secured\.x"/);
-  assert.equal((await sluice.stop('SIGTERM')).code, 0);
-});
+    });
+    await sluice.waitForLog(
+      (l) => l.msg === 'Admin endpoint listening.' && String(l.url).startsWith('https://'),
+    );
+    const env = { NODE_EXTRA_CA_CERTS: pki.caCert };
+    const refused = startProcess(
+      process.execPath,
+      [sluiceBin, 'tap', '--admin', `https://127.0.0.1:${adminPort}`],
+      {
+        owner: t,
+        env,
+      },
+    );
+    const r = await refused.wait(20_000);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /answered 401/);
+    const tap = startProcess(
+      process.execPath,
+      [sluiceBin, 'tap', '--admin', `https://ops:admin-pass@127.0.0.1:${adminPort}`, '--format', 'json'],
+      { owner: t, env },
+    );
+    for (let i = 0; i < 100 && !tap.stdout().includes('secured.x'); i++) {
+      await sendStatsd(statsdPort, ['secured.x:1|c']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const exit = await tap.stop('SIGINT');
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.match(exit.stdout, /"name":"secured\.x"/);
+    assert.equal((await sluice.stop('SIGTERM')).code, 0);
+  },
+);

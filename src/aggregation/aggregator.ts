@@ -45,6 +45,7 @@ import {
 import { DEAD, HASH_SEED, RawKeyTable, SeriesIndex, TagInterner, hashString, hashTags } from './tables.js';
 import { arrivalTime, emptyChunk, type PartialChunk } from './partial.js';
 import { TopNames } from './top-names.js';
+import { pickSchema } from '../protocols/prometheus/native.js';
 
 /** Per-type destination names (Bucky3's `*_bucket`); an empty or absent one keeps StatsD names. */
 export interface Buckets {
@@ -91,6 +92,14 @@ export interface ObserverSpec {
 export interface NativeSpec {
   readonly schema: number;
   readonly maxBuckets: number;
+}
+
+/**
+ * The native histogram a bucket factor asks for, at the schema client_golang picks for it; a
+ * factor of 1 or less means none, as in client_golang (and so statsd_exporter).
+ */
+export function nativeSpec(factor: number, maxBuckets: number): NativeSpec | undefined {
+  return factor > 1 ? { schema: pickSchema(factor), maxBuckets } : undefined;
 }
 
 /** What a merging thread must know of a series a worker shaped by an ObserverSpec. */

@@ -25,8 +25,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 import { parseDuration } from '../config/schema.js';
-import type { NameMapper, NameMapping, ObserverSpec } from './aggregator.js';
-import { pickSchema } from '../protocols/prometheus/native.js';
+import { nativeSpec, type NameMapper, type NameMapping, type ObserverSpec } from './aggregator.js';
 
 export type ExporterMetricType = 'counter' | 'gauge' | 'observer';
 
@@ -714,11 +713,7 @@ export function observerSpec(o: ObserverOptions): ObserverSpec {
         timerScale: TIMER_SCALE,
         histogram: o.buckets,
         percentiles: undefined,
-        // client_golang: a bucket factor of 1 or less means no native histogram.
-        native:
-          o.nativeFactor > 1
-            ? { schema: pickSchema(o.nativeFactor), maxBuckets: o.nativeMaxBuckets }
-            : undefined,
+        native: nativeSpec(o.nativeFactor, o.nativeMaxBuckets),
       }
     : {
         timerScale: TIMER_SCALE,

@@ -6,8 +6,7 @@
  * observer options (its rules and `defaults`) take precedence over this.
  */
 import { s, type InferFields, type ObjectSchema } from '../config/schema.js';
-import { pickSchema } from '../protocols/prometheus/native.js';
-import type { ObserverSpec } from './aggregator.js';
+import { nativeSpec, type ObserverSpec } from './aggregator.js';
 import { binsSchema, DEFAULT_HISTOGRAM_BINS, refine } from './histogram.js';
 
 /** client_golang's DefBuckets: Prometheus' default histogram buckets, in seconds. */
@@ -66,10 +65,7 @@ export function timerObserver(t: TimersConfig): ObserverSpec | undefined {
     timerScale: scale,
     histogram: t.buckets ?? (t.unit === 's' ? PROMETHEUS_DEFAULT_BUCKETS : DEFAULT_HISTOGRAM_BINS),
     percentiles: undefined,
-    native:
-      t.native_histogram_bucket_factor > 1
-        ? { schema: pickSchema(t.native_histogram_bucket_factor), maxBuckets: t.native_histogram_max_buckets }
-        : undefined,
+    native: nativeSpec(t.native_histogram_bucket_factor, t.native_histogram_max_buckets),
   };
 }
 

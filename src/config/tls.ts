@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
-import { INVALID, s, type InferFields, type ObjectSchema } from './schema.js';
+import { INVALID, s, type InferFields, type Issue, type ObjectSchema, type Path } from './schema.js';
 
 const fields = {
   ca_file: s.string({
@@ -32,6 +32,35 @@ export type ClientTlsConfig = InferFields<typeof fields>;
 
 const base = s.object(fields, { doc: 'TLS for https:// URLs.' });
 
+/**
+ * What both sides' blocks must satisfy: a certificate goes with its key, and every file named is
+ * readable now (so `sluice validate` reports a wrong path). Pushes the problems to `issues`.
+ */
+function checkFiles<K extends string>(
+  parsed: Readonly<Record<K | 'cert_file' | 'key_file', string>>,
+  files: readonly K[],
+  path: Path,
+  issues: Issue[],
+): void {
+  if ((parsed.cert_file === '') !== (parsed.key_file === ''))
+    issues.push({
+      path: [...path, parsed.cert_file === '' ? 'cert_file' : 'key_file'],
+      message: 'cert_file and key_file go together',
+    });
+  for (const key of files) {
+    const file = parsed[key];
+    if (file === '') continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (e) {
+      issues.push({
+        path: [...path, key],
+        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`,
+      });
+    }
+  }
+}
+
 /** The `tls:` block of an HTTPS sink. */
 export const clientTlsSchema: ObjectSchema<typeof fields> = {
   ...base,
@@ -39,23 +68,7 @@ export const clientTlsSchema: ObjectSchema<typeof fields> = {
     const parsed = base.parse(value, path, issues);
     if (parsed === INVALID) return parsed;
     const before = issues.length;
-    if ((parsed.cert_file === '') !== (parsed.key_file === ''))
-      issues.push({
-        path: [...path, parsed.cert_file === '' ? 'cert_file' : 'key_file'],
-        message: 'cert_file and key_file go together',
-      });
-    for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
-      const file = parsed[key];
-      if (file === '') continue;
-      try {
-        accessSync(file, constants.R_OK);
-      } catch (e) {
-        issues.push({
-          path: [...path, key],
-          message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`,
-        });
-      }
-    }
+    checkFiles(parsed, ['ca_file', 'cert_file', 'key_file'], path, issues);
     return issues.length > before ? INVALID : parsed;
   },
 };
@@ -111,11 +124,7 @@ export const serverTlsSchema: ObjectSchema<typeof serverFields> = {
     const parsed = serverBase.parse(value, path, issues);
     if (parsed === INVALID) return parsed;
     const before = issues.length;
-    if ((parsed.cert_file === '') !== (parsed.key_file === ''))
-      issues.push({
-        path: [...path, parsed.cert_file === '' ? 'cert_file' : 'key_file'],
-        message: 'cert_file and key_file go together',
-      });
+    checkFiles(parsed, ['cert_file', 'key_file', 'client_ca_file'], path, issues);
     if (parsed.client_auth_type === 'RequireAndVerifyClientCert' && parsed.client_ca_file === '')
       issues.push({
         path: [...path, 'client_ca_file'],
@@ -123,18 +132,6 @@ export const serverTlsSchema: ObjectSchema<typeof serverFields> = {
       });
     if (parsed.cert_file === '' && parsed.client_auth_type !== 'NoClientCert')
       issues.push({ path: [...path, 'client_auth_type'], message: 'needs cert_file and key_file (TLS)' });
-    for (const key of ['cert_file', 'key_file', 'client_ca_file'] as const) {
-      const file = parsed[key];
-      if (file === '') continue;
-      try {
-        accessSync(file, constants.R_OK);
-      } catch (e) {
-        issues.push({
-          path: [...path, key],
-          message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`,
-        });
-      }
-    }
     return issues.length > before ? INVALID : parsed;
   },
 };

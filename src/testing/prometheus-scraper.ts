@@ -54,3 +54,26 @@ export async function startScraper(
   });
   return { process, base };
 }
+
+export interface Sample {
+  readonly metric: Record<string, string>;
+  readonly value: number;
+}
+
+/** An instant query's vector, each sample's value a number; a failed query throws with its error. */
+export async function promQuery(base: string, promql: string): Promise<Sample[]> {
+  const res = await httpGet(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  const body = JSON.parse(res.body.toString()) as {
+    status: string;
+    error?: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (body.status !== 'success') throw new Error(`${promql}: ${body.error}`);
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/** The value of a query that yields one sample, or undefined when it yields none or several. */
+export async function promValue(base: string, promql: string): Promise<number | undefined> {
+  const r = await promQuery(base, promql);
+  return r.length === 1 ? r[0]?.value : undefined;
+}

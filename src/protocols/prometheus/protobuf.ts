@@ -27,7 +27,16 @@
  * unpacked, as its default is; the decoder reads both forms.
  */
 import type { ExponentialBuckets } from '../../core/metric.js';
-import { DecodeError, expect, I64, LEN, ProtoWriter, Reader, VARINT } from '../remote_write/protobuf.js';
+import {
+  DecodeError,
+  expect,
+  I64,
+  LEN,
+  ProtoWriter,
+  Reader,
+  readSpan,
+  VARINT,
+} from '../remote_write/protobuf.js';
 import { deltas, integerCounts, sparse, type Span } from './native.js';
 import { acceptQuality } from './text.js';
 
@@ -204,10 +213,7 @@ export class ExpositionWriter {
 
 // ---- decoding: for tests and for reading what peers expose -------------------------------------
 
-export interface DecodedSpan {
-  offset: number;
-  length: number;
-}
+export type DecodedSpan = Span;
 
 export interface DecodedHistogram {
   sampleCount: number;
@@ -242,14 +248,6 @@ export interface DecodedFamily {
   metrics: DecodedMetric[];
 }
 
-/** Reads a repeated scalar in either form: one value, or packed values in a LEN field. */
-function repeated(r: Reader, wt: number, read: (r: Reader) => number, into: number[]): void {
-  if (wt === LEN) {
-    const sub = r.sub();
-    while (!sub.done) into.push(read(sub));
-  } else into.push(read(r));
-}
-
 function readValue(r: Reader): number {
   let v = 0;
   while (!r.done) {
@@ -260,17 +258,6 @@ function readValue(r: Reader): number {
     } else r.skip(wt);
   }
   return v;
-}
-
-function readSpan(r: Reader): DecodedSpan {
-  const s = { offset: 0, length: 0 };
-  while (!r.done) {
-    const [f, wt] = r.key();
-    if (f === 1) s.offset = r.sint();
-    else if (f === 2) s.length = r.uint();
-    else r.skip(wt);
-  }
-  return s;
 }
 
 function readHistogram(r: Reader): DecodedHistogram {
@@ -313,11 +300,11 @@ function readHistogram(r: Reader): DecodedHistogram {
     else if (f === 7) h.zeroCount = r.uint();
     else if (f === 8) h.zeroCountFloat = r.double();
     else if (f === 9) h.negativeSpans.push(readSpan(r.sub()));
-    else if (f === 10) repeated(r, wt, sint, h.negativeDeltas);
-    else if (f === 11) repeated(r, wt, double, h.negativeCounts);
+    else if (f === 10) r.repeated(wt, sint, h.negativeDeltas);
+    else if (f === 11) r.repeated(wt, double, h.negativeCounts);
     else if (f === 12) h.positiveSpans.push(readSpan(r.sub()));
-    else if (f === 13) repeated(r, wt, sint, h.positiveDeltas);
-    else if (f === 14) repeated(r, wt, double, h.positiveCounts);
+    else if (f === 13) r.repeated(wt, sint, h.positiveDeltas);
+    else if (f === 14) r.repeated(wt, double, h.positiveCounts);
     else r.skip(wt);
   }
   return h;

@@ -453,6 +453,17 @@ export class Reader {
     return v;
   }
 
+  /**
+   * A repeated scalar field's values, in either form: one value, or packed values in a LEN field
+   * (proto3 packs them, proto2 does not by default; parsers take both).
+   */
+  repeated(wireType: number, read: (r: Reader) => number, into: number[]): void {
+    if (wireType === LEN) {
+      const sub = this.sub();
+      while (!sub.done) into.push(read(sub));
+    } else into.push(read(this));
+  }
+
   /** A sint32/sint64 (zigzag) value. */
   sint(): number {
     const v = this.varint();
@@ -554,7 +565,8 @@ function readSample(r: Reader): RwSample {
   return { value, timestamp };
 }
 
-function readSpans(r: Reader): Span {
+/** A native histogram's BucketSpan (the same message in remote write and the exposition format). */
+export function readSpan(r: Reader): Span {
   let offset = 0;
   let length = 0;
   while (!r.done) {
@@ -585,12 +597,6 @@ function readHistogram(r: Reader): RwHistogram {
   const spans: [Span[], Span[]] = [[], []];
   const ds: [number[], number[]] = [[], []];
   const cs: [number[], number[]] = [[], []];
-  const many = (wt: number, read: (x: Reader) => number, into: number[]): void => {
-    if (wt === LEN) {
-      const sub = r.sub();
-      while (!sub.done) into.push(read(sub));
-    } else into.push(read(r));
-  };
   while (!r.done) {
     const [field, wt] = r.key();
     if (field === 1) count = r.uint();
@@ -602,9 +608,9 @@ function readHistogram(r: Reader): RwHistogram {
     else if (field === 5) zeroThreshold = r.double();
     else if (field === 6) zeroCount = r.uint();
     else if (field === 7) zeroCount = r.double();
-    else if (field === 8 || field === 11) spans[field === 8 ? 0 : 1].push(readSpans(r.sub()));
-    else if (field === 9 || field === 12) many(wt, (x) => x.sint(), ds[field === 9 ? 0 : 1]);
-    else if (field === 10 || field === 13) many(wt, (x) => x.double(), cs[field === 10 ? 0 : 1]);
+    else if (field === 8 || field === 11) spans[field === 8 ? 0 : 1].push(readSpan(r.sub()));
+    else if (field === 9 || field === 12) r.repeated(wt, (x) => x.sint(), ds[field === 9 ? 0 : 1]);
+    else if (field === 10 || field === 13) r.repeated(wt, (x) => x.double(), cs[field === 10 ? 0 : 1]);
     else if (field === 15) timestamp = r.int64();
     else r.skip(wt);
   }

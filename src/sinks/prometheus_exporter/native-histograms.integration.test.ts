@@ -22,7 +22,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   freePort,
-  httpGet,
   listeningOn,
   serverPrograms,
   startSluice,
@@ -30,7 +29,7 @@ import {
   type RunningProcess,
   type SluiceProcess,
 } from '../../testing/processes.js';
-import { startScraper } from '../../testing/prometheus-scraper.js';
+import { promQuery, promValue, startScraper } from '../../testing/prometheus-scraper.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
 
@@ -81,21 +80,8 @@ describe(
     // Agent c's timer, in milliseconds (1001 values), exported in seconds.
     const timerMs = latencies(3, 1001, Math.log(40), 1.2);
 
-    async function query(promql: string): Promise<{ metric: Record<string, string>; value: number }[]> {
-      const res = await httpGet(`${promBase}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = JSON.parse(res.body.toString()) as {
-        status: string;
-        error?: string;
-        data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-      };
-      if (body.status !== 'success') throw new Error(`${promql}: ${body.error}`);
-      return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-    }
-
-    async function one(promql: string): Promise<number | undefined> {
-      const r = await query(promql);
-      return r.length === 1 ? (r[0] as { value: number }).value : undefined;
-    }
+    const query = (promql: string) => promQuery(promBase, promql);
+    const one = (promql: string) => promValue(promBase, promql);
 
     async function send(
       port: number,

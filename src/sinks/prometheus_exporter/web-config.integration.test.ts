@@ -24,7 +24,7 @@ import {
   type RunningProcess,
   type SluiceProcess,
 } from '../../testing/processes.js';
-import { startScraper } from '../../testing/prometheus-scraper.js';
+import { promValue, startScraper } from '../../testing/prometheus-scraper.js';
 import { makeTestPki } from '../../testing/tls.js';
 import { sendStatsd } from '../../testing/udp.js';
 
@@ -40,21 +40,7 @@ describe(
     let promBase = '';
     let setupError: unknown;
 
-    async function query(
-      promql: string,
-    ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-      const res = await httpGet(`${promBase}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      return (
-        JSON.parse(res.body.toString()) as {
-          data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-        }
-      ).data.result;
-    }
-
-    async function up(job: string): Promise<number | undefined> {
-      const r = await query(`up{job="${job}"}`);
-      return r.length === 1 ? Number(r[0]?.value[1]) : undefined;
-    }
+    const up = (job: string) => promValue(promBase, `up{job="${job}"}`);
 
     before(async () => {
       try {
@@ -144,8 +130,7 @@ sinks:
       });
       await waitFor(
         async () => {
-          const r = await query('webcfg_hits_total{job="tls_auth"}');
-          return r.length === 1 && r[0]?.value[1] === '3' ? true : undefined;
+          return (await promValue(promBase, 'webcfg_hits_total{job="tls_auth"}')) === 3 ? true : undefined;
         },
         { timeoutMs: 30_000, what: 'the counter scraped over TLS with basic auth' },
       );
