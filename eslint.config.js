@@ -50,7 +50,7 @@ function layerRules() {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', 'build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

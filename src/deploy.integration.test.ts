@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot, serverPrograms, sluiceBin } from './testing/processes.js';
+import { repoRoot, serverPrograms, sluiceCommand } from './testing/processes.js';
 
 const servers = serverPrograms(['go'], 'apt-get install golang, or Go from go.dev');
 const MANIFEST = path.join(repoRoot, 'deploy', 'kubernetes', 'sluice.yaml');
@@ -65,7 +65,7 @@ describe('the Kubernetes example', { skip: servers.skip, timeout: 600_000 }, () 
     const configMap = docs.find((d) => d.kind === 'ConfigMap') as { data: Record<string, string> };
     const file = path.join(tmp, 'sluice.yaml');
     writeFileSync(file, configMap.data['sluice.yaml'] as string);
-    const r = spawnSync(process.execPath, [sluiceBin, 'validate', file], {
+    const r = spawnSync(...sluiceCommand(['validate', file]), {
       encoding: 'utf8',
       env: { ...process.env, NODE_NAME: 'node-a' },
     });

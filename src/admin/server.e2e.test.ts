@@ -13,7 +13,7 @@ import {
   httpGet,
   listeningOn,
   serverPrograms,
-  sluiceBin,
+  sluiceCommand,
   startProcess,
   startSluice,
 } from '../testing/processes.js';
@@ -111,8 +111,15 @@ sinks:
   });
   await sluice.waitForLog((l) => l.msg === 'sluice started.');
   const tap = startProcess(
-    process.execPath,
-    [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${adminPort}`, '--name', 'tapped.*', '--format', 'json'],
+    ...sluiceCommand([
+      'tap',
+      '--admin',
+      `http://127.0.0.1:${adminPort}`,
+      '--name',
+      'tapped.*',
+      '--format',
+      'json',
+    ]),
     { owner: t },
   );
   // The tap connects at some point: send until it has printed something (bounded).
@@ -158,8 +165,7 @@ sinks:
   });
   await sluice.waitForLog((l) => l.msg === 'sluice started.');
   const tap = startProcess(
-    process.execPath,
-    [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${adminPort}`, '--raw', '--component', 'statsd'],
+    ...sluiceCommand(['tap', '--admin', `http://127.0.0.1:${adminPort}`, '--raw', '--component', 'statsd']),
     { owner: t },
   );
   for (let i = 0; i < 100 && !tap.stdout().includes('not a line'); i++) {
@@ -171,8 +177,7 @@ sinks:
   const lines = new Set(exit.stdout.trim().split('\n'));
   assert.deepEqual([...lines].sort(), ['statsd not a line', 'statsd raw.a:1|c|#k:v']);
   const tagged = startProcess(
-    process.execPath,
-    [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${adminPort}`, '--raw', '--tag', 'k:v'],
+    ...sluiceCommand(['tap', '--admin', `http://127.0.0.1:${adminPort}`, '--raw', '--tag', 'k:v']),
     { owner: t },
   );
   const refused = await tagged.wait(10_000);
@@ -183,7 +188,7 @@ sinks:
 
 test('sluice tap says what to do when there is no admin endpoint', async (t) => {
   const port = await freePort('tcp');
-  const tap = startProcess(process.execPath, [sluiceBin, 'tap', '--admin', `http://127.0.0.1:${port}`], {
+  const tap = startProcess(...sluiceCommand(['tap', '--admin', `http://127.0.0.1:${port}`]), {
     owner: t,
   });
   const exit = await tap.wait(10_000);
@@ -229,20 +234,21 @@ sinks:
       (l) => l.msg === 'Admin endpoint listening.' && String(l.url).startsWith('https://'),
     );
     const env = { NODE_EXTRA_CA_CERTS: pki.caCert };
-    const refused = startProcess(
-      process.execPath,
-      [sluiceBin, 'tap', '--admin', `https://127.0.0.1:${adminPort}`],
-      {
-        owner: t,
-        env,
-      },
-    );
+    const refused = startProcess(...sluiceCommand(['tap', '--admin', `https://127.0.0.1:${adminPort}`]), {
+      owner: t,
+      env,
+    });
     const r = await refused.wait(20_000);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /answered 401/);
     const tap = startProcess(
-      process.execPath,
-      [sluiceBin, 'tap', '--admin', `https://ops:admin-pass@127.0.0.1:${adminPort}`, '--format', 'json'],
+      ...sluiceCommand([
+        'tap',
+        '--admin',
+        `https://ops:admin-pass@127.0.0.1:${adminPort}`,
+        '--format',
+        'json',
+      ]),
       { owner: t, env },
     );
     for (let i = 0; i < 100 && !tap.stdout().includes('secured.x'); i++) {

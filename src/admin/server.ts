@@ -20,10 +20,10 @@
  *   GET  /                    the status page (page/: plain HTML, CSS and JavaScript, no outside
  *                             resources, relative URLs so that it works behind a proxy's prefix)
  */
-import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.js';
+import { shippedBytes } from '../core/embedded.js';
 import { compilePattern } from '../core/filter.js';
 import type { Metric } from '../core/metric.js';
 import type { RawTap, Tap } from '../core/pipeline.js';
@@ -82,7 +82,7 @@ function pageFile(name: string): Buffer {
   pageCache ??= new Map();
   let data = pageCache.get(name);
   if (data === undefined) {
-    data = readFileSync(new URL(`./page/${name}`, import.meta.url));
+    data = shippedBytes({ url: new URL(`./page/${name}`, import.meta.url), key: `admin/page/${name}` });
     pageCache.set(name, data);
   }
   return data;

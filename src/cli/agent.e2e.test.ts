@@ -2,7 +2,7 @@
  * End-to-end: the built `sluice` as a process, real UDP datagrams in, HTTP scrapes and stdout out.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -388,4 +388,41 @@ test('npm start passes SIGTERM to the agent: it flushes, exits, and leaves no or
     },
     { timeoutMs: 5_000, what: `port ${port} to be free (no orphaned agent)` },
   );
+});
+
+test('Ctrl-C under npm start (SIGINT to the whole group, then forwarded by npm) flushes and exits 0', async (t) => {
+  const port = await freePort('udp');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-ctrl-c-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'sluice.yaml');
+  writeFileSync(
+    file,
+    `sources:\n  statsd:\n    type: statsd\n    listen: 127.0.0.1:${port}\n    flush_interval: 1h\nsinks:\n  console:\n    type: console\n    format: json\n`,
+  );
+  // Its own process group, as a terminal's foreground job: Ctrl-C signals every process in it.
+  const npm = spawn('npm', ['start', '--silent', '--', '--config', file], {
+    cwd: repoRoot,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (npm.exitCode === null && npm.signalCode === null) process.kill(-(npm.pid as number), 'SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  npm.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  npm.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+  await waitFor(() => (stderr.includes(`"port":${port}`) ? true : undefined), {
+    timeoutMs: 30_000,
+    what: 'the agent to listen',
+    describe: () => stderr.slice(-1000),
+  });
+  await sendStatsd(port, ['via.ctrl_c:5|c']);
+  await waitForUdpDrain(port);
+  process.kill(-(npm.pid as number), 'SIGINT');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stdout, /"name":"via\.ctrl_c".*"value":5/, 'the agent flushed');
+  assert.doesNotMatch(stderr, /Second signal/);
+  assert.match(stderr, /"msg":"Stopped\.","drained":true/);
 });

@@ -14,6 +14,7 @@ import { tapCommand } from './tap.js';
 import { topCommand } from './top.js';
 import { Agent, StartupError } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
+import { agentVersion } from '../core/embedded.js';
 import { createLogger } from '../core/logger.js';
 import { registry } from '../registry.js';
 import { explainData, explainJson, explainText, unescapeDatagram } from './explain.js';
@@ -54,13 +55,6 @@ changes nothing (its problems are logged); a valid one rebuilds only the compone
 Sources: ${registry.sources.map((d) => `${d.type} (${d.description})`).join('; ')}
 Sinks: ${registry.sinks.map((d) => `${d.type} (${d.description})`).join('; ')}
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 interface Io {
   out(text: string): void;
@@ -115,7 +109,7 @@ export function runCommand(argv: readonly string[], io: Io = stdio): number | 'r
     return 0;
   }
   if (values.version === true) {
-    io.out(`sluice ${version()}\n`);
+    io.out(`sluice ${agentVersion()}\n`);
     return 0;
   }
   const [command, ...rest] = positionals;
@@ -270,16 +264,23 @@ async function testCommand(command: TestCommand): Promise<number> {
   });
 }
 
+/** Signals this soon after the first are the same stop request, delivered twice. */
+const DUPLICATE_SIGNAL_MS = 1000;
+
 async function runAgent(config: AgentConfig, file: string | undefined): Promise<void> {
   const log = createLogger({ level: config.agent.logLevel });
   const agent = new Agent(config, log, systemClock);
-  let signalled = false;
+  let signalledAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) {
+    if (signalledAt !== undefined) {
+      // Ctrl-C under `npm start` arrives twice at once: from the terminal, which signals its
+      // whole foreground group, and from npm, which forwards what it gets. Only a signal sent
+      // after that (a person insisting) stops without waiting.
+      if (performance.now() - signalledAt < DUPLICATE_SIGNAL_MS) return;
       log.warn('Second signal: exiting without waiting for sinks.', { signal });
       process.exit(1);
     }
-    signalled = true;
+    signalledAt = performance.now();
     log.info('Stopping: flushing sources and draining sinks.', { signal });
     void agent.stop().then((r) => {
       const delivered = r.drained && Object.keys(r.lost).length === 0;
@@ -320,7 +321,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
     }
   };
   process.on('SIGHUP', () => {
-    if (!signalled) void reloadFromFile('SIGHUP');
+    if (signalledAt === undefined) void reloadFromFile('SIGHUP');
   });
   // Components report their own failures to the supervisor; anything that still escapes is a
   // bug. Log it and keep serving rather than lose every other component's data.
@@ -334,7 +335,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
   if (listen !== undefined) {
     const status = new StatusCollector(
       {
-        version: version(),
+        version: agentVersion(),
         startedAt: Date.now() - process.uptime() * 1000,
         ready: () => agent.ready,
         lastReload: () => agent.lastReload,
@@ -352,7 +353,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
         tap: (listener) => agent.pipeline.tap(listener),
         tapRaw: (listener) => agent.pipeline.tapRaw(listener),
         reload: () =>
-          signalled
+          signalledAt !== undefined
             ? Promise.resolve({ ok: false, problems: ['stopping'] })
             : reloadFromFile('POST /-/reload'),
         status: () => status.status(),

@@ -19,7 +19,7 @@ import {
   freePort,
   httpGet,
   listeningOn,
-  sluiceBin,
+  sluiceCommand,
   startSluice,
   waitFor,
   type SluiceProcess,
@@ -145,7 +145,7 @@ sinks:
   });
 
   function run(args: string[], input?: string): string {
-    const r = spawnSync(process.execPath, [sluiceBin, ...args], {
+    const r = spawnSync(...sluiceCommand(args), {
       env: { ...process.env, ...env },
       input,
       encoding: 'utf8',

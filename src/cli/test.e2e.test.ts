@@ -1,10 +1,10 @@
 /** `sluice test` as an operator runs it: the built CLI, the built-in config, this machine's /proc. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sluiceBin, startProcess } from '../testing/processes.js';
+import { sluiceCommand, startProcess } from '../testing/processes.js';
 
 async function sluiceTest(args: string[]) {
-  const p = startProcess(process.execPath, [sluiceBin, 'test', ...args], {
+  const p = startProcess(...sluiceCommand(['test', ...args]), {
     env: { SLUICE_HOSTNAME: 'testbox' },
   });
   return p.wait(30_000);

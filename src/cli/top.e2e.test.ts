@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { freePort, sluiceBin, startSluice, waitFor } from '../testing/processes.js';
+import { freePort, sluiceCommand, startSluice, waitFor } from '../testing/processes.js';
 import { sendStatsd } from '../testing/udp.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
@@ -48,7 +48,9 @@ sinks:
       '160',
       '-y',
       '40',
-      `${process.execPath} ${sluiceBin} top --admin http://127.0.0.1:${adminPort} --interval 0.5`,
+      [...sluiceCommand(['top', '--admin', `http://127.0.0.1:${adminPort}`, '--interval', '0.5'])]
+        .flat()
+        .join(' '),
     );
     let screen = '';
     // Bounded: traffic every 100 ms until the screen shows the statsd row with a rate and the name.

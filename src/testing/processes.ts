@@ -19,6 +19,15 @@ export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** The CLI entry point; SLUICE_BIN points the tests at another build (an installed package, say). */
 export const sluiceBin = process.env.SLUICE_BIN ?? path.join(repoRoot, 'bin', 'sluice.js');
 
+/**
+ * The command line that runs the CLI with `args`: `node bin/sluice.js …`, or SLUICE_BIN itself
+ * when it names an executable rather than a script (the single executable, scripts/sea/build.mjs),
+ * so the end-to-end tests can run against either.
+ */
+export function sluiceCommand(args: readonly string[]): [command: string, args: string[]] {
+  return /\.[cm]?js$/.test(sluiceBin) ? [process.execPath, [sluiceBin, ...args]] : [sluiceBin, [...args]];
+}
+
 export type LogLine = Record<string, unknown>;
 
 export interface ExitResult {
@@ -316,16 +325,12 @@ export interface SluiceProcess extends RunningProcess {
   readonly configPath: string;
 }
 
-/** Spawns the built CLI, `node bin/sluice.js --config <tmp file>`, from the repository root. */
+/** Spawns the built CLI (sluiceCommand) with `--config <tmp file>`. */
 export function startSluice(options: SluiceOptions): SluiceProcess {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-test-'));
   const configPath = path.join(dir, 'sluice.yaml');
   writeFileSync(configPath, options.config);
-  const p = startProcess(
-    process.execPath,
-    [sluiceBin, '--config', configPath, ...(options.args ?? [])],
-    options,
-  );
+  const p = startProcess(...sluiceCommand(['--config', configPath, ...(options.args ?? [])]), options);
   p.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return Object.assign(p, { configPath });
 }

@@ -3,8 +3,8 @@
  * metric → its TimeSeries entries) and an HTTP transport (one batch → one snappy-compressed
  * WriteRequest). Batching, the bounded buffer, retries and self-stats are PushSink's.
  */
-import { readFileSync } from 'node:fs';
 import type { ComponentContext } from '../../core/component.js';
+import { agentVersion } from '../../core/embedded.js';
 import { PushSink, type PushDeps } from '../push/push.js';
 import type { PushConfig } from '../push/schema.js';
 import { RemoteWriteEncoder } from './encoder.js';
@@ -17,18 +17,7 @@ let userAgent: string | undefined;
 
 /** `sluice/<version>`, as the spec asks every sender to identify itself. */
 function agentName(): string {
-  if (userAgent === undefined) {
-    let version = 'unknown';
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-        version?: string;
-      };
-      version = pkg.version ?? version;
-    } catch {
-      // A bundled build without package.json still sends a User-Agent.
-    }
-    userAgent = `sluice/${version}`;
-  }
+  userAgent ??= `sluice/${agentVersion()}`;
   return userAgent;
 }
 

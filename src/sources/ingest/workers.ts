@@ -26,14 +26,15 @@ import { TOP_NAMES_HELP, TOP_NAMES_REPORTED } from '../../aggregation/budget.js'
 import { sameSockets, type BoundListener, type ListenEndpoint } from '../transport/index.js';
 import type { IngestWorkerConfig, MainToWorker, WorkerInit, WorkerToMain } from './messages.js';
 import type { RejectedLine } from '../../protocols/rejections.js';
+import { singleExecutable, shippedText, type Shipped } from '../../core/embedded.js';
 
 export type { IngestWorkerConfig } from './messages.js';
 export { runIngestWorker, type WorkerIngest, type WorkerOutputs } from './runtime.js';
 
 /** What a source gives the coordinator. */
 export interface IngestWorkersOptions<C extends IngestWorkerConfig> {
-  /** The worker entry module (it calls runIngestWorker). */
-  readonly workerUrl: URL;
+  /** The worker entry module (it calls runIngestWorker); a bundled script in the single executable. */
+  readonly worker: Shipped;
   /** The source's config, sent to each worker with `listen` narrowed to its share. */
   readonly config: C;
   readonly flushIntervalMs: number;
@@ -373,7 +374,9 @@ export class IngestWorkerSource<C extends IngestWorkerConfig> implements Listeni
       held: slot.held.buffer as SharedArrayBuffer,
       seriesCount: this.seriesCount.buffer as SharedArrayBuffer,
     };
-    const worker = new Worker(this.options.workerUrl, { workerData: init });
+    const worker = singleExecutable
+      ? new Worker(shippedText(this.options.worker), { eval: true, workerData: init })
+      : new Worker(this.options.worker.url, { workerData: init });
     slot.worker = worker;
     slot.startedAt = Date.now();
     return new Promise<BoundListener[]>((resolve, reject) => {

@@ -31,7 +31,7 @@ export const jsonUdpSource = defineSource({
     const workers = resolveWorkers(config.workers);
     if (workers === 0) return new JsonUdpSource(config, ctx);
     return new IngestWorkerSource(ctx, {
-      workerUrl: new URL('./worker.js', import.meta.url),
+      worker: { url: new URL('./worker.js', import.meta.url), key: 'workers/json_udp.cjs' },
       config,
       flushIntervalMs: config.flush_interval,
       workers,

@@ -94,7 +94,7 @@ export const statsdSource = defineSource({
     const workers = resolveWorkers(config.workers);
     if (workers === 0) return new StatsdSource(config, ctx);
     return new IngestWorkerSource(ctx, {
-      workerUrl: new URL('./worker.js', import.meta.url),
+      worker: { url: new URL('./worker.js', import.meta.url), key: 'workers/statsd.cjs' },
       config,
       flushIntervalMs: config.flush_interval,
       workers,

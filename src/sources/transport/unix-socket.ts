@@ -5,6 +5,8 @@
  * on top, without touching package.json or the lockfile.
  */
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { singleExecutable } from '../../core/embedded.js';
 
 /** The parts of `node-unix-socket` used here (its `DgramSocket`, a SOCK_DGRAM AF_UNIX socket). */
 export interface UnixDgramSocket {
@@ -48,6 +50,10 @@ function unixSocketMissing(error: unknown): string {
   return (
     'unixgram:// listeners need the optional package "node-unix-socket" (prebuilt for Linux and macOS), ' +
     `which could not be loaded here (${String((error as Error).message).split('\n')[0]}). ` +
-    `Install it with "${INSTALL_NODE_UNIX_SOCKET}" (npm ci removes it again; run it after), or listen on udp:// or unix:// instead.`
+    (singleExecutable
+      ? // The single executable's require() looks in node_modules beside the executable.
+        `Install it beside this executable with "cd ${path.dirname(process.execPath)} && ${INSTALL_NODE_UNIX_SOCKET}", `
+      : `Install it with "${INSTALL_NODE_UNIX_SOCKET}" (npm ci removes it again; run it after), `) +
+    'or listen on udp:// or unix:// instead.'
   );
 }
