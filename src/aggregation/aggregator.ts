@@ -27,6 +27,7 @@
  */
 import { DDSketch, percentileToQuantile } from './sketch.js';
 import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from './histogram.js';
+import { HyperLogLog } from '../core/hll.js';
 import type { Batch, Metric, Quantile, Summary } from '../core/metric.js';
 import { makeTags, mergeTags, NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 import {
@@ -152,6 +153,11 @@ export interface AggregatorOptions {
    * hold (an Int32Array over a SharedArrayBuffer, changed with Atomics).
    */
   readonly sharedSeriesCount?: Int32Array | undefined;
+  /**
+   * While `wanted`, flushed metrics carry their mergeable state (a gauge's time, a set's members,
+   * a timer's samples) for a sink that publishes it (SourceContext.mergeableState).
+   */
+  readonly mergeableState?: { readonly wanted: boolean } | undefined;
 }
 
 /** Options of `addValue`. */
@@ -204,13 +210,17 @@ class Series {
   hasValue = false;
   /**
    * What the type accumulates besides `value`, one field for all types (a few bytes per series):
-   * timer: TimerValues, set: members of this interval (as byte-exact keys), histogram:
-   * HistogramAccumulator, distribution: DDSketch; null for counters and gauges, except with
-   * multi-threaded ingest: a worker's gauge records GaugeOps, the main thread's a list of them.
+   * timer: TimerValues, set: members of this interval (as byte-exact keys; on an aggregator, a
+   * HyperLogLog once an agent sends one), histogram: HistogramAccumulator, distribution:
+   * DDSketch; null for counters and gauges, except with multi-threaded ingest: a worker's gauge
+   * records GaugeOps, the main thread's a list of them.
    */
-  acc: TimerValues | Set<string> | HistogramAccumulator | DDSketch | GaugeOps | GaugeOps[] | null;
+  acc:
+    TimerValues | Set<string> | HyperLogLog | HistogramAccumulator | DDSketch | GaugeOps | GaugeOps[] | null;
   /** Time of the interval's last point when it had its own (aggregate mode); 0 = flush time. */
   pointTime = 0;
+  /** Gauge: the end of the last interval that changed it (GaugeMetric.updatedAt). */
+  changedAt = 0;
   /** A mapping's own expiry for this series (ms), or 0 for the source's. */
   ttl = 0;
 
@@ -678,6 +688,7 @@ export class StatsdAggregator {
     const expiry = this.options.expiryMs;
     const interval = intervalMs;
     const percentiles = this.options.percentiles;
+    const withState = this.options.mergeableState?.wanted === true;
     let expired = 0;
     for (const f of this.forwarded) {
       const s = f.series;
@@ -727,11 +738,38 @@ export class StatsdAggregator {
             s.value = 0;
             break;
           case STATSD_GAUGE:
-            out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: s.value });
+            s.changedAt = timestamp;
+            out.push(
+              withState
+                ? {
+                    kind: 'gauge',
+                    name: s.name,
+                    tags: s.tags,
+                    timestamp,
+                    help,
+                    value: s.value,
+                    updatedAt: timestamp,
+                  }
+                : { kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: s.value },
+            );
             break;
           case STATSD_SET: {
-            const members = s.acc as Set<string>;
-            out.push({ kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: members.size });
+            // A HyperLogLog only on an aggregator, merging agents' sets that were too large to send.
+            const members = s.acc as Set<string> | HyperLogLog;
+            const distinct = members instanceof HyperLogLog ? members.estimate() : members.size;
+            out.push(
+              withState
+                ? {
+                    kind: 'gauge',
+                    name: s.name,
+                    tags: s.tags,
+                    timestamp,
+                    help,
+                    value: distinct,
+                    set: members instanceof HyperLogLog ? { sketch: members } : { members: [...members] },
+                  }
+                : { kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: distinct },
+            );
             s.acc = new Set();
             break;
           }
@@ -750,6 +788,7 @@ export class StatsdAggregator {
                 t.percentiles ?? percentiles,
                 t.weightedSum,
               ),
+              ...(withState ? { samples: t.values.slice(0, t.n) } : {}),
             });
             t.reset();
             break;
@@ -794,6 +833,7 @@ export class StatsdAggregator {
           timestamp: now,
           help: this.helpOf(s),
           value: s.value,
+          ...(withState ? { updatedAt: s.changedAt } : {}),
         });
         if (s.ttl > 0) withTtl(out, s.ttl);
       }
@@ -1144,8 +1184,21 @@ export class StatsdAggregator {
     for (let i = 0; i < chunk.setIds.length; i++) {
       const s = at(chunk.setIds[i] as number);
       if (s === null) continue;
-      const members = s.acc as Set<string>;
+      const members = s.acc as Set<string> | HyperLogLog;
       for (const m of chunk.setMembers[i] as string[]) members.add(m);
+    }
+    const sketchIds = chunk.setSketchIds ?? [];
+    for (let i = 0; i < sketchIds.length; i++) {
+      const s = at(sketchIds[i] as number);
+      if (s === null) continue;
+      let acc = s.acc as Set<string> | HyperLogLog;
+      if (!(acc instanceof HyperLogLog)) {
+        // From now on this interval's set is an estimate: the members so far go into the sketch.
+        const sketch = new HyperLogLog();
+        for (const m of acc) sketch.add(m);
+        s.acc = acc = sketch;
+      }
+      acc.merge((chunk.setSketches as Uint8Array[])[i] as Uint8Array);
     }
     for (let i = 0; i < chunk.histogramIds.length; i++) {
       const s = at(chunk.histogramIds[i] as number);

@@ -55,6 +55,12 @@ export interface PartialChunk {
 
   setIds: number[];
   setMembers: string[][];
+  /**
+   * Sets that arrive as HyperLogLog registers (an aggregator's input from agents whose sets were
+   * too large to send): their ids and registers. Absent between ingest threads.
+   */
+  setSketchIds?: number[];
+  setSketches?: Uint8Array[];
 
   histogramIds: number[];
   /** HistogramAccumulator.state() of each. */

@@ -175,6 +175,10 @@ export function explainData(
     fail: () => {},
     emit: (b) => batches.push(b),
     emitEvents: (e) => events.push(...e),
+    // As the agent does: a sink that publishes mergeable state has the source attach it.
+    mergeableState: {
+      wanted: config.sinks.some((c) => c.definition.publishesState?.(c.options as never) === true),
+    },
   });
   statsd.receive(datagram);
   // Lines the parser took but the aggregator refused (a name held by another type, say).

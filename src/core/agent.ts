@@ -58,6 +58,8 @@ export class Agent {
   sources: readonly SourceRunner[];
   sinks: readonly SinkRunner[];
   readonly pipeline: Pipeline;
+  /** Shared with every source (SourceContext.mergeableState); set from the sinks at start and reload. */
+  private readonly mergeableState = { wanted: false };
   private stopping: Promise<StopResult> | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
   /** Reloads applied, and reloads refused (an invalid file: the running config stayed). */
@@ -80,6 +82,7 @@ export class Agent {
       this.sinks,
       rawRoutes(config, this.sinks),
     );
+    this.mergeableState.wanted = publishesState(config);
     this.sources = config.sources.map((c) => this.sourceRunner(c, config));
   }
 
@@ -199,6 +202,7 @@ export class Agent {
     this.config = next;
     await Promise.all(sinks.start.map((r) => r.start()));
     this.sinks = sinks.keep;
+    this.mergeableState.wanted = publishesState(next);
     this.pipeline.reconfigure(
       new Filter(next.filters),
       metadataTags(next),
@@ -242,6 +246,7 @@ export class Agent {
       ...ctx,
       telemetry: this.telemetryView,
       rawOutlet: (protocol) => this.pipeline.rawOutlet(protocol, ctx.id),
+      mergeableState: this.mergeableState,
     };
   }
 
@@ -368,6 +373,11 @@ export class StartupError extends Error {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether any sink publishes mergeable interval state (SinkDefinition.publishesState). */
+function publishesState(config: AgentConfig): boolean {
+  return config.sinks.some((c) => c.definition.publishesState?.(c.options as never) === true);
 }
 
 /** Which sinks take which protocol's raw lines, from their definitions and configs. */

@@ -50,6 +50,11 @@ export interface SourceContext extends ComponentContext {
    * unless a sink or a tap takes them. Absent in tests that need none.
    */
   rawOutlet?(protocol: RawProtocol): RawOutlet;
+  /**
+   * `wanted` is true while a sink publishes mergeable state (SinkDefinition.publishesState):
+   * aggregating sources read it at each flush and attach that state to their metrics then.
+   */
+  readonly mergeableState?: { readonly wanted: boolean };
 }
 
 /** A source's way out for raw lines (SourceContext.rawOutlet). */

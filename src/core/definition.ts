@@ -39,6 +39,12 @@ export interface SinkDefinition<F extends Fields = Fields> extends DefinitionBas
    * implements `writeRaw`.
    */
   rawProtocols?(config: InferFields<F>): readonly RawProtocol[];
+  /**
+   * Whether this sink, with this config, publishes mergeable interval state (the Kafka sink's
+   * `format: state`): aggregating sources then attach it to their metrics (GaugeMetric.set,
+   * SummaryMetric.samples, …), which costs nothing while no sink asks.
+   */
+  publishesState?(config: InferFields<F>): boolean;
 }
 
 export function defineSource<F extends Fields>(def: Omit<SourceDefinition<F>, 'kind'>): SourceDefinition<F> {

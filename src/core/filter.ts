@@ -88,6 +88,27 @@ class Rule {
   }
 }
 
+/** What a selector matches: a name pattern and tag patterns, as a filter rule has them. */
+export interface SelectorConfig {
+  readonly name?: string | undefined;
+  readonly tags?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Matches metrics by name and tags exactly as filter rules do; with no selectors, everything. */
+export class MetricSelector {
+  private readonly rules: readonly Rule[];
+
+  constructor(selectors: readonly SelectorConfig[]) {
+    this.rules = selectors.map((c) => new Rule({ action: 'drop', name: c.name, tags: c.tags }));
+  }
+
+  matches(name: string, tags: Tags): boolean {
+    if (this.rules.length === 0) return true;
+    for (const r of this.rules) if (r.matches(name, tags)) return true;
+    return false;
+  }
+}
+
 export class Filter {
   private readonly rules: readonly Rule[];
   /** Metrics dropped by a rule, for self-telemetry. */

@@ -8,6 +8,7 @@
  *
  * Metrics are immutable snapshots. Aggregators hand sinks fresh objects, never live state.
  */
+import type { HyperLogLog } from './hll.js';
 import type { Tags } from './tags.js';
 
 interface MetricBase {
@@ -54,7 +55,19 @@ export interface CounterMetric extends MetricBase {
 export interface GaugeMetric extends MetricBase {
   readonly kind: 'gauge';
   readonly value: number;
+  /**
+   * Mergeable state, set by the aggregating sources only while a sink publishes it (the Kafka
+   * sink's `format: state`, for a tier of aggregators): when the value last changed (a gauge's
+   * last write, in ms since the epoch; a held gauge keeps its old time), so merging takes the
+   * value written last on any host.
+   */
+  readonly updatedAt?: number | undefined;
+  /** Present when the gauge counts a StatsD set's distinct members: them, for a union. */
+  readonly set?: SetState | undefined;
 }
+
+/** A set's distinct members, or a HyperLogLog of them once there are too many to send. */
+export type SetState = { readonly members: readonly string[] } | { readonly sketch: HyperLogLog };
 
 export interface Quantile {
   /** In [0, 1]. */
@@ -96,6 +109,11 @@ export interface SummaryMetric extends MetricBase {
   readonly kind: 'summary';
   readonly intervalMs: number;
   readonly summary: Summary;
+  /**
+   * Mergeable state, set only while a sink publishes it (as GaugeMetric.updatedAt): the received
+   * values the summary was computed over, so an aggregator computes it again over every host's.
+   */
+  readonly samples?: Float64Array | undefined;
 }
 
 /**

@@ -31,7 +31,7 @@ import { encodeLine, encodeTags, escapeMeasurement } from '../../protocols/influ
 import type { PushEncoder } from '../push/push.js';
 import { renderTopic, type TopicTemplate } from './topic.js';
 
-export const FORMATS = ['json', 'influx'] as const;
+export const FORMATS = ['json', 'influx', 'state'] as const;
 export type KafkaFormat = (typeof FORMATS)[number];
 
 export const KEYS = ['series', 'name', 'none'] as const;
@@ -50,11 +50,11 @@ export interface KafkaMessage {
 export function packMessage(
   topic: string,
   key: string | undefined,
-  value: string,
+  value: string | Uint8Array,
   timestamp: number,
 ): Buffer {
   const keyBytes = key === undefined ? 0 : Buffer.byteLength(key, 'utf8');
-  const valueBytes = Buffer.byteLength(value, 'utf8');
+  const valueBytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
   const buf = Buffer.allocUnsafe(1 + topic.length + 8 + 4 + keyBytes + valueBytes);
   let at = 0;
   buf[at++] = topic.length;
@@ -62,7 +62,8 @@ export function packMessage(
   at = buf.writeDoubleBE(timestamp, at);
   at = buf.writeInt32BE(key === undefined ? -1 : keyBytes, at);
   if (key !== undefined) at += buf.write(key, at, 'utf8');
-  buf.write(value, at, 'utf8');
+  if (typeof value === 'string') buf.write(value, at, 'utf8');
+  else buf.set(value, at);
   return buf;
 }
 

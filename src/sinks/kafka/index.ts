@@ -8,7 +8,36 @@
 import { defineSink } from '../../core/definition.js';
 import { KafkaEncoder } from './encoder.js';
 import { createKafkaSink } from './kafka.js';
-import { sample, schema } from './schema.js';
+import { sample, schema, type KafkaConfig } from './schema.js';
+import { KafkaStateEncoder } from './state.js';
+import { decodeState } from '../../protocols/state/codec.js';
+import type { Batch } from '../../core/metric.js';
+
+/** What `sluice explain` shows of state messages: topic, key, and the state decoded again. */
+function previewState(config: KafkaConfig, batch: Batch): string {
+  const encoder = new KafkaStateEncoder(config.topic, config.fallback_topic, config.state, 'explain');
+  let out = '';
+  for (const m of batch) {
+    const msg = encoder.message(m);
+    if (msg === null) {
+      out += `${m.name}: stays local (no state.metrics selector matches)\n`;
+      continue;
+    }
+    if (msg === undefined) {
+      out += `${m.name}: no mergeable state (${m.kind}${m.kind === 'counter' ? `, ${m.temporality}` : ''}); not published\n`;
+      continue;
+    }
+    const decoded = decodeState(msg.value);
+    const series = decoded.kind === 'series' ? decoded.series : undefined;
+    const state = JSON.stringify(series, (k, v: unknown) => {
+      if (k === 'name' || k === 'tags' || k === 'timestamp') return undefined;
+      if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+      return v instanceof Float64Array ? Array.from(v) : v;
+    });
+    out += `topic=${msg.topic} key=${JSON.stringify(msg.key)} ${msg.value.length} bytes: ${state}\n`;
+  }
+  return out;
+}
 
 export const kafkaSink = defineSink({
   type: 'kafka',
@@ -16,7 +45,9 @@ export const kafkaSink = defineSink({
   schema,
   sample,
   create: (config, ctx) => createKafkaSink(config, ctx),
+  publishesState: (config) => config.format === 'state',
   preview: (config, batch) => {
+    if (config.format === 'state') return previewState(config, batch);
     const encoder = new KafkaEncoder({
       topic: config.topic,
       fallbackTopic: config.fallback_topic,

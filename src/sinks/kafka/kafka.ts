@@ -28,6 +28,7 @@ import type { Payload } from '../push/queue.js';
 import type { PushConfig } from '../push/schema.js';
 import { KafkaEncoder, unpackMessage } from './encoder.js';
 import type { KafkaConfig } from './schema.js';
+import { KafkaStateEncoder } from './state.js';
 
 /** Kafka error names (protocol error ids) that mean the data itself is refused. */
 const UNRETRIABLE = new Set([
@@ -200,12 +201,15 @@ export class KafkaTransport implements PushTransport {
 }
 
 export function createKafkaSink(config: KafkaConfig, ctx: ComponentContext, deps: PushDeps = {}): PushSink {
-  const encoder = new KafkaEncoder({
-    topic: config.topic,
-    fallbackTopic: config.fallback_topic,
-    key: config.key,
-    format: config.format,
-  });
+  const encoder =
+    config.format === 'state'
+      ? new KafkaStateEncoder(config.topic, config.fallback_topic, config.state)
+      : new KafkaEncoder({
+          topic: config.topic,
+          fallbackTopic: config.fallback_topic,
+          key: config.key,
+          format: config.format,
+        });
   const options = producerOptions(config);
   // Loading starts now, so the first flush does not wait for it; a failure shows at that send.
   loadKafka().catch(() => {});

@@ -105,6 +105,30 @@ const sasl: ObjectSchema<typeof saslFields> = {
   },
 };
 
+const selectorFields = {
+  name: s.pattern({ optional: true, doc: 'Metric name pattern: a glob (`*`, `?`) or a /regex/.' }),
+  tags: s.record(s.pattern(), { optional: true, doc: 'Tag patterns that must all match.' }),
+};
+
+const stateFields = {
+  metrics: s.array(s.object(selectorFields), {
+    default: [],
+    doc:
+      'Which metrics go global, matched by name and tag patterns as filters match them; ' +
+      '[] (the default): every metric with mergeable state. The others stay local.',
+  }),
+  drop_tags: s.array(s.string({ nonEmpty: true }), {
+    default: ['host'],
+    doc: "Tag keys left out of the global series (each agent's own, like host).",
+  }),
+  set_exact_limit: s.number({
+    integer: true,
+    min: 0,
+    default: 1000,
+    doc: 'Sets with more members than this in an interval go as a HyperLogLog (0.81 % standard error).',
+  }),
+};
+
 const fields = {
   brokers: s.array(broker, {
     minLength: 1,
@@ -141,8 +165,11 @@ const fields = {
   }),
   format: s.oneOf(FORMATS, {
     default: 'json',
-    doc: 'Message value: json (name, type, value, tags, fields, timestamp) or influx (one line of line protocol).',
+    doc:
+      'Message value: json (name, type, value, tags, fields, timestamp), influx (one line of line ' +
+      "protocol), or state (the interval's mergeable state, for sluice aggregators: docs/fleet.md).",
   }),
+  state: s.object(stateFields, { doc: 'With format: state, what goes global and how.' }),
   compression: s.oneOf(COMPRESSIONS, {
     default: 'none',
     doc: 'Batch compression: none, gzip, snappy, lz4, or zstd (Node 22.15 and later).',
@@ -221,9 +248,18 @@ export const sample = `  kafka:
     # Message key: series (name,tag=value,...: each series keeps to one partition, in
     # order), name (the metric name), or none (messages spread over partitions).
     key: series
-    # Message value: json ({"name","type","value","tags","fields","timestamp"}) or influx
-    # (the metric's line of InfluxDB line protocol).
+    # Message value: json ({"name","type","value","tags","fields","timestamp"}), influx
+    # (the metric's line of InfluxDB line protocol), or state: the interval's mergeable
+    # state, keyed by the global series, for a tier of sluice aggregators (docs/fleet.md).
     format: json
+    # With format: state, which metrics go global (name and tag patterns as in filters;
+    # [] for every metric with mergeable state), the tag keys each agent has its own of,
+    # left out of the global series, and the set size beyond which a set goes as a
+    # HyperLogLog (0.81 % standard error) instead of its members.
+    state:
+      metrics: []
+      drop_tags: [host]
+      set_exact_limit: 1000
     # Compression of each batch: none, gzip, snappy, lz4, or zstd (Node 22.15+).
     compression: none
     # When a batch counts as delivered: all (every in-sync replica has it), leader (the

@@ -34,8 +34,11 @@ import type { PushConfig } from './schema.js';
 
 /** Turns one metric into what goes on the wire for it. Pure; called on the ingestion path. */
 export interface PushEncoder {
-  /** The metric's record (one or more protocol lines, say), or undefined if it has none. */
-  encode(metric: Metric): PushRecord | undefined;
+  /**
+   * The metric's record (one or more protocol lines, say); undefined if it has none (counted as
+   * unencodable), null if the sink is configured not to take it (not counted: it goes elsewhere).
+   */
+  encode(metric: Metric): PushRecord | undefined | null;
 }
 
 /** What a transport is created for: one endpoint, at the addresses its name resolved to. */
@@ -235,7 +238,7 @@ export class PushSink implements Sink {
     }
     for (let i = 0; i < batch.length; i++) {
       const record = this.encode(batch[i] as Metric);
-      if (record !== undefined) this.enqueue(record);
+      if (record !== undefined && record !== null) this.enqueue(record);
     }
     this.afterEnqueue();
   }
@@ -289,8 +292,8 @@ export class PushSink implements Sink {
     return this.stopped;
   }
 
-  private encode(metric: Metric): PushRecord | undefined {
-    let record: PushRecord | undefined;
+  private encode(metric: Metric): PushRecord | undefined | null {
+    let record: PushRecord | undefined | null;
     try {
       record = this.encoder.encode(metric);
     } catch (e) {

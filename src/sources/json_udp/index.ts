@@ -35,7 +35,10 @@ export const jsonUdpSource = defineSource({
       config,
       flushIntervalMs: config.flush_interval,
       workers,
-      merger: (c) => new StatsdAggregator(jsonAggregatorOptions(c, 'merging'), () => ctx.clock.now()),
+      merger: (c) =>
+        new StatsdAggregator(jsonAggregatorOptions(c, 'merging', undefined, ctx.mergeableState), () =>
+          ctx.clock.now(),
+        ),
       // Each worker names the points of the untyped objects it took (worker.ts).
       finish: (batch, extras) => {
         const points = new Map<string, PointField>();

@@ -146,9 +146,11 @@ export function jsonAggregatorOptions(
   config: JsonUdpConfig,
   role?: AggregatorOptions['role'],
   sharedSeriesCount?: Int32Array,
+  mergeableState?: { readonly wanted: boolean },
 ): AggregatorOptions {
   const merging = role === 'merging';
   return {
+    mergeableState,
     flushIntervalMs: config.flush_interval,
     percentiles: config.percentiles,
     expiryMs: config.expiry,
@@ -198,8 +200,9 @@ export class JsonIngest {
     /** A reload's predecessor's, so the rejected lines a status page shows outlive a reload. */
     private readonly rejections = new JsonRejectionLog(16, 256),
   ) {
-    this.aggregator = new StatsdAggregator(jsonAggregatorOptions(config, role, sharedSeriesCount), () =>
-      ctx.clock.now(),
+    this.aggregator = new StatsdAggregator(
+      jsonAggregatorOptions(config, role, sharedSeriesCount, (ctx as SourceContext).mergeableState),
+      () => ctx.clock.now(),
     );
     this.parser = new JsonParser({
       maxLineBytes: config.max_line_bytes,

@@ -98,7 +98,10 @@ export const statsdSource = defineSource({
       config,
       flushIntervalMs: config.flush_interval,
       workers,
-      merger: (c) => new StatsdAggregator(aggregatorOptions(c, 'merging'), () => ctx.clock.now()),
+      merger: (c) =>
+        new StatsdAggregator(aggregatorOptions(c, 'merging', undefined, ctx.mergeableState), () =>
+          ctx.clock.now(),
+        ),
       rawProtocol: 'statsd',
     });
   },

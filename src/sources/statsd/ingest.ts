@@ -3,7 +3,7 @@
  * ingest worker (worker.ts). Bytes in, parsed straight into the aggregator, rejections and
  * repairs counted, events handed on. It never blocks and never throws on input.
  */
-import type { ComponentContext, RawOutlet } from '../../core/component.js';
+import type { ComponentContext, RawOutlet, SourceContext } from '../../core/component.js';
 import type { Event } from '../../core/event.js';
 import type { StatCounter } from '../../core/stats.js';
 import { timerObserver } from '../../aggregation/timers.js';
@@ -91,11 +91,13 @@ export function aggregatorOptions(
   config: StatsdConfig,
   role?: AggregatorOptions['role'],
   sharedSeriesCount?: Int32Array,
+  mergeableState?: { readonly wanted: boolean },
 ): AggregatorOptions {
   // The main thread of multi-threaded ingest merges destination names: mapping and buckets were
   // applied by the workers that created the series.
   const merging = role === 'merging';
   return {
+    mergeableState,
     flushIntervalMs: config.flush_interval,
     percentiles: config.percentiles,
     expiryMs: config.expiry,
@@ -166,7 +168,10 @@ export class StatsdIngest {
       nameTags: config.name_tags,
       now,
     });
-    this.aggregator = new StatsdAggregator(aggregatorOptions(config, role, sharedSeriesCount), now);
+    this.aggregator = new StatsdAggregator(
+      aggregatorOptions(config, role, sharedSeriesCount, (ctx as SourceContext).mergeableState),
+      now,
+    );
     const st = ctx.stats;
     this.datagrams = st.counter('datagrams_received', 'UDP datagrams received.');
     this.lines = st.counter('lines_received', 'Non-empty StatsD lines received, valid or not.');
