@@ -1,4 +1,5 @@
 /** Every component type sluice knows, by its config `type`. */
+import { kafkaSource } from './sources/kafka/index.js';
 import type { Registry } from './config/load.js';
 import type { SinkDefinition, SourceDefinition } from './core/definition.js';
 import { consoleSink } from './sinks/console/index.js';
@@ -25,6 +26,7 @@ export const registry: Registry = {
     bpftraceSource,
     dockerSource,
     commandSource,
+    kafkaSource,
   ] as unknown as readonly SourceDefinition[],
   sinks: [
     prometheusExporterSink,

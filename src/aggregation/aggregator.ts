@@ -1202,7 +1202,14 @@ export class StatsdAggregator {
     }
     for (let i = 0; i < chunk.histogramIds.length; i++) {
       const s = at(chunk.histogramIds[i] as number);
-      if (s !== null) (s.acc as HistogramAccumulator).mergeState(chunk.histogramStates[i] as Float64Array);
+      if (s === null) continue;
+      const acc = s.acc as HistogramAccumulator;
+      const bounds = chunk.histogramBounds?.[i];
+      if (bounds !== undefined && !sameBounds(bounds, acc.bounds)) {
+        this.mergeConflicts++;
+        continue;
+      }
+      acc.mergeState(chunk.histogramStates[i] as Float64Array);
     }
     for (const [id, json] of chunk.histogramNatives ?? []) {
       const s = at(id);
@@ -1211,7 +1218,13 @@ export class StatsdAggregator {
     }
     for (let i = 0; i < chunk.sketchIds.length; i++) {
       const s = at(chunk.sketchIds[i] as number);
-      if (s !== null) (s.acc as DDSketch).merge(DDSketch.fromJSON(chunk.sketches[i]));
+      if (s === null) continue;
+      try {
+        (s.acc as DDSketch).merge(DDSketch.fromJSON(chunk.sketches[i]));
+      } catch {
+        // Another schema (an agent with another relative accuracy), or a sketch that lies.
+        this.mergeConflicts++;
+      }
     }
     for (let i = 0; i < chunk.pointTimeIds.length; i++) {
       const s = at(chunk.pointTimeIds[i] as number);
@@ -1234,6 +1247,12 @@ export class StatsdAggregator {
     }
     return s;
   }
+}
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Names whose mapping's help text is kept (see StatsdAggregator.helps). */

@@ -65,6 +65,11 @@ export interface PartialChunk {
   histogramIds: number[];
   /** HistogramAccumulator.state() of each. */
   histogramStates: Float64Array[];
+  /**
+   * The finite bounds each state was counted in, when they may differ from the series' own (an
+   * aggregator's input: agents configured differently). A state whose bounds differ is refused.
+   */
+  histogramBounds?: (readonly number[])[];
   /** The native histograms kept beside some of them: [series id, sketch]. */
   histogramNatives?: [number, SketchJSON][];
 

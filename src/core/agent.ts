@@ -247,6 +247,9 @@ export class Agent {
       telemetry: this.telemetryView,
       rawOutlet: (protocol) => this.pipeline.rawOutlet(protocol, ctx.id),
       mergeableState: this.mergeableState,
+      delivered: async () => {
+        await Promise.all(this.sinks.map((r) => r.delivered()));
+      },
     };
   }
 

@@ -55,6 +55,12 @@ export interface SourceContext extends ComponentContext {
    * aggregating sources read it at each flush and attach that state to their metrics then.
    */
   readonly mergeableState?: { readonly wanted: boolean };
+  /**
+   * Resolves once every sink has delivered (or dropped and counted) what it was handed before
+   * the call (Sink.delivered): a source that acknowledges its input upstream (a Kafka consumer
+   * committing offsets) waits for it. Absent in tests that need none.
+   */
+  delivered?(): Promise<void>;
 }
 
 /** A source's way out for raw lines (SourceContext.rawOutlet). */
@@ -131,4 +137,9 @@ export interface Sink {
   writeRaw?(protocol: RawProtocol, lines: readonly string[]): void;
   /** Delivers or persists what it holds, then releases resources. The agent bounds the wait. */
   stop(): Promise<void>;
+  /**
+   * Resolves once everything written before the call has left the sink (delivered, or dropped
+   * and counted). Absent: at once (a sink that serves what it holds, or writes synchronously).
+   */
+  delivered?(): Promise<void>;
 }

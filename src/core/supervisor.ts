@@ -424,6 +424,17 @@ export class SinkRunner extends Runner<Sink> {
     }
   }
 
+  /** Sink.delivered of the running instance; at once when it has none or is not running. */
+  async delivered(): Promise<void> {
+    const sink = this.instance;
+    if (sink?.delivered === undefined) return;
+    try {
+      await sink.delivered();
+    } catch {
+      // A sink failing here is restarted by its own error path; nothing more was delivered.
+    }
+  }
+
   /** Never throws: a failing sink is restarted and the batch counted as dropped. */
   write(batch: Batch): void {
     this.received.inc(batch.length);

@@ -9,9 +9,8 @@
  * ones without mergeable state (a cumulative counter from /proc, a summary from a source that
  * keeps no samples) are counted as unencodable.
  */
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { MetricSelector, type SelectorConfig } from '../../core/filter.js';
+import { processIdentity } from '../../core/identity.js';
 import type { Metric } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
 import { encodeTags, escapeMeasurement } from '../../protocols/influx/line.js';
@@ -29,11 +28,6 @@ export interface StateOptions {
   readonly set_exact_limit: number;
 }
 
-/** This process's identity in every message: the host and a random id drawn at start. */
-export function agentIdentity(): string {
-  return `${os.hostname()}/${randomBytes(4).toString('hex')}`;
-}
-
 export class KafkaStateEncoder implements PushEncoder {
   private readonly selector: MetricSelector;
   private readonly dropped: ReadonlySet<string>;
@@ -43,7 +37,7 @@ export class KafkaStateEncoder implements PushEncoder {
     private readonly topic: TopicTemplate,
     private readonly fallbackTopic: string,
     state: StateOptions,
-    readonly agent: string = agentIdentity(),
+    readonly agent: string = processIdentity(),
   ) {
     this.selector = new MetricSelector(state.metrics);
     this.dropped = new Set(state.drop_tags);

@@ -96,6 +96,9 @@ class Channel {
   /** Drops not yet logged (the log is rate-limited). */
   unloggedDrops = 0;
   lastDropLog = -Infinity;
+  /** Records ever queued, and ever settled (sent, refused or dropped): for `delivered`. */
+  enqueued = 0;
+  settled = 0;
 
   constructor(
     config: PushConfig,
@@ -186,6 +189,7 @@ export class PushSink implements Sink {
   private readonly droppedUnencodable: StatCounter;
   private readonly droppedRejected: StatCounter;
   private readonly droppedStopped: StatCounter;
+  private deliveryWaiters: { readonly targets: readonly number[]; readonly resolve: () => void }[] = [];
   private readonly spread: boolean;
   /** Spread mode: the lane the next batch goes to first. */
   private next = 0;
@@ -262,6 +266,7 @@ export class PushSink implements Sink {
     const channels = this.channels;
     for (let c = 0; c < channels.length; c++) {
       const channel = channels[c] as Channel;
+      channel.enqueued++;
       const dropped = channel.queue.push(record, size);
       if (dropped > 0) this.countDrops(channel, dropped);
     }
@@ -385,6 +390,7 @@ export class PushSink implements Sink {
     lane.inFlight = undefined;
     if (this.closed) return;
     lane.pointsSent.inc(payload.points);
+    this.settle(lane.channel, payload.points);
     lane.bytesSent.inc(payload.bytes);
     if (lane.failures > 0) {
       this.ctx.log.info('The endpoint accepts data again.', {
@@ -406,6 +412,7 @@ export class PushSink implements Sink {
     lane.lastError.set(Math.floor(now / 1000));
     if (error instanceof PushRejected) {
       this.droppedRejected.inc(payload.points);
+      this.settle(lane.channel, payload.points);
       if (now - this.lastRejectLog >= DROP_LOG_INTERVAL_MS) {
         this.lastRejectLog = now;
         this.ctx.log.warn('The endpoint rejected a batch; it is dropped, not retried.', {
@@ -468,6 +475,7 @@ export class PushSink implements Sink {
 
   private countDrops(channel: Channel, n: number): void {
     channel.droppedFull.inc(n);
+    this.settle(channel, n);
     channel.unloggedDrops += n;
     const now = this.ctx.clock.now();
     if (now - channel.lastDropLog < DROP_LOG_INTERVAL_MS) return;
@@ -540,6 +548,40 @@ export class PushSink implements Sink {
     void this.finish();
   }
 
+  /**
+   * Resolves once every record written before the call has left the buffer: delivered, refused
+   * or dropped (each counted). An aggregator commits its Kafka offsets only then (docs/fleet.md).
+   * With `mode: spread` lanes finish out of order, so it waits for the buffer to be empty and
+   * nothing in flight instead.
+   */
+  delivered(): Promise<void> {
+    const targets = this.channels.map((c) => c.enqueued);
+    if (this.isDelivered(targets)) return Promise.resolve();
+    return new Promise((resolve) => this.deliveryWaiters.push({ targets, resolve }));
+  }
+
+  private isDelivered(targets: readonly number[]): boolean {
+    if (this.closed) return true;
+    if (this.spread) {
+      for (const channel of this.channels) if (channel.queue.points > 0) return false;
+      for (const lane of this.lanes) if (lane.inFlight !== undefined) return false;
+      return true;
+    }
+    for (let i = 0; i < targets.length; i++)
+      if ((this.channels[i] as Channel).settled < (targets[i] as number)) return false;
+    return true;
+  }
+
+  private settle(channel: Channel, n: number): void {
+    channel.settled += n;
+    if (this.deliveryWaiters.length === 0) return;
+    this.deliveryWaiters = this.deliveryWaiters.filter((w) => {
+      if (!this.isDelivered(w.targets)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
   /** The shutdown deadline passed: what is left is counted as dropped. */
   private giveUp(): void {
     if (this.closed) return;
@@ -547,6 +589,7 @@ export class PushSink implements Sink {
     for (const lane of this.lanes) {
       if (lane.inFlight !== undefined) {
         lane.channel.droppedShutdown.inc(lane.inFlight.points);
+        this.settle(lane.channel, lane.inFlight.points);
         lost += lane.inFlight.points;
         lane.inFlight = undefined;
       }
@@ -554,6 +597,7 @@ export class PushSink implements Sink {
     for (const channel of this.channels) {
       const n = channel.queue.clear();
       channel.droppedShutdown.inc(n);
+      this.settle(channel, n);
       lost += n;
     }
     this.ctx.log.error('Shutdown: gave up delivering what was buffered.', {
@@ -565,6 +609,8 @@ export class PushSink implements Sink {
 
   private async finish(): Promise<void> {
     this.closed = true;
+    for (const w of this.deliveryWaiters) w.resolve();
+    this.deliveryWaiters = [];
     this.cancel(this.deadline);
     this.deadline = undefined;
     for (const lane of this.lanes) {
