@@ -12,7 +12,7 @@
 // for the run, restored afterwards), --receivers sluice,etsy[,dgram] (dgram: a bare Node socket
 // that only counts lines, the floor under any Node receiver; collectd: collectd's statsd plugin,
 // needs collectd-core, runs without tags only as it rejects them), --step-seconds N, --no-tags,
-// --no-memory, --no-pin, --nice N (run generator and receivers at this priority; negative needs
+// --no-memory, --no-fleet (skip bench/fleet.mjs, the aggregator tier on Kafka), --no-pin, --nice N (run generator and receivers at this priority; negative needs
 // root: keeps other work on a shared machine from stalling them), --json FILE (raw results),
 // --sluice-bin PATH (another build's bin/sluice.js), --sluice-node PATH (run sluice under this
 // Node binary; SO_REUSEPORT for several workers needs Node >= 22.12), --workers LIST (e.g.
@@ -71,6 +71,7 @@ function parseArgs(argv) {
     stepSeconds: undefined,
     tags: true,
     memory: true,
+    fleet: true,
     pin: true,
     json: undefined,
     sluiceBin: undefined,
@@ -87,6 +88,7 @@ function parseArgs(argv) {
     else if (a === '--raise-rmem') o.raiseRmem = true;
     else if (a === '--no-tags') o.tags = false;
     else if (a === '--no-memory') o.memory = false;
+    else if (a === '--no-fleet') o.fleet = false;
     else if (a === '--no-pin') o.pin = false;
     else if (a === '--receivers') o.receivers = argv[++i].split(',');
     else if (a === '--step-seconds') o.stepSeconds = Number(argv[++i]);
@@ -512,6 +514,15 @@ async function main() {
     const dist = opts.sluiceBin ? join(dirname(dirname(opts.sluiceBin)), 'dist') : join(ROOT, 'dist');
     const args = ['--expose-gc', join(ROOT, 'bench', 'series-memory.mjs'), '--dist', dist];
     if (opts.quick) args.push('--quick');
+    const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: ROOT });
+    if (r.status !== 0) process.exitCode = 1;
+  }
+
+  if (opts.fleet) {
+    // The aggregator tier on a real Kafka (docs/fleet.md); says why when Kafka is not installed.
+    console.log('');
+    const args = [join(ROOT, 'bench', 'fleet.mjs')];
+    if (opts.quick) args.push('--series', '10000');
     const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: ROOT });
     if (r.status !== 0) process.exitCode = 1;
   }
