@@ -128,7 +128,6 @@ try {
     const total = await topicTotal(topic);
 
     const aggAdmin = await freePort('tcp');
-    const started = Date.now();
     const agg = startSluice({
       config: `agent:
   admin_listen: 127.0.0.1:${aggAdmin}
