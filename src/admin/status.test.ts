@@ -140,3 +140,29 @@ test('busiest names are counted only while someone looks at the status, and the 
     status.stop();
   }
 });
+
+test('with a sink publishing state, the busiest names say which of their series go global', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const clock = new ManualClock();
+  const { state, target } = fakeAgent(clock);
+  const scopes: Record<string, 'all' | 'some' | 'none'> = { 'checkout.rt': 'all', 'api.hits': 'some' };
+  const status = new StatusCollector({ ...target, globalScope: (name) => scopes[name] ?? 'none' }, clock);
+  status.start();
+  try {
+    status.status();
+    for (const tap of state.taps)
+      tap([counter('checkout.rt', {}, 1), counter('api.hits', {}, 1), counter('x', {}, 1)], 'statsd');
+    clock.advance(SAMPLE_MS);
+    t.mock.timers.tick(SAMPLE_MS);
+    assert.deepEqual(
+      status.status().busiest_names?.map((n) => [n.name, n.global]),
+      [
+        ['checkout.rt', 'all'],
+        ['api.hits', 'some'],
+        ['x', 'none'],
+      ],
+    );
+  } finally {
+    status.stop();
+  }
+});

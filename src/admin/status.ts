@@ -11,6 +11,7 @@
  */
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import type { Clock } from '../core/clock.js';
+import type { NameScope } from '../core/filter.js';
 import type { Metric } from '../core/metric.js';
 import type { RejectedLine } from '../core/rejection.js';
 import type { Tap } from '../core/pipeline.js';
@@ -52,6 +53,8 @@ export interface StatusTarget {
   /** The agent's own metrics, exactly as the `internal` source emits them. */
   telemetry(now: number): Metric[];
   tap(listener: Tap): () => void;
+  /** Which series of a name go global (a sink publishes state), or undefined when none does. */
+  globalScope?(name: string): NameScope | undefined;
 }
 
 /** A figure as the page shows it: the name and labels it has in /metrics (before the sink's suffix). */
@@ -88,7 +91,8 @@ export interface StatusDocument {
   readonly components: ComponentState[];
   readonly figures: StatusFigure[];
   /** The names reaching the sinks most often (metrics/s over up to the last minute). */
-  readonly busiest_names: { readonly name: string; readonly rate: number }[] | undefined;
+  readonly busiest_names:
+    { readonly name: string; readonly rate: number; readonly global?: NameScope }[] | undefined;
 }
 
 /**
@@ -162,7 +166,7 @@ export class StatusCollector {
   private namePeriods: Map<string, number>[] = [];
   private periodStarts: number[] = [];
   private namesSince = 0;
-  private busiest: { name: string; rate: number }[] | undefined;
+  private busiest: { name: string; rate: number; global?: NameScope }[] | undefined;
 
   constructor(
     private readonly target: StatusTarget,
@@ -260,7 +264,12 @@ export class StatusCollector {
       this.busiest = [...totals]
         .sort((a, b) => b[1] - a[1])
         .slice(0, NAMES_SHOWN)
-        .map(([name, count]) => ({ name, rate: count / seconds }));
+        .map(([name, count]) => {
+          const global = this.target.globalScope?.(name);
+          return global === undefined
+            ? { name, rate: count / seconds }
+            : { name, rate: count / seconds, global };
+        });
       this.names = new Map();
       this.namesSince = now;
       if (now - this.lastAskedAt > NAME_RATES_IDLE_MS) {

@@ -342,6 +342,7 @@ async function runAgent(config: AgentConfig, file: string | undefined): Promise<
         components: () => componentStates(agent),
         telemetry: (now) => agent.telemetry(now),
         tap: (listener) => agent.pipeline.tap(listener),
+        globalScope: (name) => agent.globalScope(name),
       },
       systemClock,
     );

@@ -9,7 +9,7 @@ import type { AgentConfig } from '../config/load.js';
 import type { Clock } from './clock.js';
 import type { AgentTelemetry, SourceContext } from './component.js';
 import type { Metric } from './metric.js';
-import { Filter } from './filter.js';
+import { Filter, type NameScope } from './filter.js';
 import type { Logger } from './logger.js';
 import { Pipeline, type RawRoute } from './pipeline.js';
 import { makeTags, mergeTags, type Tags } from './tags.js';
@@ -251,6 +251,21 @@ export class Agent {
         await Promise.all(this.sinks.map((r) => r.delivered()));
       },
     };
+  }
+
+  /**
+   * Which series of a name a state-publishing sink sends to the aggregators (all, some by their
+   * tags, none); undefined when no sink publishes state.
+   */
+  globalScope(name: string): NameScope | undefined {
+    let scope: NameScope | undefined;
+    for (const c of this.config.sinks) {
+      const s = c.definition.globalScope?.(c.options as never, name);
+      if (s === undefined) continue;
+      if (s === 'all') return 'all';
+      if (s === 'some' || scope === undefined) scope = s;
+    }
+    return scope;
   }
 
   /** Every component's stats and the pipeline's counts, as the `internal` source reports them. */

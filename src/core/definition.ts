@@ -2,6 +2,7 @@
  * How a component type is declared: its config schema, the sample block `sluice generate`
  * prints, and a factory. The registry (`src/registry.ts`) maps each config `type` to one of these.
  */
+import type { NameScope } from './filter.js';
 import type { ObjectSchema, Fields, InferFields } from '../config/schema.js';
 import type { ComponentContext, RawProtocol, Sink, Source, SourceContext } from './component.js';
 import type { Event } from './event.js';
@@ -45,6 +46,11 @@ export interface SinkDefinition<F extends Fields = Fields> extends DefinitionBas
    * SummaryMetric.samples, …), which costs nothing while no sink asks.
    */
   publishesState?(config: InferFields<F>): boolean;
+  /**
+   * For a sink that publishes state: which series of a metric name go global (all, some by
+   * their tags, none). The status page shows it beside the busiest names.
+   */
+  globalScope?(config: InferFields<F>, name: string): NameScope | undefined;
 }
 
 export function defineSource<F extends Fields>(def: Omit<SourceDefinition<F>, 'kind'>): SourceDefinition<F> {

@@ -82,6 +82,12 @@ class Rule {
     return true;
   }
 
+  /** Whether the rule matches every series of `name` (no tag patterns), some, or none. */
+  nameScope(name: string): NameScope {
+    if (this.name !== undefined && !this.name.regex.test(name)) return 'none';
+    return this.tags.length === 0 ? 'all' : 'some';
+  }
+
   rename(name: string): string {
     const to = this.config.to as string;
     return this.name !== undefined && this.name.isRegex ? name.replace(this.name.regex, to) : to;
@@ -107,7 +113,21 @@ export class MetricSelector {
     for (const r of this.rules) if (r.matches(name, tags)) return true;
     return false;
   }
+
+  /** Which series of a name match: all of them, some (by their tags), or none. */
+  nameScope(name: string): NameScope {
+    if (this.rules.length === 0) return 'all';
+    let scope: NameScope = 'none';
+    for (const r of this.rules) {
+      const s = r.nameScope(name);
+      if (s === 'all') return 'all';
+      if (s === 'some') scope = 'some';
+    }
+    return scope;
+  }
 }
+
+export type NameScope = 'all' | 'some' | 'none';
 
 export class Filter {
   private readonly rules: readonly Rule[];

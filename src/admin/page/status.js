@@ -300,13 +300,19 @@ function renderNames(status) {
     3,
   );
   const busiest = status.busiest_names ?? [];
+  // With a sink publishing state for aggregators: which of each name's series go global.
+  const global = busiest.some((n) => n.global !== undefined);
+  $('names-global').hidden = !global;
+  const scopes = { all: 'yes', some: 'some series', none: 'no' };
   fill(
     'names-rate',
-    busiest.map((n) => row([n.name, el('td', formatRate(n.rate), 'n')])),
+    busiest.map((n) =>
+      row([n.name, el('td', formatRate(n.rate), 'n'), ...(global ? [scopes[n.global] ?? 'no'] : [])]),
+    ),
     status.busiest_names === undefined
       ? 'counting (first figures within 5 s)…'
       : 'nothing reached the sinks in the last minute',
-    2,
+    global ? 3 : 2,
   );
 }
 

@@ -12,6 +12,14 @@ import { sample, schema, type KafkaConfig } from './schema.js';
 import { KafkaStateEncoder } from './state.js';
 import { decodeState } from '../../protocols/state/codec.js';
 import type { Batch } from '../../core/metric.js';
+import { MetricSelector } from '../../core/filter.js';
+
+const selectors = new WeakMap<KafkaConfig, MetricSelector>();
+function selectorOf(config: KafkaConfig): MetricSelector {
+  let s = selectors.get(config);
+  if (s === undefined) selectors.set(config, (s = new MetricSelector(config.state.metrics)));
+  return s;
+}
 
 /** What `sluice explain` shows of state messages: topic, key, and the state decoded again. */
 function previewState(config: KafkaConfig, batch: Batch): string {
@@ -46,6 +54,7 @@ export const kafkaSink = defineSink({
   sample,
   create: (config, ctx) => createKafkaSink(config, ctx),
   publishesState: (config) => config.format === 'state',
+  globalScope: (config, name) => (config.format === 'state' ? selectorOf(config).nameScope(name) : undefined),
   preview: (config, batch) => {
     if (config.format === 'state') return previewState(config, batch);
     const encoder = new KafkaEncoder({
