@@ -288,8 +288,8 @@ export class KafkaBroker {
     mkdirSync(this.logDir, { recursive: true });
     await this.tool('kafka.tools.StorageTool', [
       'format',
-      '-t',
-      clusterId,
+      // Joined to its option: an id starting with "-" (one in 64) would read as an option.
+      `--cluster-id=${clusterId}`,
       '-c',
       path.join(this.dir, 'server.properties'),
       ...scram('scram-sha-256'),

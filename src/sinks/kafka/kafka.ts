@@ -18,10 +18,9 @@
  *   topic or timestamp) reject with PushRejected: the batch is dropped and counted instead of
  *   blocking the buffer forever.
  */
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type * as KafkaClient from '@platformatic/kafka';
-import type { MessageToProduce, Producer, ProducerOptions, SASLOptions } from '@platformatic/kafka';
+import type { MessageToProduce, Producer, ProducerOptions } from '@platformatic/kafka';
+import { kafkaConnection } from '../../config/kafka.js';
 import type { ComponentContext } from '../../core/component.js';
 import { PushRejected, PushSink, type PushDeps, type PushTransport } from '../push/push.js';
 import type { Payload } from '../push/queue.js';
@@ -78,10 +77,9 @@ export function isUnretriable(error: unknown): boolean {
 
 /** What the producer is built from: TLS files are read once, when the sink is created. */
 export function producerOptions(config: KafkaConfig): ProducerOptions<Buffer, Buffer, Buffer, Buffer> {
-  const options: ProducerOptions<Buffer, Buffer, Buffer, Buffer> = {
+  return {
     clientId: config.client_id,
-    // Objects, not "host:port" strings, so IPv6 addresses need no bracket parsing.
-    bootstrapBrokers: config.brokers.map((b) => ({ host: b.host, port: b.port })),
+    ...kafkaConnection(config),
     timeout: config.timeout,
     connectTimeout: config.timeout,
     retries: CLIENT_RETRIES,
@@ -91,21 +89,6 @@ export function producerOptions(config: KafkaConfig): ProducerOptions<Buffer, Bu
     // duplicates an at-least-once sink can produce; it would only add a round trip.
     idempotent: false,
   };
-  const t = config.tls;
-  if (t.enabled) {
-    const tls: TlsOptions = { rejectUnauthorized: !t.insecure_skip_verify };
-    if (t.ca_file !== '') tls.ca = readFileSync(t.ca_file);
-    if (t.cert_file !== '') tls.cert = readFileSync(t.cert_file);
-    if (t.key_file !== '') tls.key = readFileSync(t.key_file);
-    if (t.server_name !== '') tls.servername = t.server_name;
-    options.tls = tls;
-    if (t.server_name !== '') options.tlsServerName = t.server_name;
-  }
-  if (config.sasl.mechanism !== 'none') {
-    const mechanism = config.sasl.mechanism.toUpperCase() as SASLOptions['mechanism'];
-    options.sasl = { mechanism, username: config.sasl.username, password: config.sasl.password };
-  }
-  return options;
 }
 
 export class KafkaTransport implements PushTransport {

@@ -1,7 +1,15 @@
 /** Config of the `kafka` sink, and the sample block `sluice generate` prints for it. */
 import zlib from 'node:zlib';
 import { INVALID, s, type InferFields, type ObjectSchema } from '../../config/schema.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../push/endpoints.js';
+import {
+  kafkaBroker,
+  kafkaSasl,
+  kafkaTls,
+  KAFKA_PORT,
+  KAFKA_TLS_SASL_SAMPLE,
+  SASL_MECHANISMS,
+} from '../../config/kafka.js';
+import { formatEndpoint } from '../push/endpoints.js';
 import { formatDuration, pushDefaults, pushOptionsSchema, type PushDefaults } from '../push/schema.js';
 import { FORMATS, KEYS } from './encoder.js';
 import { compileTopic, isLegalTopic, type TopicTemplate } from './topic.js';
@@ -10,11 +18,11 @@ import { compileTopic, isLegalTopic, type TopicTemplate } from './topic.js';
  * Kafka's port; batches below the broker's default max.message.bytes (1 MiB after compression)
  * with room for the record overhead, so a full batch is never refused as too large.
  */
-export const KAFKA_PUSH: PushDefaults = pushDefaults({ port: 9092, batchBytes: 512 * 1024 });
+export const KAFKA_PUSH: PushDefaults = pushDefaults({ port: KAFKA_PORT, batchBytes: 512 * 1024 });
+export { SASL_MECHANISMS };
 
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export const ACKS = ['all', 'leader', 'none'] as const;
-export const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 /** zstd comes from node:zlib, which has it from Node 22.15 / 23.8 on. */
 export const ZSTD_AVAILABLE = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
@@ -27,83 +35,7 @@ function compiledTopic(source: string): TopicTemplate {
   return t;
 }
 
-const broker = s.custom<Endpoint>('a broker like "kafka1.example.com:9092" or "[::1]:9092"', (v) => {
-  if (typeof v !== 'string') return { ok: false };
-  const parsed = parseEndpoint(v, KAFKA_PUSH.port);
-  return typeof parsed === 'string' ? { ok: false, message: parsed } : { ok: true, value: parsed };
-});
-
 const push = pushOptionsSchema(KAFKA_PUSH);
-
-const tlsFields = {
-  enabled: s.boolean({ default: false, doc: 'Connect to the brokers over TLS.' }),
-  ca_file: s.string({
-    default: '',
-    doc: 'PEM file of the certificate authorities to trust; empty: the system store.',
-  }),
-  cert_file: s.string({
-    default: '',
-    doc: 'PEM client certificate, for brokers that require one (mutual TLS).',
-  }),
-  key_file: s.string({ default: '', doc: 'PEM private key of cert_file (unencrypted).' }),
-  server_name: s.string({
-    default: '',
-    doc: 'Name to expect in the broker certificates (and to send as SNI); empty: the broker host.',
-  }),
-  insecure_skip_verify: s.boolean({
-    default: false,
-    doc: 'Accept any broker certificate. For tests only: anyone on the path can read and change the data.',
-  }),
-};
-
-const tlsBase = s.object(tlsFields, { doc: 'TLS to the brokers.' });
-
-const tls: ObjectSchema<typeof tlsFields> = {
-  ...tlsBase,
-  parse(value, path, issues) {
-    const parsed = tlsBase.parse(value, path, issues);
-    if (parsed === INVALID) return parsed;
-    if ((parsed.cert_file === '') !== (parsed.key_file === '')) {
-      issues.push({
-        path: [...path, parsed.cert_file === '' ? 'cert_file' : 'key_file'],
-        message: 'cert_file and key_file go together',
-      });
-      return INVALID;
-    }
-    return parsed;
-  },
-};
-
-const saslFields = {
-  mechanism: s.oneOf(SASL_MECHANISMS, {
-    default: 'none',
-    doc: 'SASL authentication: none, plain, scram-sha-256 or scram-sha-512.',
-  }),
-  username: s.string({ default: '', doc: 'SASL user name.' }),
-  password: s.string({
-    default: '',
-    secret: true,
-    doc: 'SASL password; write "${KAFKA_PASSWORD}" to take it from the environment.',
-  }),
-};
-
-const saslBase = s.object(saslFields, { doc: 'SASL authentication.' });
-
-const sasl: ObjectSchema<typeof saslFields> = {
-  ...saslBase,
-  parse(value, path, issues) {
-    const parsed = saslBase.parse(value, path, issues);
-    if (parsed === INVALID) return parsed;
-    if (parsed.mechanism !== 'none' && (parsed.username === '' || parsed.password === '')) {
-      issues.push({
-        path: [...path, parsed.username === '' ? 'username' : 'password'],
-        message: `is required with mechanism ${parsed.mechanism}`,
-      });
-      return INVALID;
-    }
-    return parsed;
-  },
-};
 
 const selectorFields = {
   name: s.pattern({ optional: true, doc: 'Metric name pattern: a glob (`*`, `?`) or a /regex/.' }),
@@ -130,7 +62,7 @@ const stateFields = {
 };
 
 const fields = {
-  brokers: s.array(broker, {
+  brokers: s.array(kafkaBroker, {
     minLength: 1,
     default: [{ host: '127.0.0.1', port: KAFKA_PUSH.port }],
     doc:
@@ -189,8 +121,8 @@ const fields = {
     default: true,
     doc: "Ask brokers to create missing topics (as Java producers do); the broker's auto.create.topics.enable decides.",
   }),
-  tls,
-  sasl,
+  tls: kafkaTls,
+  sasl: kafkaSasl,
   batch_size: push.batch_size,
   batch_bytes: push.batch_bytes,
   flush_interval: push.flush_interval,
@@ -269,23 +201,7 @@ export const sample = `  kafka:
     client_id: sluice
     # Ask brokers to create missing topics (the broker's auto.create.topics.enable decides).
     auto_create_topics: true
-    # TLS to the brokers: ca_file (PEM CAs; '' for the system store), cert_file and
-    # key_file (PEM, for mutual TLS), server_name (expected in certificates; '' for the
-    # broker host); insecure_skip_verify accepts any certificate (tests only).
-    tls:
-      enabled: false
-      ca_file: ''
-      cert_file: ''
-      key_file: ''
-      server_name: ''
-      insecure_skip_verify: false
-    # SASL authentication: mechanism none, plain, scram-sha-256 or scram-sha-512, with
-    # username and password (write '\${KAFKA_PASSWORD}' to read it from the environment).
-    sasl:
-      mechanism: none
-      username: ''
-      password: ''
-    # A batch is sent as soon as it holds batch_size points or batch_bytes bytes, and at the
+${KAFKA_TLS_SASL_SAMPLE}    # A batch is sent as soon as it holds batch_size points or batch_bytes bytes, and at the
     # latest flush_interval after its first point arrived.
     batch_size: ${KAFKA_PUSH.batchSize}
     batch_bytes: ${KAFKA_PUSH.batchBytes}

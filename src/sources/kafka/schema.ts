@@ -1,20 +1,13 @@
 /** Config of the `kafka` source (a sluice aggregator), and the sample `sluice generate` prints. */
 import { s, type InferFields } from '../../config/schema.js';
 import { aggregationFields, DEFAULT_MAX_SERIES } from '../../aggregation/schema.js';
-
-const broker = s.custom<{ host: string; port: number }>('a broker like "kafka1.example.com:9092"', (v) => {
-  if (typeof v !== 'string') return { ok: false };
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(v.trim());
-  const port = m?.[3] === undefined ? 9092 : Number(m[3]);
-  if (m === null || port < 1 || port > 65535) return { ok: false };
-  return { ok: true, value: { host: (m[1] ?? m[2]) as string, port } };
-});
+import { kafkaBroker, kafkaSasl, kafkaTls, KAFKA_PORT, KAFKA_TLS_SASL_SAMPLE } from '../../config/kafka.js';
 
 export const schema = s.object(
   {
-    brokers: s.array(broker, {
+    brokers: s.array(kafkaBroker, {
       minLength: 1,
-      default: [{ host: '127.0.0.1', port: 9092 }],
+      default: [{ host: '127.0.0.1', port: KAFKA_PORT }],
       doc: 'Bootstrap brokers, "host:port" (the port defaults to 9092).',
     }),
     topic: s.string({
@@ -28,6 +21,8 @@ export const schema = s.object(
       doc: "The consumer group: every aggregator of one tier names the same, and Kafka shares the topic's partitions among them.",
     }),
     client_id: s.string({ nonEmpty: true, default: 'sluice-aggregator', doc: 'The client id brokers log.' }),
+    tls: kafkaTls,
+    sasl: kafkaSasl,
     window: s.duration({
       default: 10_000,
       minMs: 1000,
@@ -70,7 +65,7 @@ export const sample = `  kafka:
     topic: sluice-state
     group: sluice-aggregators
     client_id: sluice-aggregator
-    # Global windows (agents' flush interval should divide the window), how long a window
+${KAFKA_TLS_SASL_SAMPLE}    # Global windows (agents' flush interval should divide the window), how long a window
     # waits for late state after its end, and what late state does then: next_window
     # (merged into the earliest open window) or drop; counted either way.
     window: 10s

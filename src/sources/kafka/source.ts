@@ -14,6 +14,7 @@
  */
 import type * as KafkaClient from '@platformatic/kafka';
 import type { Consumer, Message, MessagesStream, Producer } from '@platformatic/kafka';
+import { kafkaConnection } from '../../config/kafka.js';
 import type { ListeningSource, SourceContext } from '../../core/component.js';
 import type { StatCounter, StatGauge } from '../../core/stats.js';
 import { StateWriter } from '../../protocols/state/codec.js';
@@ -103,10 +104,10 @@ export class KafkaAggregatorSource implements ListeningSource {
 
   async start(): Promise<void> {
     const { Consumer, Producer } = await loadKafka();
-    const bootstrapBrokers = this.config.brokers.map((b) => ({ host: b.host, port: b.port }));
+    const connection = kafkaConnection(this.config);
     const consumer = new Consumer<Bytes, Bytes, Bytes, Bytes>({
       clientId: this.config.client_id,
-      bootstrapBrokers,
+      ...connection,
       groupId: this.config.group,
       sessionTimeout: this.config.session_timeout,
       heartbeatInterval: Math.max(500, Math.floor(this.config.session_timeout / 3)),
@@ -116,7 +117,7 @@ export class KafkaAggregatorSource implements ListeningSource {
     this.consumer = consumer;
     this.producer = new Producer<Bytes, Bytes, Bytes, Bytes>({
       clientId: this.config.client_id,
-      bootstrapBrokers,
+      ...connection,
     });
     consumer.on('consumer:group:join', () => void this.onJoin());
     consumer.on('consumer:lag', (offsets) => this.onLag(offsets.get(this.config.topic) ?? []));
