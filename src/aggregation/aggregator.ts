@@ -28,7 +28,8 @@
 import { DDSketch, percentileToQuantile } from './sketch.js';
 import { HistogramAccumulator, HistogramSelector, type HistogramBinsConfig } from './histogram.js';
 import { HyperLogLog } from '../core/hll.js';
-import type { Batch, Metric, Quantile, Summary } from '../core/metric.js';
+import type { MergeableStateWanted } from '../core/component.js';
+import type { Batch, Distribution, Metric, Quantile, Summary } from '../core/metric.js';
 import { makeTags, mergeTags, NO_TAGS, type Tag, type Tags } from '../core/tags.js';
 import {
   STATSD_COUNTER,
@@ -157,7 +158,7 @@ export interface AggregatorOptions {
    * While `wanted`, flushed metrics carry their mergeable state (a gauge's time, a set's members,
    * a timer's samples) for a sink that publishes it (SourceContext.mergeableState).
    */
-  readonly mergeableState?: { readonly wanted: boolean } | undefined;
+  readonly mergeableState?: MergeableStateWanted | undefined;
 }
 
 /** Options of `addValue`. */
@@ -788,7 +789,7 @@ export class StatsdAggregator {
                 t.percentiles ?? percentiles,
                 t.weightedSum,
               ),
-              ...(withState ? { samples: t.values.slice(0, t.n) } : {}),
+              ...(withState ? this.timerState(t) : {}),
             });
             t.reset();
             break;
@@ -1231,6 +1232,17 @@ export class StatsdAggregator {
       if (s !== null && (chunk.pointTimes[i] as number) > s.pointTime)
         s.pointTime = chunk.pointTimes[i] as number;
     }
+  }
+
+  /** A timer's mergeable state: its samples, and a sketch of them when a sink sends timers so. */
+  private timerState(t: TimerValues): { samples: Float64Array; sketch?: Distribution } {
+    const samples = t.values.slice(0, t.n);
+    if (this.options.mergeableState?.timerSketches !== true || t.n === 0) return { samples };
+    const sketch = new DDSketch({ relativeAccuracy: this.options.sketchAccuracy ?? 0.01 });
+    // Each received value stands for count/n observations (a sample rate below 1).
+    const weight = t.count / t.n;
+    for (let i = 0; i < t.n; i++) sketch.add(samples[i] as number, weight);
+    return { samples, sketch: sketch.snapshot(t.percentiles ?? this.options.percentiles) };
   }
 
   /** Main side: forgets a worker's ids (it restarted with an empty table). */

@@ -12,6 +12,7 @@ import { decodeState, StateWriter, type SeriesMessage } from '../protocols/state
 import { StatsdParser } from '../protocols/statsd/parser.js';
 import { StatsdAggregator, type AggregatorOptions } from './aggregator.js';
 import { StateChunkBuilder } from './global.js';
+import { DDSketch } from './sketch.js';
 
 const T = 1_796_000_000_000;
 const BASE: AggregatorOptions = {
@@ -32,7 +33,10 @@ function feed(agg: StatsdAggregator, lines: readonly string[]): void {
 
 /** One agent's flush, as messages on the wire. */
 function publish(lines: readonly string[], agent: number): Buffer[] {
-  const agg = new StatsdAggregator({ ...BASE, mergeableState: { wanted: true } }, () => T);
+  const agg = new StatsdAggregator(
+    { ...BASE, mergeableState: { wanted: true, timerSketches: false } },
+    () => T,
+  );
   feed(agg, lines);
   const writer = new StateWriter({ agent: `agent-${agent}`, setExactLimit: 1000, sketchMaxBins: 4096 });
   const out: Buffer[] = [];
@@ -136,9 +140,15 @@ describe('merging agents through their interval state', () => {
   });
 
   it('takes the gauge written last on any host', () => {
-    const early = new StatsdAggregator({ ...BASE, mergeableState: { wanted: true } }, () => T);
+    const early = new StatsdAggregator(
+      { ...BASE, mergeableState: { wanted: true, timerSketches: false } },
+      () => T,
+    );
     feed(early, ['temp:10|g']);
-    const late = new StatsdAggregator({ ...BASE, mergeableState: { wanted: true } }, () => T);
+    const late = new StatsdAggregator(
+      { ...BASE, mergeableState: { wanted: true, timerSketches: false } },
+      () => T,
+    );
     feed(late, ['temp:20|g']);
     const writer = new StateWriter({ agent: 'a', setExactLimit: 10, sketchMaxBins: 4096 });
     const a = early.flush(T - 5000)[0] as Metric;
@@ -156,7 +166,7 @@ describe('merging agents through their interval state', () => {
     const agg = new StatsdAggregator({ ...BASE, role: 'merging' }, () => T);
     const builder = new StateChunkBuilder();
     const other = new StatsdAggregator(
-      { ...BASE, histogramBins: { default: [5] }, mergeableState: { wanted: true } },
+      { ...BASE, histogramBins: { default: [5] }, mergeableState: { wanted: true, timerSketches: false } },
       () => T,
     );
     feed(other, ['size:3|h']);
@@ -170,5 +180,43 @@ describe('merging agents through their interval state', () => {
     assert.equal(agg.mergeConflicts, 1);
     const h = agg.flush(T)[0] as { histogram: { count: number } };
     assert.equal(h.histogram.count, 1);
+  });
+
+  it('sends timers as sketches when asked: merged, they are the distribution of every sample', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 100_000 }), fc.nat(2)), { minLength: 1, maxLength: 60 }),
+        (spread) => {
+          const messages: Buffer[] = [];
+          for (let agent = 0; agent < 3; agent++) {
+            const agg = new StatsdAggregator(
+              { ...BASE, mergeableState: { wanted: true, timerSketches: true } },
+              () => T,
+            );
+            feed(
+              agg,
+              spread.filter(([, a]) => a === agent).map(([v]) => `rt:${v}|ms`),
+            );
+            const writer = new StateWriter({
+              agent: `a${agent}`,
+              setExactLimit: 10,
+              sketchMaxBins: 4096,
+              timers: 'sketch',
+            });
+            for (const m of agg.flush(T)) messages.push(writer.series(m, m.name, m.tags) as Buffer);
+          }
+          const merged = mergeAll(messages);
+          assert.equal(merged.length, 1);
+          const got = merged[0] as Metric;
+          assert.equal(got.kind, 'distribution');
+          const reference = new DDSketch();
+          for (const [v] of spread) reference.add(v);
+          const d = (got as { distribution: { count: number; exponential?: () => unknown } }).distribution;
+          assert.equal(d.count, spread.length);
+          assert.deepEqual(d.exponential?.(), reference.snapshot([50]).exponential?.());
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });

@@ -5,7 +5,7 @@
  * and what every configured sink would send for them. Nothing listens or connects.
  */
 import type { AgentConfig, ComponentConfig } from '../config/load.js';
-import { metadataTags } from '../core/agent.js';
+import { metadataTags, stateWanted } from '../core/agent.js';
 import { systemClock } from '../core/clock.js';
 import type { SourceDefinition } from '../core/definition.js';
 import type { Event } from '../core/event.js';
@@ -176,9 +176,7 @@ export function explainData(
     emit: (b) => batches.push(b),
     emitEvents: (e) => events.push(...e),
     // As the agent does: a sink that publishes mergeable state has the source attach it.
-    mergeableState: {
-      wanted: config.sinks.some((c) => c.definition.publishesState?.(c.options as never) === true),
-    },
+    mergeableState: stateWanted(config),
   });
   statsd.receive(datagram);
   // Lines the parser took but the aggregator refused (a name held by another type, say).

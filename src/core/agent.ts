@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AgentConfig } from '../config/load.js';
 import type { Clock } from './clock.js';
-import type { AgentTelemetry, SourceContext } from './component.js';
+import type { AgentTelemetry, MergeableStateWanted, SourceContext } from './component.js';
 import type { Metric } from './metric.js';
 import { Filter, type NameScope } from './filter.js';
 import type { Logger } from './logger.js';
@@ -59,7 +59,7 @@ export class Agent {
   sinks: readonly SinkRunner[];
   readonly pipeline: Pipeline;
   /** Shared with every source (SourceContext.mergeableState); set from the sinks at start and reload. */
-  private readonly mergeableState = { wanted: false };
+  private readonly mergeableState = { wanted: false, timerSketches: false };
   private stopping: Promise<StopResult> | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
   /** Reloads applied, and reloads refused (an invalid file: the running config stayed). */
@@ -82,7 +82,7 @@ export class Agent {
       this.sinks,
       rawRoutes(config, this.sinks),
     );
-    this.mergeableState.wanted = publishesState(config);
+    Object.assign(this.mergeableState, stateWanted(config));
     this.sources = config.sources.map((c) => this.sourceRunner(c, config));
   }
 
@@ -202,7 +202,7 @@ export class Agent {
     this.config = next;
     await Promise.all(sinks.start.map((r) => r.start()));
     this.sinks = sinks.keep;
-    this.mergeableState.wanted = publishesState(next);
+    Object.assign(this.mergeableState, stateWanted(next));
     this.pipeline.reconfigure(
       new Filter(next.filters),
       metadataTags(next),
@@ -393,9 +393,12 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Whether any sink publishes mergeable interval state (SinkDefinition.publishesState). */
-function publishesState(config: AgentConfig): boolean {
-  return config.sinks.some((c) => c.definition.publishesState?.(c.options as never) === true);
+/** Whether any sink publishes mergeable interval state, and timers as sketches (SinkDefinition). */
+export function stateWanted(config: AgentConfig): MergeableStateWanted {
+  return {
+    wanted: config.sinks.some((c) => c.definition.publishesState?.(c.options as never) === true),
+    timerSketches: config.sinks.some((c) => c.definition.sketchesTimers?.(c.options as never) === true),
+  };
 }
 
 /** Which sinks take which protocol's raw lines, from their definitions and configs. */

@@ -54,13 +54,21 @@ export interface SourceContext extends ComponentContext {
    * `wanted` is true while a sink publishes mergeable state (SinkDefinition.publishesState):
    * aggregating sources read it at each flush and attach that state to their metrics then.
    */
-  readonly mergeableState?: { readonly wanted: boolean };
+  readonly mergeableState?: MergeableStateWanted;
   /**
    * Resolves once every sink has delivered (or dropped and counted) what it was handed before
    * the call (Sink.delivered): a source that acknowledges its input upstream (a Kafka consumer
    * committing offsets) waits for it. Absent in tests that need none.
    */
   delivered?(): Promise<void>;
+}
+
+/** What the sinks ask of aggregating sources' metrics (SourceContext.mergeableState). */
+export interface MergeableStateWanted {
+  /** A sink publishes mergeable state: attach it (a gauge's time, a set's members, a timer's samples). */
+  readonly wanted: boolean;
+  /** A sink sends timers as sketches: attach a DDSketch of each timer's samples too. */
+  readonly timerSketches: boolean;
 }
 
 /** A source's way out for raw lines (SourceContext.rawOutlet). */

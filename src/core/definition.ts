@@ -46,6 +46,8 @@ export interface SinkDefinition<F extends Fields = Fields> extends DefinitionBas
    * SummaryMetric.samples, …), which costs nothing while no sink asks.
    */
   publishesState?(config: InferFields<F>): boolean;
+  /** Whether it sends timers as sketches (attached by the sources only then). */
+  sketchesTimers?(config: InferFields<F>): boolean;
   /**
    * For a sink that publishes state: which series of a metric name go global (all, some by
    * their tags, none). The status page shows it beside the busiest names.

@@ -114,6 +114,8 @@ export interface SummaryMetric extends MetricBase {
    * values the summary was computed over, so an aggregator computes it again over every host's.
    */
   readonly samples?: Float64Array | undefined;
+  /** The same samples in a DDSketch, while a sink sends timers to aggregators as sketches. */
+  readonly sketch?: Distribution | undefined;
 }
 
 /**

@@ -8,7 +8,8 @@
  *
  * with payloads counter: interval, sum · gauge: value, when it was written · set: its members,
  * or a HyperLogLog (dense 16 KiB, or sparse index/register pairs when that is smaller) · timer:
- * interval, count, weighted sum, the received values · histogram: interval, each bin's bound,
+ * interval, count, weighted sum, the received values (or, with `timers: sketch`, a distribution
+ * of them) · histogram: interval, each bin's bound,
  * count, sum, min, max, then the totals · distribution: interval, the DDSketch (α, schema, bins,
  * zero count, count, sum, min, max, both bucket runs). Numbers are float64 (sampled counts are
  * fractional), lengths and intervals unsigned varints, strings a length and UTF-8. The names
@@ -25,7 +26,7 @@
  * message throws a StateFormatError naming what is wrong, never a value that lies.
  */
 import { HLL_MAX_RANK, HLL_REGISTERS, HyperLogLog } from '../../core/hll.js';
-import type { BucketRun, Metric } from '../../core/metric.js';
+import type { BucketRun, Distribution, Metric } from '../../core/metric.js';
 import type { Tags } from '../../core/tags.js';
 
 export const STATE_VERSION = 1;
@@ -117,6 +118,12 @@ export interface StateEncoderOptions {
   readonly setExactLimit: number;
   /** maxBins written for a distribution (the aggregator's sketches hold at most this many). */
   readonly sketchMaxBins: number;
+  /**
+   * Timers as their samples (exact; the aggregator computes the summary over every host's), or
+   * as the DDSketch of them the source attached (SummaryMetric.sketch): a distribution, its
+   * size bounded whatever the traffic. Default samples.
+   */
+  readonly timers?: 'samples' | 'sketch';
 }
 
 /** Writes state messages into one reused buffer; each `series` or `window` call returns a copy. */
@@ -158,6 +165,11 @@ export class StateWriter {
         }
         break;
       case 'summary': {
+        if (this.options.timers === 'sketch' && m.sketch !== undefined) {
+          if (!this.distribution(m.sketch, name, tags, m.timestamp, m.intervalMs))
+            return 'distribution without buckets';
+          break;
+        }
         const samples = m.samples;
         if (samples === undefined) return 'summary without samples';
         this.head(T_TIMER, name, tags, m.timestamp);
@@ -188,26 +200,36 @@ export class StateWriter {
         this.f64(h.max);
         break;
       }
-      case 'distribution': {
-        const d = m.distribution;
-        const e = d.exponential?.();
-        if (e === undefined) return 'distribution without buckets';
-        this.head(T_DISTRIBUTION, name, tags, m.timestamp);
-        this.uvarint(m.intervalMs);
-        this.f64(d.relativeAccuracy);
-        this.svarint(e.schema);
-        this.uvarint(this.options.sketchMaxBins);
-        this.f64(e.zeroCount);
-        this.f64(d.count);
-        this.f64(d.sum);
-        this.f64(d.min);
-        this.f64(d.max);
-        this.run(e.positive);
-        this.run(e.negative);
+      case 'distribution':
+        if (!this.distribution(m.distribution, name, tags, m.timestamp, m.intervalMs))
+          return 'distribution without buckets';
         break;
-      }
     }
     return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
+  private distribution(
+    d: Distribution,
+    name: string,
+    tags: Tags,
+    timestamp: number,
+    intervalMs: number,
+  ): boolean {
+    const e = d.exponential?.();
+    if (e === undefined) return false;
+    this.head(T_DISTRIBUTION, name, tags, timestamp);
+    this.uvarint(intervalMs);
+    this.f64(d.relativeAccuracy);
+    this.svarint(e.schema);
+    this.uvarint(this.options.sketchMaxBins);
+    this.f64(e.zeroCount);
+    this.f64(d.count);
+    this.f64(d.sum);
+    this.f64(d.min);
+    this.f64(d.max);
+    this.run(e.positive);
+    this.run(e.negative);
+    return true;
   }
 
   /** The marker an aggregator writes into `partition` once it delivered the window. */

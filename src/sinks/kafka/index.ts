@@ -54,6 +54,7 @@ export const kafkaSink = defineSink({
   sample,
   create: (config, ctx) => createKafkaSink(config, ctx),
   publishesState: (config) => config.format === 'state',
+  sketchesTimers: (config) => config.format === 'state' && config.state.timers === 'sketch',
   globalScope: (config, name) => (config.format === 'state' ? selectorOf(config).nameScope(name) : undefined),
   preview: (config, batch) => {
     if (config.format === 'state') return previewState(config, batch);

@@ -53,6 +53,12 @@ const stateFields = {
     default: ['host'],
     doc: "Tag keys left out of the global series (each agent's own, like host).",
   }),
+  timers: s.oneOf(['samples', 'sketch'] as const, {
+    default: 'samples',
+    doc:
+      'Timers as their samples (exact statistics, as large as the traffic), or as a DDSketch of them ' +
+      '(1 % relative error, bounded size; the global series is then a distribution).',
+  }),
   set_exact_limit: s.number({
     integer: true,
     min: 0,
@@ -187,10 +193,12 @@ export const sample = `  kafka:
     # With format: state, which metrics go global (name and tag patterns as in filters;
     # [] for every metric with mergeable state), the tag keys each agent has its own of,
     # left out of the global series, and the set size beyond which a set goes as a
-    # HyperLogLog (0.81 % standard error) instead of its members.
+    # HyperLogLog (0.81 % standard error) instead of its members; timers go as their samples
+    # (exact, as large as the traffic) or as a sketch (1 %, bounded; then a distribution).
     state:
       metrics: []
       drop_tags: [host]
+      timers: samples
       set_exact_limit: 1000
     # Compression of each batch: none, gzip, snappy, lz4, or zstd (Node 22.15+).
     compression: none

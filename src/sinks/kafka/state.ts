@@ -25,6 +25,7 @@ const SKETCH_MAX_BINS = 4096;
 export interface StateOptions {
   readonly metrics: readonly SelectorConfig[];
   readonly drop_tags: readonly string[];
+  readonly timers: 'samples' | 'sketch';
   readonly set_exact_limit: number;
 }
 
@@ -45,6 +46,7 @@ export class KafkaStateEncoder implements PushEncoder {
       agent,
       setExactLimit: state.set_exact_limit,
       sketchMaxBins: SKETCH_MAX_BINS,
+      timers: state.timers,
     });
   }
 

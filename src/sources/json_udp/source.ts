@@ -4,7 +4,7 @@
  * exactly as the StatsD lines they stand for; untyped objects pass through as timestamped gauges.
  */
 import { timerObserver } from '../../aggregation/timers.js';
-import type { SourceContext } from '../../core/component.js';
+import type { MergeableStateWanted, SourceContext } from '../../core/component.js';
 import type { InferFields } from '../../config/schema.js';
 import type { PointField } from '../../core/metric.js';
 import { Mapper } from '../../aggregation/mapping.js';
@@ -146,7 +146,7 @@ export function jsonAggregatorOptions(
   config: JsonUdpConfig,
   role?: AggregatorOptions['role'],
   sharedSeriesCount?: Int32Array,
-  mergeableState?: { readonly wanted: boolean },
+  mergeableState?: MergeableStateWanted,
 ): AggregatorOptions {
   const merging = role === 'merging';
   return {

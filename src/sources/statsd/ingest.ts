@@ -3,7 +3,12 @@
  * ingest worker (worker.ts). Bytes in, parsed straight into the aggregator, rejections and
  * repairs counted, events handed on. It never blocks and never throws on input.
  */
-import type { ComponentContext, RawOutlet, SourceContext } from '../../core/component.js';
+import type {
+  ComponentContext,
+  MergeableStateWanted,
+  RawOutlet,
+  SourceContext,
+} from '../../core/component.js';
 import type { Event } from '../../core/event.js';
 import type { StatCounter } from '../../core/stats.js';
 import { timerObserver } from '../../aggregation/timers.js';
@@ -91,7 +96,7 @@ export function aggregatorOptions(
   config: StatsdConfig,
   role?: AggregatorOptions['role'],
   sharedSeriesCount?: Int32Array,
-  mergeableState?: { readonly wanted: boolean },
+  mergeableState?: MergeableStateWanted,
 ): AggregatorOptions {
   // The main thread of multi-threaded ingest merges destination names: mapping and buckets were
   // applied by the workers that created the series.
