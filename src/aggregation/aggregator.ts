@@ -740,37 +740,31 @@ export class StatsdAggregator {
             break;
           case STATSD_GAUGE:
             s.changedAt = timestamp;
-            out.push(
-              withState
-                ? {
-                    kind: 'gauge',
-                    name: s.name,
-                    tags: s.tags,
-                    timestamp,
-                    help,
-                    value: s.value,
-                    updatedAt: timestamp,
-                  }
-                : { kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: s.value },
-            );
+            out.push({
+              kind: 'gauge',
+              name: s.name,
+              tags: s.tags,
+              timestamp,
+              help,
+              value: s.value,
+              ...(withState ? { updatedAt: timestamp } : {}),
+            });
             break;
           case STATSD_SET: {
             // A HyperLogLog only on an aggregator, merging agents' sets that were too large to send.
             const members = s.acc as Set<string> | HyperLogLog;
             const distinct = members instanceof HyperLogLog ? members.estimate() : members.size;
-            out.push(
-              withState
-                ? {
-                    kind: 'gauge',
-                    name: s.name,
-                    tags: s.tags,
-                    timestamp,
-                    help,
-                    value: distinct,
-                    set: members instanceof HyperLogLog ? { sketch: members } : { members: [...members] },
-                  }
-                : { kind: 'gauge', name: s.name, tags: s.tags, timestamp, help, value: distinct },
-            );
+            out.push({
+              kind: 'gauge',
+              name: s.name,
+              tags: s.tags,
+              timestamp,
+              help,
+              value: distinct,
+              ...(withState
+                ? { set: members instanceof HyperLogLog ? { sketch: members } : { members: [...members] } }
+                : {}),
+            });
             s.acc = new Set();
             break;
           }

@@ -30,31 +30,13 @@ import {
   type SluiceProcess,
 } from '../../testing/processes.js';
 import { promQuery, promValue, startScraper } from '../../testing/prometheus-scraper.js';
+import { lognormal as latencies } from '../../testing/random.js';
 
 const servers = serverPrograms(['prometheus'], 'apt-get install prometheus');
 
 /** One bucket of schema 6: the farthest Prometheus' estimate can be from the exact value. */
 const STATED_ERROR = Math.pow(2, 1 / 64) - 1;
 const QUANTILES = [0.01, 0.25, 0.5, 0.9, 0.99, 0.999];
-
-/** Seeded lognormal latencies in seconds (mulberry32 + Box-Muller), so a failure reproduces. */
-function latencies(seed: number, n: number, mu: number, sigma: number): number[] {
-  let a = seed >>> 0;
-  const r = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const g = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-    // Rounded to 6 significant digits: what a client would print.
-    out.push(Number(Math.exp(mu + sigma * g).toPrecision(6)));
-  }
-  return out;
-}
 
 /**
  * The exact q-quantile as Prometheus ranks it: the value of rank ⌈q·n⌉ (1-based). The counts

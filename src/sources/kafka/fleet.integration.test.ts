@@ -14,7 +14,6 @@
  * without them, except under CI=true.
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +30,8 @@ import {
   type SluiceProcess,
 } from '../../testing/processes.js';
 import { promQuery, promValue, startScraper } from '../../testing/prometheus-scraper.js';
+import { lognormal } from '../../testing/random.js';
+import { sendStatsd } from '../../testing/udp.js';
 
 const kafka = kafkaRequirements();
 const prom = serverPrograms(['prometheus'], 'apt-get install prometheus');
@@ -45,39 +46,6 @@ const SMALL_SET = 300;
 const BIG_SET = 5000;
 const SIZE_VALUES = [3, 30, 300, 3000];
 
-/** Seeded lognormal latencies in seconds (mulberry32 + Box-Muller). */
-function latencies(seed: number, n: number): number[] {
-  let a = seed >>> 0;
-  const r = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const g = Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-    out.push(Number(Math.exp(Math.log(0.08) + g).toPrecision(6)));
-  }
-  return out;
-}
-
-async function sendLines(port: number, lines: readonly string[]): Promise<void> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    for (let i = 0; i < lines.length; i += 25) {
-      const datagram = lines.slice(i, i + 25).join('\n');
-      await new Promise<void>((resolve, reject) =>
-        socket.send(datagram, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
-      );
-      if ((i / 25) % 20 === 19) await new Promise((r) => setTimeout(r, 2));
-    }
-  } finally {
-    socket.close();
-  }
-}
-
 describe('a fleet: 3 agents, Kafka, 2 aggregators, Prometheus', { skip, timeout: 420_000 }, () => {
   let tmp = '';
   let broker: KafkaBroker | undefined;
@@ -88,7 +56,7 @@ describe('a fleet: 3 agents, Kafka, 2 aggregators, Prometheus', { skip, timeout:
   const statsdPorts: number[] = [];
   const topic = 'sluice-state';
   // Every round sends a share of these to each agent; the union of a window is known.
-  const latency = latencies(7, ROUNDS * 3 * 127);
+  const latency = lognormal(7, ROUNDS * 3 * 127, Math.log(0.08), 1);
   const one = (promql: string) => promValue(promBase, promql);
 
   before(async () => {
@@ -186,7 +154,7 @@ sinks:
           for (const v of SIZE_VALUES) lines.push(`fleet.size:${v}|h`);
           const base = (round * 3 + agent) * 127;
           for (let k = 0; k < 127; k++) lines.push(`fleet.latency_seconds:${latency[base + k]}|d`);
-          return sendLines(port, lines);
+          return sendStatsd(port, lines, { perDatagram: 25, linesPerSecond: 200_000 });
         }),
       );
       if (round === ROUNDS / 2) {

@@ -70,16 +70,12 @@ export class KafkaAggregatorSource implements ListeningSource {
     });
     const st = ctx.stats;
     const help = 'State messages read from Kafka, by what became of them.';
-    this.outcomes = {
-      merged: st.counter('state_messages', help, { outcome: 'merged' }),
-      late_merged: st.counter('state_messages', help, { outcome: 'late_merged' }),
-      late_dropped: st.counter('state_messages', help, { outcome: 'late_dropped' }),
-      duplicate: st.counter('state_messages', help, { outcome: 'duplicate' }),
-      stale: st.counter('state_messages', help, { outcome: 'stale' }),
-      marker: st.counter('state_messages', help, { outcome: 'marker' }),
-      not_assigned: st.counter('state_messages', help, { outcome: 'not_assigned' }),
-      rejected: st.counter('state_messages', help, { outcome: 'rejected' }),
-    };
+    this.outcomes = Object.fromEntries(
+      (Object.keys(this.store.counts) as Outcome[]).map((outcome) => [
+        outcome,
+        st.counter('state_messages', help, { outcome }),
+      ]),
+    ) as Record<Outcome, StatCounter>;
     this.windowsEmitted = st.counter(
       'windows_emitted',
       'Global windows closed and handed to the sinks (one per partition).',
